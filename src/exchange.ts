@@ -1,0 +1,39 @@
+/**
+ * The per-request contract between http/ (which owns sockets) and workers/ (which own Python
+ * processes). Neither imports the other; both import this.
+ */
+import type { Readable } from 'node:stream';
+import type { FileRange } from './protocol/frames';
+import type { HttpError } from './errors';
+
+export type Pairs = Array<[string, string]>;
+
+export interface ResponseSink {
+  /** True once the status line and headers went to the client: errors can then only abort. */
+  readonly headersSent: boolean;
+  /** The app started reading a body sent with `Expect: 100-continue`. */
+  sendContinue(): void;
+  head(status: number, reason: string, headers: Pairs): void;
+  /** Queues body bytes; `flushed(n)` fires once they have left Node's buffers (flow control). */
+  body(chunk: Buffer, flushed: (n: number) => void): void;
+  /** Sends a byte range of a file straight from disk. */
+  file(range: FileRange): void;
+  end(): void;
+  /** Ends the exchange with an error: an error response if nothing was sent, else an abort. */
+  fail(error: HttpError): void;
+}
+
+export interface Exchange {
+  /** RequestFlags of the protocol: body present, chunked, expect-continue. */
+  readonly flags: number;
+  /** CGI/WSGI environ entries computed by http/ (strings are latin-1). */
+  readonly environ: Pairs;
+  /** The request body, or null when there is none. */
+  readonly body: Readable | null;
+  readonly sink: ResponseSink;
+  /** Set when the client went away; `onAbort` listeners fire once. */
+  readonly aborted: boolean;
+  onAbort(listener: () => void): void;
+  /** performance.now() when the request arrived, for queue wait accounting. */
+  readonly arrivedAt: number;
+}

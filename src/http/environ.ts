@@ -1,0 +1,124 @@
+/**
+ * Builds the CGI part of a WSGI environ (PEP 3333) from what llhttp parsed. The worker adds the
+ * wsgi.* objects. Every value is a latin-1 string: one code point per byte on the wire.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Pairs } from '../exchange';
+
+export interface ListenerInfo {
+  scheme: 'http' | 'https';
+}
+
+/** Splits a request target into path and query (RFC 9112 §3.2: origin, absolute, asterisk form). */
+export function splitTarget(target: string): { path: string; query: string } {
+  let end = target.indexOf('#');
+  if (end < 0) end = target.length;
+  let path = target;
+  let query = '';
+  const q = target.indexOf('?');
+  if (q >= 0 && q < end) {
+    path = target.slice(0, q);
+    query = target.slice(q + 1, end);
+  } else {
+    path = target.slice(0, end);
+  }
+  if (path.charCodeAt(0) !== 47 /* / */) {
+    // absolute-form (http://host/path): the path is what follows the authority.
+    const scheme = path.indexOf('://');
+    if (scheme > 0) {
+      const slash = path.indexOf('/', scheme + 3);
+      path = slash < 0 ? '/' : path.slice(slash);
+    } else if (path === '*') {
+      // OPTIONS *: PEP 3333 wants PATH_INFO empty or starting with "/".
+      path = '';
+    }
+  }
+  return { path, query };
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  c |= 0x20;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * Percent-decodes to bytes and returns them as latin-1 (PEP 3333), never through UTF-8.
+ * A '%' not followed by two hex digits stays as it is.
+ */
+export function percentDecodeLatin1(path: string): string {
+  if (path.indexOf('%') < 0) return path;
+  let out = '';
+  let from = 0;
+  for (let i = path.indexOf('%'); i >= 0 && i + 2 < path.length; i = path.indexOf('%', i + 1)) {
+    const hi = hexValue(path.charCodeAt(i + 1));
+    const lo = hexValue(path.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) continue;
+    out += path.slice(from, i) + String.fromCharCode(hi * 16 + lo);
+    from = i + 3;
+    i += 2;
+  }
+  return out + path.slice(from);
+}
+
+/** Maps a header name to its environ key, or null for names WSGI cannot carry unambiguously. */
+const keyCache = new Map<string, string | null>();
+export function environKey(name: string): string | null {
+  let key = keyCache.get(name);
+  if (key !== undefined) return key;
+  if (name.includes('_')) {
+    // Content_Length would alias CONTENT_LENGTH (a smuggling vector): drop, as gunicorn does.
+    key = null;
+  } else {
+    const upper = name.toUpperCase().replace(/-/g, '_');
+    key = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : 'HTTP_' + upper;
+  }
+  if (keyCache.size < 4096) keyCache.set(name, key);
+  return key;
+}
+
+const HTTP_VERSIONS: Record<string, string> = { '1.0': 'HTTP/1.0', '1.1': 'HTTP/1.1', '2.0': 'HTTP/2' };
+
+export function buildEnviron(req: IncomingMessage, listener: ListenerInfo, scriptName: string): Pairs {
+  const target = req.url ?? '/';
+  const { path, query } = splitTarget(target);
+  let pathInfo = percentDecodeLatin1(path);
+  let script = '';
+  if (scriptName && (pathInfo === scriptName || pathInfo.startsWith(scriptName + '/'))) {
+    script = scriptName;
+    pathInfo = pathInfo.slice(scriptName.length);
+  }
+  const socket = req.socket;
+  const environ: Pairs = [
+    ['REQUEST_METHOD', req.method ?? 'GET'],
+    ['SCRIPT_NAME', script],
+    ['PATH_INFO', pathInfo],
+    ['QUERY_STRING', query],
+    ['RAW_URI', target],
+    ['SERVER_PROTOCOL', HTTP_VERSIONS[req.httpVersion] ?? 'HTTP/' + req.httpVersion],
+    ['SERVER_NAME', socket.localAddress ?? ''],
+    ['SERVER_PORT', socket.localPort === undefined ? '' : String(socket.localPort)],
+    ['REMOTE_ADDR', socket.remoteAddress ?? ''],
+    ['REMOTE_PORT', socket.remotePort === undefined ? '' : String(socket.remotePort)],
+    ['wsgi.url_scheme', listener.scheme],
+  ];
+  const raw = req.rawHeaders;
+  // Duplicates are joined with "," (RFC 9110 §5.3); an index keeps that linear.
+  let seen: Map<string, number> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = environKey(raw[i] as string);
+    if (key === null) continue;
+    const value = (raw[i + 1] as string).trim();
+    seen ??= new Map();
+    const at = seen.get(key);
+    if (at === undefined) {
+      seen.set(key, environ.length);
+      environ.push([key, value]);
+    } else {
+      const pair = environ[at] as [string, string];
+      pair[1] = pair[1] + ',' + value;
+    }
+  }
+  return environ;
+}

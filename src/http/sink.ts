@@ -1,0 +1,215 @@
+/**
+ * Writes a worker's response onto a node:http ServerResponse: status and headers, body with
+ * flow-control acknowledgements, files straight from disk, and errors as one generic response.
+ */
+import { createReadStream } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import type { Pairs, ResponseSink } from '../exchange';
+import type { FileRange } from '../protocol/frames';
+import { WHOLE_FILE } from '../protocol/frames';
+import type { HttpError } from '../errors';
+import type { Logger } from '../log/logger';
+
+type Op = () => void;
+
+export class HttpResponseSink implements ResponseSink {
+  /** Body bytes the app declared with Content-Length, or -1. */
+  private declared = -1;
+  private written = 0;
+  private finished = false;
+  /** While a file streams, later operations wait here so the body stays in order. */
+  private pending: Op[] | null = null;
+  private unflushed = 0;
+  private flushWaiters: Array<(n: number) => void> = [];
+  private drainHooked = false;
+  /** Set by the response writer: what the access log reports. */
+  status = 0;
+  bytes = 0;
+  responseHeaders: Pairs = [];
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly isHead: boolean,
+    private readonly log: Logger,
+    private readonly onDone: () => void,
+  ) {}
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  sendContinue(): void {
+    if (!this.res.headersSent && !this.finished) this.res.writeContinue();
+  }
+
+  head(status: number, reason: string, headers: Pairs): void {
+    if (this.finished) return;
+    const flat: string[] = [];
+    let close = false;
+    for (const [name, value] of headers) {
+      if (name.length === 14 && name.toLowerCase() === 'content-length') {
+        const n = Number(value);
+        if (Number.isSafeInteger(n) && n >= 0) this.declared = n;
+      } else if (name.length === 10 && name.toLowerCase() === 'connection') {
+        // The worker only lets "Connection: close" through; node:http sets the header itself.
+        close = true;
+        continue;
+      }
+      flat.push(name, value);
+    }
+    if (close) this.res.shouldKeepAlive = false;
+    this.status = status;
+    this.responseHeaders = headers;
+    try {
+      this.res.writeHead(status, reason, flat);
+    } catch (err) {
+      // The worker validated the headers; node:http refusing them anyway is an app bug seen late.
+      this.log.error(`invalid response head from the app: ${(err as Error).message}`);
+      this.res.destroy();
+      this.settle();
+    }
+  }
+
+  body(chunk: Buffer, flushed: (n: number) => void): void {
+    if (this.pending) {
+      this.pending.push(() => this.body(chunk, flushed));
+      return;
+    }
+    if (this.finished || this.res.destroyed) {
+      flushed(chunk.length);
+      return;
+    }
+    const size = chunk.length;
+    if (this.declared >= 0 && this.written + size > this.declared) {
+      // More than the app's Content-Length: sending it would desynchronise the connection.
+      this.log.warning(`app sent more than its Content-Length of ${this.declared}: truncated`);
+      chunk = chunk.subarray(0, Math.max(0, this.declared - this.written));
+    }
+    this.written += chunk.length;
+    if (this.isHead || chunk.length === 0) {
+      flushed(size);
+      return;
+    }
+    this.bytes += chunk.length;
+    if (this.res.write(chunk) && this.unflushed === 0) {
+      flushed(size);
+      return;
+    }
+    this.unflushed += size;
+    this.flushWaiters.push(flushed);
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.res.once('drain', this.onDrain);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.drainHooked = false;
+    const n = this.unflushed;
+    const waiters = this.flushWaiters;
+    this.unflushed = 0;
+    this.flushWaiters = [];
+    // One acknowledgement per drain is enough: the channel sums them per request.
+    for (let i = 0; i < waiters.length; i++) (waiters[i] as (n: number) => void)(i === 0 ? n : 0);
+  };
+
+  file(range: FileRange): void {
+    if (this.pending) {
+      this.pending.push(() => this.file(range));
+      return;
+    }
+    if (this.finished || this.isHead) return;
+    let length = range.length;
+    if (this.declared >= 0) {
+      const room = this.declared - this.written;
+      length = length === WHOLE_FILE ? room : Math.min(length, room);
+    }
+    if (length === 0) return;
+    this.pending = [];
+    const stream = createReadStream(range.path, {
+      start: range.offset,
+      end: length === WHOLE_FILE ? undefined : range.offset + length - 1,
+      highWaterMark: 256 * 1024,
+    });
+    stream.on('data', (chunk) => {
+      const buf = chunk as Buffer;
+      this.written += buf.length;
+      this.bytes += buf.length;
+      if (!this.res.write(buf)) {
+        stream.pause();
+        this.res.once('drain', () => stream.resume());
+      }
+    });
+    const done = (err?: Error): void => {
+      if (err) {
+        this.log.error(`file_wrapper: cannot send ${range.path}: ${err.message}`);
+        this.res.destroy();
+      }
+      const ops = this.pending ?? [];
+      this.pending = null;
+      for (const op of ops) op();
+    };
+    stream.once('end', () => done());
+    stream.once('error', done);
+    this.res.once('close', () => stream.destroy());
+  }
+
+  end(): void {
+    if (this.pending) {
+      this.pending.push(() => this.end());
+      return;
+    }
+    if (this.finished) return;
+    if (!this.isHead && this.declared >= 0 && this.written < this.declared) {
+      // Fewer bytes than promised: the client would wait for the rest forever, so close.
+      this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
+      this.res.destroy();
+    } else {
+      this.res.end();
+    }
+    this.settle();
+  }
+
+  fail(error: HttpError): void {
+    if (this.pending) {
+      this.pending.push(() => this.fail(error));
+      return;
+    }
+    if (this.finished) return;
+    if (this.res.headersSent || this.res.destroyed) {
+      this.res.destroy();
+    } else {
+      respondWithError(this.res, error.status);
+      this.status = error.status;
+    }
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onDone();
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+/** The one error response: a short text body, and the connection closes after 4xx framing errors. */
+export function respondWithError(res: ServerResponse, status: number, close = false): void {
+  const reason = REASONS[status] ?? 'Error';
+  const body = `${status} ${reason}\n`;
+  if (close) res.shouldKeepAlive = false;
+  res.writeHead(status, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)]);
+  res.end(body);
+}

@@ -1,0 +1,293 @@
+/*
+ * The frame codec between Node and a Python worker (mirrored in python/nodicorn_worker/protocol.py;
+ * both are checked against the golden vectors in test/fixtures/frames/*.json).
+ *
+ * Every frame is a 9-byte header and a payload, all integers little-endian:
+ *
+ *    0               4       5               9
+ *   +---------------+-------+---------------+---------------------------+
+ *   | payload len   | type  | request id    | payload (len bytes)       |
+ *   | u32           | u8    | u32           |                           |
+ *   +---------------+-------+---------------+---------------------------+
+ *
+ * Request id 0 is the worker itself (READY, BOOT_ERROR); ids 1.. are requests, assigned by Node
+ * per worker, so the threads of one worker multiplex one pipe.
+ *
+ * A "pair block" carries environ entries and response headers without per-pair parsing in Python
+ * (one struct.unpack for all lengths, then slices):
+ *
+ *   | u16 n | n × (u32 key len, u32 value len) | keys and values, concatenated in order |
+ *
+ * Node → worker                         payload
+ *   REQUEST       0x01  u8 flags, pair block of environ entries (latin-1 strings)
+ *   BODY          0x02  request body bytes
+ *   BODY_END      0x03  (empty) the request body is complete
+ *   ABORT         0x04  (empty) the client went away: stop the app, call close(), answer END
+ *   CREDIT        0x05  u32 n: Node flushed n more response bytes to the client
+ *
+ * worker → Node
+ *   READY         0x10  JSON {pid, python, threads}
+ *   BOOT_ERROR    0x11  JSON {type, message, traceback}; the worker then exits with code 3 or 4
+ *   RESPONSE_HEAD 0x12  u16 status, u16 reason len, reason, pair block of headers
+ *   RESPONSE_BODY 0x13  response body bytes
+ *   FILE          0x14  u32 offset lo, u32 offset hi, u32 length lo, u32 length hi
+ *                       (length 0xffffffff_ffffffff = to end of file), UTF-8 path: Node sends the
+ *                       file itself, so the bytes never cross the pipe
+ *   END           0x15  (empty) the response is complete and the request's thread is free
+ *   ERROR         0x16  JSON {type, message, traceback}: the app failed; terminal like END
+ *   CONTINUE      0x17  (empty) the app reads the body: answer 100 Continue, start sending it
+ *   BODY_CREDIT   0x18  u32 n: the app consumed n more request body bytes
+ *
+ * Flow control, both directions: the sender may have WINDOW bytes unacknowledged; the receiver
+ * acknowledges in units of at least WINDOW/2, so small bodies and responses cost no credit frames.
+ */
+
+export const HEADER_SIZE = 9;
+/** Larger payloads are split by the sender; a bigger length on the wire means a corrupt stream. */
+export const MAX_PAYLOAD = 16 * 1024 * 1024;
+/** Unacknowledged body bytes allowed in flight per request, in either direction. */
+export const WINDOW = 1024 * 1024;
+export const ACK_UNIT = WINDOW / 2;
+export const WHOLE_FILE = -1;
+
+export const FrameType = {
+  REQUEST: 0x01,
+  BODY: 0x02,
+  BODY_END: 0x03,
+  ABORT: 0x04,
+  CREDIT: 0x05,
+  READY: 0x10,
+  BOOT_ERROR: 0x11,
+  RESPONSE_HEAD: 0x12,
+  RESPONSE_BODY: 0x13,
+  FILE: 0x14,
+  END: 0x15,
+  ERROR: 0x16,
+  CONTINUE: 0x17,
+  BODY_CREDIT: 0x18,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export const RequestFlags = {
+  /** BODY frames follow, then BODY_END. */
+  HAS_BODY: 1,
+  /** The length is unknown (chunked): the worker sets wsgi.input_terminated. */
+  CHUNKED: 2,
+  /** The client waits for 100 Continue: no body comes until the worker sends CONTINUE. */
+  EXPECT_CONTINUE: 4,
+} as const;
+
+export interface Frame {
+  type: number;
+  id: number;
+  payload: Buffer;
+}
+
+export class ProtocolError extends Error {
+  readonly code = 'ERR_PROTOCOL';
+}
+
+/** Writes one frame header into `out` at `at`. */
+export function writeHeader(out: Buffer, at: number, type: number, id: number, length: number): void {
+  out.writeUInt32LE(length, at);
+  out[at + 4] = type;
+  out.writeUInt32LE(id, at + 5);
+}
+
+export function encodeFrame(type: number, id: number, payload?: Buffer): Buffer {
+  const length = payload ? payload.length : 0;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + length);
+  writeHeader(out, 0, type, id, length);
+  if (payload) payload.copy(out, HEADER_SIZE);
+  return out;
+}
+
+/** Size in bytes of a pair block holding these latin-1 pairs. */
+export function pairBlockSize(pairs: ReadonlyArray<readonly [string, string]>): number {
+  let size = 2 + pairs.length * 8;
+  for (const [k, v] of pairs) size += k.length + v.length;
+  return size;
+}
+
+/** Writes a pair block at `at` (strings are latin-1: one byte per code point ≤ 0xff). */
+export function writePairBlock(out: Buffer, at: number, pairs: ReadonlyArray<readonly [string, string]>): number {
+  out.writeUInt16LE(pairs.length, at);
+  let lens = at + 2;
+  let data = lens + pairs.length * 8;
+  for (const [k, v] of pairs) {
+    out.writeUInt32LE(k.length, lens);
+    out.writeUInt32LE(v.length, lens + 4);
+    lens += 8;
+    data += out.latin1Write(k, data);
+    data += out.latin1Write(v, data);
+  }
+  return data;
+}
+
+export function readPairBlock(buf: Buffer, at: number): Array<[string, string]> {
+  if (at + 2 > buf.length) throw new ProtocolError('pair block: truncated count');
+  const n = buf.readUInt16LE(at);
+  let lens = at + 2;
+  let data = lens + n * 8;
+  if (data > buf.length) throw new ProtocolError('pair block: truncated lengths');
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < n; i++) {
+    const kl = buf.readUInt32LE(lens);
+    const vl = buf.readUInt32LE(lens + 4);
+    lens += 8;
+    if (data + kl + vl > buf.length) throw new ProtocolError('pair block: truncated data');
+    pairs.push([buf.latin1Slice(data, data + kl), buf.latin1Slice(data + kl, data + kl + vl)]);
+    data += kl + vl;
+  }
+  if (data !== buf.length) throw new ProtocolError('pair block: trailing bytes');
+  return pairs;
+}
+
+export function encodeRequest(id: number, flags: number, environ: ReadonlyArray<readonly [string, string]>): Buffer {
+  const length = 1 + pairBlockSize(environ);
+  const out = Buffer.allocUnsafe(HEADER_SIZE + length);
+  writeHeader(out, 0, FrameType.REQUEST, id, length);
+  out[HEADER_SIZE] = flags;
+  writePairBlock(out, HEADER_SIZE + 1, environ);
+  return out;
+}
+
+export function decodeRequest(payload: Buffer): { flags: number; environ: Array<[string, string]> } {
+  if (payload.length < 1) throw new ProtocolError('REQUEST: empty payload');
+  return { flags: payload[0] as number, environ: readPairBlock(payload, 1) };
+}
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+}
+
+export function encodeResponseHead(id: number, head: ResponseHead): Buffer {
+  const length = 4 + head.reason.length + pairBlockSize(head.headers);
+  const out = Buffer.allocUnsafe(HEADER_SIZE + length);
+  writeHeader(out, 0, FrameType.RESPONSE_HEAD, id, length);
+  out.writeUInt16LE(head.status, HEADER_SIZE);
+  out.writeUInt16LE(head.reason.length, HEADER_SIZE + 2);
+  out.latin1Write(head.reason, HEADER_SIZE + 4);
+  writePairBlock(out, HEADER_SIZE + 4 + head.reason.length, head.headers);
+  return out;
+}
+
+export function decodeResponseHead(payload: Buffer): ResponseHead {
+  if (payload.length < 4) throw new ProtocolError('RESPONSE_HEAD: truncated');
+  const status = payload.readUInt16LE(0);
+  const rl = payload.readUInt16LE(2);
+  if (4 + rl > payload.length) throw new ProtocolError('RESPONSE_HEAD: truncated reason');
+  return { status, reason: payload.latin1Slice(4, 4 + rl), headers: readPairBlock(payload, 4 + rl) };
+}
+
+export function encodeCount(type: number, id: number, n: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE + 4);
+  writeHeader(out, 0, type, id, 4);
+  out.writeUInt32LE(n, HEADER_SIZE);
+  return out;
+}
+
+export function decodeCount(payload: Buffer): number {
+  if (payload.length !== 4) throw new ProtocolError('count frame: payload must be 4 bytes');
+  return payload.readUInt32LE(0);
+}
+
+export interface FileRange {
+  path: string;
+  offset: number;
+  /** WHOLE_FILE (-1) means to the end of the file. */
+  length: number;
+}
+
+function writeU64(out: Buffer, at: number, n: number): void {
+  if (n < 0) {
+    out.writeUInt32LE(0xffffffff, at);
+    out.writeUInt32LE(0xffffffff, at + 4);
+  } else {
+    out.writeUInt32LE(n % 0x100000000, at);
+    out.writeUInt32LE(Math.floor(n / 0x100000000), at + 4);
+  }
+}
+
+function readU64(buf: Buffer, at: number): number {
+  const lo = buf.readUInt32LE(at);
+  const hi = buf.readUInt32LE(at + 4);
+  if (lo === 0xffffffff && hi === 0xffffffff) return WHOLE_FILE;
+  return hi * 0x100000000 + lo;
+}
+
+export function encodeFile(id: number, file: FileRange): Buffer {
+  const path = Buffer.from(file.path, 'utf8');
+  const out = Buffer.allocUnsafe(HEADER_SIZE + 16 + path.length);
+  writeHeader(out, 0, FrameType.FILE, id, 16 + path.length);
+  writeU64(out, HEADER_SIZE, file.offset);
+  writeU64(out, HEADER_SIZE + 8, file.length);
+  path.copy(out, HEADER_SIZE + 16);
+  return out;
+}
+
+export function decodeFile(payload: Buffer): FileRange {
+  if (payload.length < 16) throw new ProtocolError('FILE: truncated');
+  return { offset: readU64(payload, 0), length: readU64(payload, 8), path: payload.toString('utf8', 16) };
+}
+
+export function encodeJson(type: number, id: number, value: unknown): Buffer {
+  return encodeFrame(type, id, Buffer.from(JSON.stringify(value), 'utf8'));
+}
+
+export function decodeJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new ProtocolError('JSON frame: invalid JSON');
+  }
+}
+
+/**
+ * Cuts a byte stream into frames. A read holding many small frames costs no copies (payloads are
+ * views of the chunk); a frame spread over many reads is joined once, when its last byte arrives.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private have = 0;
+  /** Bytes needed before parsing can make progress again. */
+  private need = HEADER_SIZE;
+
+  /** Feeds one chunk; returns the frames it completes, in order. */
+  push(chunk: Buffer): Frame[] {
+    if (this.have > 0) {
+      this.chunks.push(chunk);
+      this.have += chunk.length;
+      if (this.have < this.need) return [];
+      chunk = Buffer.concat(this.chunks, this.have);
+      this.chunks = [];
+      this.have = 0;
+    }
+    const frames: Frame[] = [];
+    let at = 0;
+    this.need = HEADER_SIZE;
+    while (chunk.length - at >= HEADER_SIZE) {
+      const length = chunk.readUInt32LE(at);
+      if (length > MAX_PAYLOAD) throw new ProtocolError(`frame of ${length} bytes exceeds ${MAX_PAYLOAD}`);
+      const end = at + HEADER_SIZE + length;
+      if (end > chunk.length) {
+        this.need = HEADER_SIZE + length;
+        break;
+      }
+      frames.push({ type: chunk[at + 4] as number, id: chunk.readUInt32LE(at + 5), payload: chunk.subarray(at + HEADER_SIZE, end) });
+      at = end;
+    }
+    if (at < chunk.length) {
+      this.chunks.push(chunk.subarray(at));
+      this.have = chunk.length - at;
+    }
+    return frames;
+  }
+
+  /** Bytes held that do not yet make a whole frame. */
+  get buffered(): number {
+    return this.have;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The composition root: builds the logger, the worker pool, the dispatcher and the listeners
+ * from a Config, and returns a handle to stop them.
+ */
+import { lookup } from 'node:dns/promises';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import type { Config } from './config/settings';
+import { resolvePython } from './config/settings';
+import { NodicornError, ExitCode, ConfigError } from './errors';
+import { createLogger, type Logger } from './log/logger';
+import { AccessLog } from './log/access';
+import { Dispatcher } from './dispatch/dispatcher';
+import { Arbiter } from './workers/arbiter';
+import { Frontend } from './http/frontend';
+import { parseBind, formatAddress, type BindAddress } from './http/address';
+
+export interface ServeOptions {
+  /** Install SIGTERM/SIGINT/SIGHUP/SIGTTIN/SIGTTOU handlers (the CLI does; an embedding app may not). */
+  handleSignals?: boolean;
+  /** Called when the server stops on its own (a worker that cannot boot), with the exit code. */
+  onFatal?: (err: NodicornError) => void;
+}
+
+export interface ServerHandle {
+  /** Where the server listens, after port 0 was resolved: "http://127.0.0.1:8051". */
+  readonly urls: string[];
+  readonly workerPids: number[];
+  /** Graceful stop: stop accepting, let in-flight requests finish within --graceful-timeout. */
+  close(): Promise<void>;
+}
+
+export async function serve(config: Config, options: ServeOptions = {}): Promise<ServerHandle> {
+  const log = createLogger({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, logFormat: config.logFormat });
+  if (!config.app) throw new ConfigError('APP_MODULE: expected an app such as module:application, got nothing');
+  const addresses = config.bind.map((spec) => {
+    const address = parseBind(spec);
+    if (!address) throw new ConfigError(`--bind: expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got "${spec}"`);
+    return address;
+  });
+  const access = config.accessLogfile ? new AccessLog({ file: config.accessLogfile, format: config.accessLogformat, json: config.logFormat === 'json' }) : null;
+  const dispatcher = new Dispatcher(config.backlog);
+  const cwd = resolvePath(config.chdir);
+  const arbiter = new Arbiter(
+    {
+      spec: {
+        python: await resolvePython(config, process.env, cwd),
+        app: config.app,
+        threads: config.threads,
+        multiprocess: config.workers > 1,
+        name: config.name,
+        cwd,
+        pythonpath: config.pythonpath,
+        env: envPairs(config.rawEnv),
+      },
+      workers: config.workers,
+      timeoutMs: config.timeout * 1000,
+      maxRequests: config.maxRequests,
+      maxRequestsJitter: config.maxRequestsJitter,
+    },
+    dispatcher,
+    log,
+  );
+  const frontend = new Frontend({ keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '' }, (ex) => dispatcher.dispatch(ex), log, access);
+
+  log.info(`Starting nodicorn ${version()}`);
+  const servers: Server[] = [];
+  const urls: string[] = [];
+  let closing: Promise<void> | undefined;
+
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      log.info('Handling signal: shutting down gracefully');
+      for (const s of servers) s.close();
+      for (const s of servers) s.closeIdleConnections();
+      await arbiter.stop(config.gracefulTimeout * 1000);
+      for (const s of servers) s.closeAllConnections();
+      removeSignalHandlers();
+      log.info('Shutting down: Master');
+      await access?.close();
+      await log.flush();
+    })());
+
+  let removeSignalHandlers = (): void => {};
+  try {
+    // Workers boot while the sockets open; nothing is accepted before both are ready.
+    const booting = arbiter.start();
+    for (const address of await expandLocalhost(addresses)) {
+      const server = frontend.createServer({ scheme: 'http' });
+      await listen(server, address, config.backlog);
+      servers.push(server);
+      const url = formatAddress(actualAddress(server, address));
+      urls.push(url);
+      log.info(`Listening at: ${url} (${process.pid})`);
+    }
+    await booting;
+  } catch (err) {
+    for (const s of servers) s.close();
+    await arbiter.stop(0).catch(() => {});
+    await log.flush();
+    throw err;
+  }
+  arbiter.onFatal((err) => {
+    log.error(err.message);
+    void close().then(() => options.onFatal?.(err));
+  });
+
+  if (options.handleSignals) {
+    const onStop = (): void => void close().then(() => process.exit(ExitCode.OK));
+    const handlers: Array<[NodeJS.Signals, () => void]> = [
+      ['SIGTERM', onStop],
+      ['SIGINT', onStop],
+    ];
+    if (process.platform !== 'win32') {
+      handlers.push(['SIGHUP', () => (log.info('Handling signal: hup'), arbiter.reload())]);
+      handlers.push(['SIGTTIN', () => arbiter.resize(1)]);
+      handlers.push(['SIGTTOU', () => arbiter.resize(-1)]);
+    }
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    removeSignalHandlers = () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    };
+  }
+
+  return {
+    urls,
+    get workerPids() {
+      return arbiter.pids;
+    },
+    close,
+  };
+}
+
+function envPairs(raw: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of raw) {
+    const eq = item.indexOf('=');
+    env[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return env;
+}
+
+/** "localhost" means every loopback address it resolves to, as a browser tries both. */
+async function expandLocalhost(addresses: BindAddress[]): Promise<BindAddress[]> {
+  const out: BindAddress[] = [];
+  for (const a of addresses) {
+    if (a.kind === 'tcp' && a.host === 'localhost') {
+      const found = await lookup('localhost', { all: true }).catch(() => [{ address: '127.0.0.1', family: 4 }]);
+      const hosts = [...new Set(found.map((f) => f.address))];
+      for (const host of hosts) out.push({ kind: 'tcp', host, port: a.port });
+    } else out.push(a);
+  }
+  return out;
+}
+
+function listen(server: Server, address: BindAddress, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new NodicornError('ERR_BIND', `Connection in use or not available: ${formatAddress(address)} (${err.code ?? err.message})`, ExitCode.UNEXPECTED));
+    };
+    server.once('error', onError);
+    const done = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (address.kind === 'unix') {
+      removeStaleSocket(address.path);
+      server.listen({ path: address.path, backlog }, done);
+    } else if (address.kind === 'fd') server.listen({ fd: address.fd, backlog }, done);
+    else server.listen({ host: address.host, port: address.port, backlog, ipv6Only: address.host.includes(':') }, done);
+  });
+}
+
+function removeStaleSocket(path: string): void {
+  if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+}
+
+function actualAddress(server: Server, address: BindAddress): BindAddress {
+  if (address.kind !== 'tcp') return address;
+  const info = server.address() as AddressInfo;
+  return { kind: 'tcp', host: address.host, port: info.port };
+}
+
+function version(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('../package.json') as { version: string }).version;
+}
+
+export type { Logger };

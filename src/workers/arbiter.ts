@@ -1,0 +1,208 @@
+/**
+ * Keeps the pool of Python workers at its size: spawns, reaps and respawns them, recycles them
+ * after --max-requests, kills the ones holding a request past --timeout (Node owns the clock:
+ * no heartbeat files), and stops them gracefully.
+ */
+import type { Dispatcher } from '../dispatch/dispatcher';
+import { ExitCode, HttpError, NodicornError } from '../errors';
+import type { Logger } from '../log/logger';
+import { Worker, type WorkerHooks, type WorkerSpec } from './worker';
+import type { AppError } from './channel';
+import type { Exchange } from '../exchange';
+
+export interface ArbiterOptions {
+  spec: WorkerSpec;
+  workers: number;
+  /** Milliseconds a request may run; 0 = forever. */
+  timeoutMs: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+}
+
+export class Arbiter {
+  private readonly workers = new Set<Worker>();
+  private size: number;
+  private age = 0;
+  private stopping = false;
+  private clock: NodeJS.Timeout | undefined;
+  private readonly timedOut = new WeakSet<Worker>();
+  private booted: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private fatalListener: (err: NodicornError) => void = () => {};
+  private readonly hooks: WorkerHooks;
+
+  constructor(
+    private readonly options: ArbiterOptions,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+  ) {
+    this.size = options.workers;
+    this.hooks = {
+      ready: (w) => this.onReady(w),
+      bootError: (w, e) => this.onBootError(w, e),
+      appError: (w, e, ex) => this.onAppError(w, e, ex),
+      released: () => this.dispatcher.pump(),
+      exhausted: (w) => this.recycle(w),
+      exited: (w, code, signal) => this.onExit(w, code, signal),
+    };
+  }
+
+  /** Spawns the pool; resolves once every worker said READY, rejects on a boot failure. */
+  start(): Promise<void> {
+    const booted = new Promise<void>((resolve, reject) => (this.booted = { resolve, reject }));
+    for (let i = 0; i < this.size; i++) this.spawn();
+    const { timeoutMs } = this.options;
+    if (timeoutMs > 0) {
+      this.clock = setInterval(() => this.checkDeadlines(), Math.min(1000, Math.max(50, timeoutMs / 4)));
+      this.clock.unref();
+    }
+    return booted;
+  }
+
+  /** A worker failed to boot after start-up (a respawn): the server must stop. */
+  onFatal(listener: (err: NodicornError) => void): void {
+    this.fatalListener = listener;
+  }
+
+  get pids(): number[] {
+    return [...this.workers].map((w) => w.pid);
+  }
+
+  /** SIGHUP: new workers take over, the old ones finish what they hold and exit. */
+  reload(): void {
+    for (const worker of [...this.workers]) this.recycle(worker);
+  }
+
+  /** SIGTTIN / SIGTTOU. */
+  resize(delta: number): void {
+    const size = Math.max(1, this.size + delta);
+    if (size === this.size) return;
+    this.size = size;
+    this.log.info(`number of workers: ${size}`);
+    if (delta > 0) this.spawn();
+    else {
+      const victim = [...this.workers].find((w) => w.state === 'ready');
+      victim?.retire();
+      if (victim) this.dispatcher.remove(victim);
+    }
+  }
+
+  /**
+   * Stops taking work and lets in-flight requests finish within `graceMs`; then the pipes close
+   * (workers exit on EOF) and whatever is left is killed.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.clock) clearInterval(this.clock);
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && (this.dispatcher.queued > 0 || [...this.workers].some((w) => w.inflight > 0))) {
+      await sleep(20);
+    }
+    this.dispatcher.drain(new HttpError(503, 'ERR_SHUTTING_DOWN', 'the server is stopping'));
+    const exits = [...this.workers].map((w) => new Promise<void>((resolve) => (w.state === 'dead' ? resolve() : w.process.once('exit', () => resolve()))));
+    for (const w of this.workers) {
+      if (w.inflight > 0) {
+        this.log.warning(`worker ${w.pid} still busy after the graceful timeout: killed`);
+        w.kill();
+      } else w.retire();
+    }
+    const killer = setTimeout(() => {
+      for (const w of this.workers) w.kill();
+    }, 5000);
+    await Promise.all(exits);
+    clearTimeout(killer);
+  }
+
+  private spawn(): Worker {
+    const { spec, maxRequests, maxRequestsJitter } = this.options;
+    // Jitter staggers the recycling so all workers do not restart at once.
+    const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
+    const worker = new Worker(spec, ++this.age, limit, this.log, this.hooks);
+    this.workers.add(worker);
+    this.log.info(`Booting worker with pid: ${worker.pid}`);
+    return worker;
+  }
+
+  private recycle(worker: Worker): void {
+    if (worker.state === 'retiring' || worker.state === 'dead' || this.stopping) return;
+    this.log.info(`Autorestarting worker ${worker.pid} after ${worker.served} requests`);
+    this.dispatcher.remove(worker);
+    worker.retire();
+    this.spawn();
+  }
+
+  private onReady(worker: Worker): void {
+    if (this.stopping) {
+      worker.retire();
+      return;
+    }
+    this.dispatcher.add(worker);
+    if (this.booted && [...this.workers].every((w) => w.state !== 'booting')) {
+      this.booted.resolve();
+      this.booted = undefined;
+    }
+  }
+
+  private onBootError(worker: Worker, error: AppError): void {
+    this.log.error(`Exception in worker process ${worker.pid}:\n${error.traceback || `${error.type}: ${error.message}`}`);
+    this.fail(new NodicornError('ERR_APP_LOAD', `App failed to load: ${error.type}: ${error.message}`, ExitCode.APP_LOAD));
+  }
+
+  private onAppError(worker: Worker, error: AppError, exchange: Exchange): void {
+    const path = exchange.environ[2]?.[1] ?? '';
+    this.log.error(`Error handling request ${path}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid });
+  }
+
+  private checkDeadlines(): void {
+    const now = performance.now();
+    const { timeoutMs } = this.options;
+    for (const worker of this.workers) {
+      if (worker.state === 'dead' || this.timedOut.has(worker)) continue;
+      if (now - worker.oldestStart() > timeoutMs) {
+        this.log.critical(`WORKER TIMEOUT (pid:${worker.pid})`);
+        this.timedOut.add(worker);
+        worker.kill();
+      }
+    }
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(worker);
+    this.dispatcher.remove(worker);
+    const now = performance.now();
+    const timeoutMs = this.options.timeoutMs;
+    worker.failAll((startedAt) =>
+      timeoutMs > 0 && now - startedAt > timeoutMs
+        ? new HttpError(504, 'ERR_WORKER_TIMEOUT', 'the request ran past --timeout')
+        : new HttpError(502, 'ERR_WORKER_DIED', 'the worker died while handling the request'),
+    );
+    const how = signal ? `was sent ${signal}` : `exited with code ${code}`;
+    if (this.stopping) {
+      this.log.info(`Worker exiting (pid: ${worker.pid})`);
+      return;
+    }
+    if (!worker.wasReady) {
+      // It never said READY: respawning would fail the same way, forever.
+      const exitCode = code === ExitCode.APP_LOAD ? ExitCode.APP_LOAD : ExitCode.WORKER_BOOT;
+      this.fail(new NodicornError('ERR_WORKER_BOOT', `Worker failed to boot (pid ${worker.pid} ${how})`, exitCode));
+      return;
+    }
+    if (code !== 0 || signal) this.log.error(`Worker (pid:${worker.pid}) ${how}`);
+    let serving = 0;
+    for (const w of this.workers) if (w.state !== 'retiring') serving++;
+    if (serving < this.size) this.spawn();
+  }
+
+  private fail(err: NodicornError): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const w of this.workers) w.kill();
+    if (this.booted) {
+      this.booted.reject(err);
+      this.booted = undefined;
+    } else this.fatalListener(err);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

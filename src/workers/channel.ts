@@ -1,0 +1,243 @@
+/**
+ * One worker's protocol pipe: encodes requests onto it, batched once per event-loop turn, and
+ * routes the frames coming back by request id to each exchange's response sink.
+ */
+import type { Duplex } from 'node:stream';
+import type { Exchange } from '../exchange';
+import { HttpError } from '../errors';
+import {
+  ACK_UNIT,
+  FrameReader,
+  FrameType,
+  RequestFlags,
+  WINDOW,
+  decodeCount,
+  decodeFile,
+  decodeJson,
+  decodeResponseHead,
+  encodeCount,
+  encodeFrame,
+  encodeRequest,
+  type Frame,
+} from '../protocol/frames';
+
+/** What the app raised, as the worker reports it. */
+export interface AppError {
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+/** A request on its way through this worker. */
+interface Stream {
+  id: number;
+  exchange: Exchange;
+  startedAt: number;
+  /** Request body bytes sent and not yet acknowledged by the worker. */
+  bodyInFlight: number;
+  bodyPaused: boolean;
+  /** Response bytes flushed to the client and not yet acknowledged to the worker. */
+  flushedUnacked: number;
+  /** Why the request ended early, if Node ended it (timeout, worker death). */
+  ended: boolean;
+}
+
+export interface ChannelEvents {
+  ready(info: { pid: number; python: string; threads: number }): void;
+  bootError(error: AppError): void;
+  appError(error: AppError, exchange: Exchange): void;
+  /** A request finished (END or ERROR): its thread is free again. */
+  released(): void;
+  protocolError(error: Error): void;
+}
+
+export class Channel {
+  private readonly reader = new FrameReader();
+  private readonly streams = new Map<number, Stream>();
+  private nextId = 1;
+  private outbox: Buffer[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly pipe: Duplex,
+    private readonly events: ChannelEvents,
+  ) {
+    pipe.on('data', (chunk: Buffer) => this.receive(chunk));
+    // EPIPE after the worker died is reported by its exit, not here.
+    pipe.on('error', () => {});
+  }
+
+  get inflight(): number {
+    return this.streams.size;
+  }
+
+  /** performance.now() at which the oldest running request started, or Infinity. */
+  oldestStart(): number {
+    let oldest = Infinity;
+    for (const s of this.streams.values()) if (!s.ended && s.startedAt < oldest) oldest = s.startedAt;
+    return oldest;
+  }
+
+  start(exchange: Exchange, now: number): void {
+    const id = this.nextId;
+    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
+    const stream: Stream = { id, exchange, startedAt: now, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false };
+    this.streams.set(id, stream);
+    this.send(encodeRequest(id, exchange.flags, exchange.environ));
+    exchange.onAbort(() => {
+      if (this.streams.get(id) === stream) this.send(encodeFrame(FrameType.ABORT, id));
+    });
+    // With Expect: 100-continue the client holds the body until the app asks for it (CONTINUE).
+    if (exchange.body && !(exchange.flags & RequestFlags.EXPECT_CONTINUE)) this.pumpBody(stream);
+  }
+
+  /**
+   * Ends every request still on this worker (it died or was killed): `statusFor` chooses each
+   * one's answer, e.g. 504 for the one that timed out and 502 for the rest.
+   */
+  failAll(errorFor: (startedAt: number) => HttpError): void {
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const s of streams) {
+      s.ended = true;
+      s.exchange.body?.pause();
+      s.exchange.sink.fail(errorFor(s.startedAt));
+    }
+  }
+
+  /** Closes the pipe: the worker reads EOF and exits. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.pipe.end();
+  }
+
+  private send(frame: Buffer): void {
+    if (this.closed) return;
+    this.outbox.push(frame);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // setImmediate runs after this turn's I/O callbacks: requests that arrived together
+      // leave in one write, and the worker reads them with one read.
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const out = this.outbox;
+    if (out.length === 0 || this.closed) return;
+    this.outbox = [];
+    this.pipe.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+  };
+
+  private pumpBody(stream: Stream): void {
+    const body = stream.exchange.body;
+    if (!body) return;
+    const id = stream.id;
+    body.on('data', (chunk: Buffer) => {
+      if (stream.ended) return;
+      this.send(encodeFrame(FrameType.BODY, id, chunk));
+      stream.bodyInFlight += chunk.length;
+      if (stream.bodyInFlight >= WINDOW) {
+        stream.bodyPaused = true;
+        body.pause();
+      }
+    });
+    body.once('end', () => {
+      if (!stream.ended) this.send(encodeFrame(FrameType.BODY_END, id));
+    });
+    body.resume();
+  }
+
+  private receive(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (err) {
+      this.events.protocolError(err as Error);
+      return;
+    }
+    for (const frame of frames) {
+      try {
+        this.handle(frame);
+      } catch (err) {
+        this.events.protocolError(err as Error);
+        return;
+      }
+    }
+  }
+
+  private handle(frame: Frame): void {
+    const { type, id, payload } = frame;
+    if (id === 0) {
+      if (type === FrameType.READY) this.events.ready(decodeJson(payload) as { pid: number; python: string; threads: number });
+      else if (type === FrameType.BOOT_ERROR) this.events.bootError(decodeJson(payload) as AppError);
+      else throw new Error(`unexpected frame type ${type} for id 0`);
+      return;
+    }
+    const stream = this.streams.get(id);
+    // Frames for a request Node already ended (timed out, failed) are dropped.
+    if (!stream) return;
+    const sink = stream.exchange.sink;
+    switch (type) {
+      case FrameType.RESPONSE_HEAD: {
+        const head = decodeResponseHead(payload);
+        sink.head(head.status, head.reason, head.headers);
+        break;
+      }
+      case FrameType.RESPONSE_BODY:
+        sink.body(payload, (n) => this.acknowledge(stream, n));
+        break;
+      case FrameType.FILE:
+        sink.file(decodeFile(payload));
+        break;
+      case FrameType.END:
+        this.finish(stream);
+        sink.end();
+        break;
+      case FrameType.ERROR: {
+        this.finish(stream);
+        this.events.appError(decodeJson(payload) as AppError, stream.exchange);
+        sink.fail(new HttpError(500, 'ERR_APP', 'the application raised an exception'));
+        break;
+      }
+      case FrameType.CONTINUE:
+        sink.sendContinue();
+        this.pumpBody(stream);
+        break;
+      case FrameType.BODY_CREDIT:
+        stream.bodyInFlight -= decodeCount(payload);
+        if (stream.bodyPaused && stream.bodyInFlight < WINDOW) {
+          stream.bodyPaused = false;
+          stream.exchange.body?.resume();
+        }
+        break;
+      default:
+        throw new Error(`unexpected frame type ${type}`);
+    }
+  }
+
+  private acknowledge(stream: Stream, n: number): void {
+    if (stream.ended) return;
+    stream.flushedUnacked += n;
+    if (stream.flushedUnacked >= ACK_UNIT) {
+      this.send(encodeCount(FrameType.CREDIT, stream.id, stream.flushedUnacked));
+      stream.flushedUnacked = 0;
+    }
+  }
+
+  private finish(stream: Stream): void {
+    stream.ended = true;
+    this.streams.delete(stream.id);
+    // A body the app never read must not keep arriving, nor keep the stream alive.
+    const body = stream.exchange.body;
+    if (body && !body.readableEnded) {
+      body.removeAllListeners('data');
+      body.resume();
+    }
+    this.events.released();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * One Python worker process: spawned (never forked, so it runs on Windows too), its protocol
+ * pipe on fd 3, its stdout and stderr read line by line into the error log.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { delimiter, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Exchange } from '../exchange';
+import type { Runner } from '../dispatch/dispatcher';
+import type { Logger } from '../log/logger';
+import { Channel, type AppError } from './channel';
+
+/** The package directory that holds nodicorn_worker, put first on the worker's PYTHONPATH. */
+export const PYTHON_PACKAGE_DIR = join(__dirname, '..', '..', 'python');
+
+export interface WorkerSpec {
+  python: string;
+  app: string;
+  threads: number;
+  multiprocess: boolean;
+  name: string | null;
+  cwd: string;
+  pythonpath: string[];
+  env: Record<string, string>;
+}
+
+export interface WorkerHooks {
+  ready(worker: Worker): void;
+  bootError(worker: Worker, error: AppError): void;
+  appError(worker: Worker, error: AppError, exchange: Exchange): void;
+  released(worker: Worker): void;
+  /** The worker reached --max-requests: it must be replaced. */
+  exhausted(worker: Worker): void;
+  exited(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export type WorkerState = 'booting' | 'ready' | 'retiring' | 'dead';
+
+export class Worker implements Runner {
+  state: WorkerState = 'booting';
+  /** Set once READY arrived: a worker that dies before that failed to boot. */
+  wasReady = false;
+  /** Requests started on this worker, for --max-requests. */
+  served = 0;
+  readonly capacity: number;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  private readonly channel: Channel;
+
+  constructor(
+    spec: WorkerSpec,
+    readonly age: number,
+    readonly maxRequests: number,
+    private readonly log: Logger,
+    private readonly hooks: WorkerHooks,
+  ) {
+    this.capacity = spec.threads;
+    const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
+    if (spec.name) args.push('--name', spec.name);
+    for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
+    const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
+    this.process = spawn(spec.python, args, {
+      cwd: spec.cwd,
+      env: {
+        ...process.env,
+        ...spec.env,
+        PYTHONPATH: inherited ? PYTHON_PACKAGE_DIR + delimiter + inherited : PYTHON_PACKAGE_DIR,
+        PYTHONUNBUFFERED: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    this.pid = this.process.pid ?? -1;
+    this.channel = new Channel(this.process.stdio[3] as Duplex, {
+      ready: () => {
+        if (this.state !== 'booting') return;
+        this.state = 'ready';
+        this.wasReady = true;
+        hooks.ready(this);
+      },
+      bootError: (error) => hooks.bootError(this, error),
+      appError: (error, exchange) => hooks.appError(this, error, exchange),
+      released: () => {
+        if (this.state === 'retiring' && this.channel.inflight === 0) this.channel.close();
+        hooks.released(this);
+      },
+      protocolError: (err) => {
+        this.log.error(`worker ${this.pid}: protocol error: ${err.message}; killing it`);
+        this.kill();
+      },
+    });
+    this.captureLines(this.process.stdout, 'info');
+    // stderr carries wsgi.errors and tracebacks: kept unless the log level hides warnings.
+    this.captureLines(this.process.stderr, 'warning');
+    this.process.once('error', (err) => {
+      // spawn() failed (no such interpreter): no 'exit' follows, so report it as one.
+      this.log.error(`cannot start worker with ${spec.python}: ${err.message}`);
+      if (this.process.pid === undefined) this.onExit(null, null);
+    });
+    this.process.once('exit', (code, signal) => this.onExit(code, signal));
+  }
+
+  get accepting(): boolean {
+    return this.state === 'ready' && (this.maxRequests === 0 || this.served < this.maxRequests);
+  }
+
+  get inflight(): number {
+    return this.channel.inflight;
+  }
+
+  oldestStart(): number {
+    return this.channel.oldestStart();
+  }
+
+  run(exchange: Exchange): void {
+    if (++this.served === this.maxRequests) this.hooks.exhausted(this);
+    this.channel.start(exchange, performance.now());
+  }
+
+  /** Stops taking requests; the pipe closes (and the worker exits) once in-flight ones end. */
+  retire(): void {
+    if (this.state === 'dead' || this.state === 'retiring') return;
+    this.state = 'retiring';
+    if (this.channel.inflight === 0) this.channel.close();
+  }
+
+  kill(): void {
+    if (this.state !== 'dead') this.process.kill('SIGKILL');
+  }
+
+  failAll(errorFor: Parameters<Channel['failAll']>[0]): void {
+    this.channel.failAll(errorFor);
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.state === 'dead') return;
+    this.state = 'dead';
+    this.hooks.exited(this, code, signal);
+  }
+
+  private captureLines(stream: NodeJS.ReadableStream | null, level: 'info' | 'warning'): void {
+    if (!stream) return;
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    lines.on('line', (line) => this.log[level](line, { pid: this.pid }));
+  }
+}
