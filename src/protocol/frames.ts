@@ -118,8 +118,8 @@ export function writePairBlock(out: Buffer, at: number, pairs: ReadonlyArray<rea
     out.writeUInt32LE(k.length, lens);
     out.writeUInt32LE(v.length, lens + 4);
     lens += 8;
-    data += out.latin1Write(k, data);
-    data += out.latin1Write(v, data);
+    data += out.write(k, data, 'latin1');
+    data += out.write(v, data, 'latin1');
   }
   return data;
 }
@@ -136,7 +136,7 @@ export function readPairBlock(buf: Buffer, at: number): Array<[string, string]> 
     const vl = buf.readUInt32LE(lens + 4);
     lens += 8;
     if (data + kl + vl > buf.length) throw new ProtocolError('pair block: truncated data');
-    pairs.push([buf.latin1Slice(data, data + kl), buf.latin1Slice(data + kl, data + kl + vl)]);
+    pairs.push([buf.toString('latin1', data, data + kl), buf.toString('latin1', data + kl, data + kl + vl)]);
     data += kl + vl;
   }
   if (data !== buf.length) throw new ProtocolError('pair block: trailing bytes');
@@ -169,7 +169,7 @@ export function encodeResponseHead(id: number, head: ResponseHead): Buffer {
   writeHeader(out, 0, FrameType.RESPONSE_HEAD, id, length);
   out.writeUInt16LE(head.status, HEADER_SIZE);
   out.writeUInt16LE(head.reason.length, HEADER_SIZE + 2);
-  out.latin1Write(head.reason, HEADER_SIZE + 4);
+  out.write(head.reason, HEADER_SIZE + 4, 'latin1');
   writePairBlock(out, HEADER_SIZE + 4 + head.reason.length, head.headers);
   return out;
 }
@@ -179,7 +179,7 @@ export function decodeResponseHead(payload: Buffer): ResponseHead {
   const status = payload.readUInt16LE(0);
   const rl = payload.readUInt16LE(2);
   if (4 + rl > payload.length) throw new ProtocolError('RESPONSE_HEAD: truncated reason');
-  return { status, reason: payload.latin1Slice(4, 4 + rl), headers: readPairBlock(payload, 4 + rl) };
+  return { status, reason: payload.toString('latin1', 4, 4 + rl), headers: readPairBlock(payload, 4 + rl) };
 }
 
 export function encodeCount(type: number, id: number, n: number): Buffer {

@@ -1,0 +1,131 @@
+"""Worker entry point: python -m nodicorn_worker --app SPEC --threads T [options].
+
+Boot: check the pipe, import the app, start the app threads, say READY (or BOOT_ERROR and exit
+APP_LOAD / WORKER_BOOT). Then the main thread reads the pipe until EOF, which means the parent is
+gone: exit at once, whatever the app threads are doing.
+"""
+import argparse
+import os
+import platform
+import signal
+import sys
+import traceback
+
+from . import exitcodes
+from . import protocol as P
+
+PIPE_FD = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse already exits 2; say so through the shared table, not by accident.
+        self.print_usage(sys.stderr)
+        sys.stderr.write('%s: error: %s\n' % (self.prog, message))
+        sys.exit(exitcodes.USAGE)
+
+
+def _positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected a positive integer, got %r' % text)
+    if n < 1:
+        raise argparse.ArgumentTypeError('expected a positive integer, got %r' % text)
+    return n
+
+
+def parse_args(argv):
+    p = _Parser(prog='python -m nodicorn_worker',
+                description='A nodicorn worker: runs a WSGI app for the Node core over fd 3.')
+    p.add_argument('--app', required=True, help='module:attr, module, module:factory(...) or file.py[:attr]')
+    p.add_argument('--threads', type=_positive_int, default=1)
+    p.add_argument('--multiprocess', choices=('0', '1'), default='0')
+    p.add_argument('--name', default=None, help='a label for this worker (thread names)')
+    p.add_argument('--pythonpath', action='append', default=[], help='put DIR first on sys.path')
+    # Not used by Node today: a separate write fd, for platforms where one synchronous pipe
+    # handle cannot be read and written at once by two threads (see channel.py, on Windows).
+    p.add_argument('--out-fd', type=int, default=PIPE_FD, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def _boot_error(fd, error, code):
+    """Reports a failed boot on the pipe (when there is one) and on stderr, then exits."""
+    kind = getattr(error, 'kind', None) or type(error).__name__
+    tb = getattr(error, 'traceback', None)
+    if tb is None:
+        tb = ''.join(traceback.format_exception(type(error), error, error.__traceback__))
+    message = str(error)
+    sys.stderr.write('nodicorn worker: cannot boot: %s\n%s' % (message, tb))
+    if fd is not None:
+        try:
+            frame = P.encode_json(P.BOOT_ERROR, 0, {'type': kind, 'message': message, 'traceback': tb})
+            os.write(fd, frame)
+        except OSError:
+            pass
+    _exit(code)
+
+
+def _exit(code):
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os._exit(code)
+
+
+def _prepend_paths(dirs):
+    # Last given ends up last among them: --pythonpath a --pythonpath b gives [cwd, a, b, ...].
+    for d in reversed(dirs):
+        d = os.path.abspath(d)
+        if d in sys.path:
+            sys.path.remove(d)
+        sys.path.insert(0, d)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Node handles Ctrl-C for the whole process group and then closes our pipe; SIGTERM keeps its
+    # default (die at once), which is what Node's kill means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    out_fd = args.out_fd
+    try:
+        os.fstat(PIPE_FD)
+        if out_fd != PIPE_FD:
+            os.fstat(out_fd)
+    except OSError as e:
+        sys.stderr.write('nodicorn worker: no protocol pipe on fd %d (%s); this program is started '
+                         'by nodicorn, not by hand\n' % (PIPE_FD, e))
+        _exit(exitcodes.WORKER_BOOT)
+
+    try:
+        _prepend_paths([os.getcwd()] + args.pythonpath)
+    except Exception as e:
+        _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
+
+    from .appload import AppLoadError, load
+    try:
+        app = load(args.app)
+    except AppLoadError as e:
+        _boot_error(out_fd, e, exitcodes.APP_LOAD)
+    except BaseException as e:
+        _boot_error(out_fd, e, exitcodes.APP_LOAD)
+
+    try:
+        from . import wsgi
+        from .channel import Channel
+        wsgi.configure(app, args.threads, args.multiprocess == '1')
+        channel = Channel(PIPE_FD, out_fd, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__)
+        channel.start_threads(args.threads, args.name or 'nodicorn')
+        channel.send(P.encode_json(P.READY, 0, {
+            'pid': os.getpid(), 'python': platform.python_version(), 'threads': args.threads}))
+    except BaseException as e:
+        _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
+
+    _exit(channel.serve())
+
+
+if __name__ == '__main__':
+    main()

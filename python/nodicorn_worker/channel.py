@@ -1,0 +1,230 @@
+"""The protocol pipe: one reader (the main thread), many writers (the app threads).
+
+The main thread reads fd 3 in large blocks and cuts them into frames. A REQUEST becomes a
+request state, registered by id *before* it is queued, so the BODY / ABORT / CREDIT frames that
+follow it in the same read always find it. Everything else is routed to that state under one
+lock shared by all requests, and its app thread is woken only if it is waiting.
+
+Why plain blocking reads and writes in threads: select() does not work on pipes on Windows, and
+fork is not available there; a blocking os.read on the main thread and blocking os.write calls
+serialised by a lock behave the same on every platform.
+
+Windows caveat: a pipe handle opened for synchronous I/O (libuv's default for a child's 'pipe')
+serialises ReadFile and WriteFile on the same handle, so while the main thread waits in os.read,
+a response write would wait for the next incoming frame: a deadlock. On Windows, Node must pass
+a second pipe for the worker's writes and say so with --out-fd N (e.g. stdio fd 4); on Unix the
+socketpair at fd 3 carries both directions.
+"""
+import os
+import sys
+import threading
+from collections import deque
+
+from . import protocol as P
+
+try:
+    from queue import SimpleQueue
+except ImportError:  # pragma: no cover - Python < 3.7 is not supported anyway
+    from queue import Queue as SimpleQueue
+
+READ_SIZE = 256 * 1024
+
+
+class ClientDisconnected(OSError):
+    """Raised into the app when it waits on a client that went away (ABORT)."""
+
+    def __init__(self, message='client disconnected'):
+        OSError.__init__(self, message)
+
+
+class RequestState:
+    """What the reader thread and one app thread share about one request.
+
+    Counters that both threads touch are split so that each is written by one thread only:
+    `sent` by the app thread, `acked` by the reader; their difference is the response bytes in
+    flight. Booleans and list swaps happen under the channel lock.
+    """
+
+    __slots__ = ('channel', 'id', 'flags', 'payload', 'chunks', 'body_done', 'aborted',
+                 'sent', 'acked', 'waiter', 'cond', 'continued')
+
+    def __init__(self, channel, fid, payload):
+        self.channel = channel
+        self.id = fid
+        self.payload = payload
+        self.flags = payload[0] if payload else 0
+        self.chunks = []          # request body bytes received, not yet taken by wsgi.input
+        self.body_done = False    # BODY_END arrived
+        self.aborted = False      # ABORT arrived
+        self.sent = 0             # response body bytes sent (app thread)
+        self.acked = 0            # response body bytes acknowledged by CREDIT (reader thread)
+        self.waiter = None        # the Condition the app thread sleeps on, while it sleeps
+        self.cond = None          # the app thread's Condition, set when a thread takes it
+        self.continued = False    # CONTINUE was sent
+
+    def wait(self, ready):
+        """Sleeps (no polling) until ready(self) is true; call with channel.lock held."""
+        cond = self.cond
+        while not ready(self):
+            self.waiter = cond
+            cond.wait()
+        self.waiter = None
+
+
+class Channel:
+    def __init__(self, rfd, wfd, state_class, handler):
+        self.rfd = rfd
+        self.wfd = wfd
+        self.state_class = state_class
+        self.handler = handler
+        self.requests = {}
+        # One lock for all request states: held only for a few attribute updates, and it lets
+        # each app thread own one reusable Condition instead of allocating one per request.
+        self.lock = threading.Lock()
+        self.queue = SimpleQueue()
+        self._out = deque()
+        self._wlock = threading.Lock()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def send(self, data):
+        """Writes data, together with whatever other threads have queued meanwhile.
+
+        Each caller appends, then takes the write lock; whoever holds it writes everything queued
+        in one os.write, so threads that finish together share a syscall. deque.append/popleft
+        are atomic, so no item is lost between a writer's drain and another thread's append.
+        """
+        out = self._out
+        out.append(data)
+        with self._wlock:
+            if len(out) == 1:
+                try:
+                    data = out.popleft()
+                except IndexError:
+                    return
+            else:
+                parts = []
+                pop = out.popleft
+                try:
+                    while True:
+                        parts.append(pop())
+                except IndexError:
+                    pass
+                if not parts:
+                    return
+                data = b''.join(parts)
+            self._write_all(data)
+
+    def _write_all(self, data):
+        fd = self.wfd
+        try:
+            n = os.write(fd, data)
+            if n < len(data):
+                view = memoryview(data)
+                while n < len(view):
+                    n += os.write(fd, view[n:])
+        except OSError:
+            # The parent is gone (EPIPE): nothing this process does can reach anyone.
+            _parent_gone()
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def start_threads(self, count, name='nodicorn'):
+        for i in range(count):
+            t = threading.Thread(target=self._work, name='%s-%d' % (name, i + 1))
+            t.daemon = True
+            t.start()
+
+    def _work(self):
+        cond = threading.Condition(self.lock)
+        get = self.queue.get
+        handler = self.handler
+        requests = self.requests
+        while True:
+            state = get()
+            state.cond = cond
+            try:
+                handler(state)
+            except BaseException:  # the handler reports app errors itself; this is a bug here
+                _log_exception('nodicorn worker: internal error while handling a request')
+            requests.pop(state.id, None)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def serve(self):
+        """Reads and routes frames until EOF on the pipe; returns the exit code to use."""
+        reader = P.FrameReader()
+        push = reader.push
+        read = os.read
+        rfd = self.rfd
+        requests = self.requests
+        lock = self.lock
+        put = self.queue.put
+        make = self.state_class
+        REQUEST, BODY, BODY_END, ABORT, CREDIT = P.REQUEST, P.BODY, P.BODY_END, P.ABORT, P.CREDIT
+        u32 = P.decode_count
+        while True:
+            try:
+                chunk = read(rfd, READ_SIZE)
+            except OSError:
+                chunk = b''
+            if not chunk:
+                return 0
+            try:
+                frames = push(chunk)
+            except P.ProtocolError as e:
+                return (_protocol_exit(str(e)))
+            for ftype, fid, payload in frames:
+                if ftype == REQUEST:
+                    state = make(self, fid, payload)
+                    requests[fid] = state
+                    put(state)
+                    continue
+                state = requests.get(fid)
+                if state is None:
+                    # The request already ended (e.g. the app returned without reading its
+                    # body): late frames for it are expected and dropped.
+                    if ftype not in (BODY, BODY_END, ABORT, CREDIT):
+                        return (_protocol_exit('unexpected frame type %d' % ftype))
+                    continue
+                with lock:
+                    if ftype == BODY:
+                        if payload:
+                            state.chunks.append(payload)
+                    elif ftype == BODY_END:
+                        state.body_done = True
+                    elif ftype == ABORT:
+                        state.aborted = True
+                    elif ftype == CREDIT:
+                        try:
+                            state.acked += u32(payload)
+                        except P.ProtocolError as e:
+                            return (_protocol_exit(str(e)))
+                    else:
+                        return (_protocol_exit('unexpected frame type %d' % ftype))
+                    w = state.waiter
+                    if w is not None:
+                        w.notify()
+
+
+def _protocol_exit(message):
+    from .exitcodes import WORKER_BOOT
+    sys.stderr.write('nodicorn worker: protocol error on fd 3: %s\n' % message)
+    return WORKER_BOOT
+
+
+def _parent_gone():
+    try:
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os._exit(0)
+
+
+def _log_exception(header):
+    import traceback
+    try:
+        sys.stderr.write(header + '\n' + traceback.format_exc())
+        sys.stderr.flush()
+    except Exception:
+        pass

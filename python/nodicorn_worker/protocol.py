@@ -1,0 +1,284 @@
+"""The frame codec between Node and a Python worker: the mirror of src/protocol/frames.ts.
+
+Both sides are checked against the golden vectors in test/fixtures/frames/*.json, so a change
+here without the same change there (or the reverse) fails a test.
+
+Every frame is a 9-byte header and a payload, all integers little-endian:
+
+   0               4       5               9
+  +---------------+-------+---------------+---------------------------+
+  | payload len   | type  | request id    | payload (len bytes)       |
+  | u32           | u8    | u32           |                           |
+  +---------------+-------+---------------+---------------------------+
+
+Request id 0 is the worker itself (READY, BOOT_ERROR); ids 1.. are requests, assigned by Node
+per worker, so the threads of one worker multiplex one pipe.
+
+A "pair block" carries environ entries and response headers without per-pair parsing in Python
+(one struct.unpack for all lengths, then slices):
+
+  | u16 n | n x (u32 key len, u32 value len) | keys and values, concatenated in order |
+
+Node -> worker                         payload
+  REQUEST       0x01  u8 flags, pair block of environ entries (latin-1 strings)
+  BODY          0x02  request body bytes
+  BODY_END      0x03  (empty) the request body is complete
+  ABORT         0x04  (empty) the client went away: stop the app, call close(), answer END
+  CREDIT        0x05  u32 n: Node flushed n more response bytes to the client
+
+worker -> Node
+  READY         0x10  JSON {pid, python, threads}
+  BOOT_ERROR    0x11  JSON {type, message, traceback}; the worker then exits with code 3 or 4
+  RESPONSE_HEAD 0x12  u16 status, u16 reason len, reason, pair block of headers
+  RESPONSE_BODY 0x13  response body bytes
+  FILE          0x14  u32 offset lo, u32 offset hi, u32 length lo, u32 length hi
+                      (length 0xffffffff_ffffffff = to end of file), UTF-8 path: Node sends the
+                      file itself, so the bytes never cross the pipe
+  END           0x15  (empty) the response is complete and the request's thread is free
+  ERROR         0x16  JSON {type, message, traceback}: the app failed; terminal like END
+  CONTINUE      0x17  (empty) the app reads the body: answer 100 Continue, start sending it
+  BODY_CREDIT   0x18  u32 n: the app consumed n more request body bytes
+
+Flow control, both directions: the sender may have WINDOW bytes unacknowledged; the receiver
+acknowledges in units of at least WINDOW/2, so small bodies and responses cost no credit frames.
+
+Strings in pair blocks are latin-1, so a str's length is its byte length: the codec encodes or
+decodes all of a block's text in one call and slices, instead of one call per string.
+"""
+import json
+import struct
+
+HEADER_SIZE = 9
+# Larger payloads are split by the sender; a bigger length on the wire means a corrupt stream.
+MAX_PAYLOAD = 16 * 1024 * 1024
+# Unacknowledged body bytes allowed in flight per request, in either direction.
+WINDOW = 1024 * 1024
+ACK_UNIT = WINDOW // 2
+WHOLE_FILE = -1
+
+REQUEST = 0x01
+BODY = 0x02
+BODY_END = 0x03
+ABORT = 0x04
+CREDIT = 0x05
+READY = 0x10
+BOOT_ERROR = 0x11
+RESPONSE_HEAD = 0x12
+RESPONSE_BODY = 0x13
+FILE = 0x14
+END = 0x15
+ERROR = 0x16
+CONTINUE = 0x17
+BODY_CREDIT = 0x18
+
+FRAME_TYPES = {
+    'REQUEST': REQUEST, 'BODY': BODY, 'BODY_END': BODY_END, 'ABORT': ABORT, 'CREDIT': CREDIT,
+    'READY': READY, 'BOOT_ERROR': BOOT_ERROR, 'RESPONSE_HEAD': RESPONSE_HEAD,
+    'RESPONSE_BODY': RESPONSE_BODY, 'FILE': FILE, 'END': END, 'ERROR': ERROR,
+    'CONTINUE': CONTINUE, 'BODY_CREDIT': BODY_CREDIT,
+}
+
+# Request flags (the u8 at the start of a REQUEST payload).
+HAS_BODY = 1          # BODY frames follow, then BODY_END.
+CHUNKED = 2           # The length is unknown: the worker sets wsgi.input_terminated.
+EXPECT_CONTINUE = 4   # No body comes until the worker sends CONTINUE.
+
+_header = struct.Struct('<IBI')
+_u16 = struct.Struct('<H')
+_u32 = struct.Struct('<I')
+_count = struct.Struct('<IBII')       # header + u32 payload, for CREDIT / BODY_CREDIT
+_head_prefix = struct.Struct('<IBIHH')  # header + status + reason length
+_file_prefix = struct.Struct('<IBIIIII')
+pack_header = _header.pack
+unpack_header = _header.unpack_from
+
+# Pair blocks of a given size recur (the same app sends the same headers): one Struct per n.
+_lens_structs = {}
+
+
+def _lens_struct(n):
+    s = _lens_structs.get(n)
+    if s is None:
+        s = struct.Struct('<H%dI' % (2 * n))
+        if len(_lens_structs) < 256:
+            _lens_structs[n] = s
+    return s
+
+
+class ProtocolError(Exception):
+    """The byte stream does not follow the frame layout."""
+
+
+def encode_frame(ftype, fid, payload=b''):
+    return _header.pack(len(payload), ftype, fid) + payload
+
+
+def encode_pair_block(pairs):
+    """A pair block for latin-1 (str, str) pairs; UnicodeEncodeError if one is not latin-1."""
+    lens = []
+    flat = []
+    for k, v in pairs:
+        lens.append(len(k))
+        lens.append(len(v))
+        flat.append(k)
+        flat.append(v)
+    return _lens_struct(len(pairs)).pack(len(pairs), *lens) + ''.join(flat).encode('latin-1')
+
+
+def decode_pair_block(buf, at=0):
+    """The (key, value) pairs of the pair block that fills buf from `at` to its end."""
+    if at + 2 > len(buf):
+        raise ProtocolError('pair block: truncated count')
+    n = _u16.unpack_from(buf, at)[0]
+    data = at + 2 + 8 * n
+    if data > len(buf):
+        raise ProtocolError('pair block: truncated lengths')
+    lens = _lens_struct(n).unpack_from(buf, at)
+    text = bytes(buf[data:]).decode('latin-1')
+    pairs = []
+    pos = 0
+    end = len(text)
+    for i in range(1, 2 * n, 2):
+        k_end = pos + lens[i]
+        v_end = k_end + lens[i + 1]
+        if v_end > end:
+            raise ProtocolError('pair block: truncated data')
+        pairs.append((text[pos:k_end], text[k_end:v_end]))
+        pos = v_end
+    if pos != end:
+        raise ProtocolError('pair block: trailing bytes')
+    return pairs
+
+
+def encode_request(fid, flags, environ):
+    block = encode_pair_block(environ)
+    return _header.pack(1 + len(block), REQUEST, fid) + bytes((flags,)) + block
+
+
+def decode_request(payload):
+    if len(payload) < 1:
+        raise ProtocolError('REQUEST: empty payload')
+    return payload[0], decode_pair_block(payload, 1)
+
+
+def encode_response_head(fid, status, reason, headers):
+    rb = reason.encode('latin-1')
+    block = encode_pair_block(headers)
+    return _head_prefix.pack(4 + len(rb) + len(block), RESPONSE_HEAD, fid, status, len(rb)) + rb + block
+
+
+def decode_response_head(payload):
+    """(status, reason, headers)."""
+    if len(payload) < 4:
+        raise ProtocolError('RESPONSE_HEAD: truncated')
+    status, rl = struct.unpack_from('<HH', payload, 0)
+    if 4 + rl > len(payload):
+        raise ProtocolError('RESPONSE_HEAD: truncated reason')
+    reason = bytes(payload[4:4 + rl]).decode('latin-1')
+    return status, reason, decode_pair_block(payload, 4 + rl)
+
+
+def encode_count(ftype, fid, n):
+    return _count.pack(4, ftype, fid, n)
+
+
+def decode_count(payload):
+    if len(payload) != 4:
+        raise ProtocolError('count frame: payload must be 4 bytes')
+    return _u32.unpack_from(payload, 0)[0]
+
+
+def _split_u64(n):
+    # WHOLE_FILE (any negative) is all ones on the wire.
+    if n < 0:
+        return 0xffffffff, 0xffffffff
+    return n & 0xffffffff, n >> 32
+
+
+def encode_file(fid, path, offset, length):
+    pb = path.encode('utf-8')
+    olo, ohi = _split_u64(offset)
+    llo, lhi = _split_u64(length)
+    return _file_prefix.pack(16 + len(pb), FILE, fid, olo, ohi, llo, lhi) + pb
+
+
+def decode_file(payload):
+    """(path, offset, length); length is WHOLE_FILE for "to the end"."""
+    if len(payload) < 16:
+        raise ProtocolError('FILE: truncated')
+    olo, ohi, llo, lhi = struct.unpack_from('<IIII', payload, 0)
+
+    def join(lo, hi):
+        if lo == 0xffffffff and hi == 0xffffffff:
+            return WHOLE_FILE
+        return (hi << 32) | lo
+    return bytes(payload[16:]).decode('utf-8'), join(olo, ohi), join(llo, lhi)
+
+
+def dump_json(value):
+    # Same bytes as JSON.stringify: compact separators, non-ASCII left as UTF-8.
+    return json.dumps(value, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
+
+
+def encode_json(ftype, fid, value):
+    return encode_frame(ftype, fid, dump_json(value))
+
+
+def decode_json(payload):
+    try:
+        return json.loads(bytes(payload).decode('utf-8'))
+    except ValueError:
+        raise ProtocolError('JSON frame: invalid JSON')
+
+
+class FrameReader:
+    """Cuts a byte stream into frames.
+
+    A read holding many small frames costs one slice per payload; a frame spread over many reads
+    is joined once, when its last byte arrives (not re-joined on every read, which would make a
+    big BODY frame cost quadratic copying).
+    """
+
+    __slots__ = ('_chunks', '_have', '_need')
+
+    def __init__(self):
+        self._chunks = []
+        self._have = 0
+        # Bytes needed before parsing can make progress again.
+        self._need = HEADER_SIZE
+
+    @property
+    def buffered(self):
+        """Bytes held that do not yet make a whole frame."""
+        return self._have
+
+    def push(self, chunk):
+        """Feeds one chunk (bytes); returns the frames it completes as (type, id, payload)."""
+        if self._have:
+            self._chunks.append(chunk)
+            self._have += len(chunk)
+            if self._have < self._need:
+                return []
+            chunk = b''.join(self._chunks)
+            self._chunks = []
+            self._have = 0
+        frames = []
+        append = frames.append
+        unpack = unpack_header
+        at = 0
+        size = len(chunk)
+        self._need = HEADER_SIZE
+        while size - at >= HEADER_SIZE:
+            length, ftype, fid = unpack(chunk, at)
+            if length > MAX_PAYLOAD:
+                raise ProtocolError('frame of %d bytes exceeds %d' % (length, MAX_PAYLOAD))
+            end = at + HEADER_SIZE + length
+            if end > size:
+                self._need = HEADER_SIZE + length
+                break
+            append((ftype, fid, chunk[at + HEADER_SIZE:end]))
+            at = end
+        if at < size:
+            self._chunks.append(chunk[at:] if at else chunk)
+            self._have = size - at
+        return frames

@@ -1,0 +1,3 @@
+import nodicorn_test_missing_dependency  # noqa: F401
+
+application = None

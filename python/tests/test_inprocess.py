@@ -1,0 +1,66 @@
+"""The request runner in-process, with the pipe replaced by a recorder: counts the writes."""
+import threading
+import unittest
+
+from nodicorn_worker import protocol as P
+from nodicorn_worker import wsgi
+from nodicorn_worker.channel import Channel
+
+
+def hello(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'Hello ', b'my friend!']
+
+
+def gen(environ, start_response):
+    start_response('200 OK', [])
+    yield b'a'
+    yield b''
+    yield b'b'
+
+
+class Recorder(Channel):
+    def __init__(self):
+        Channel.__init__(self, None, None, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__)
+        self.writes = []
+
+    def _write_all(self, data):
+        self.writes.append(data)
+
+
+def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/'))):
+    wsgi.configure(app, 1, False)
+    channel = Recorder()
+    payload = P.encode_request(7, 0, list(environ))[P.HEADER_SIZE:]
+    state = wsgi.WsgiRequest(channel, 7, payload)
+    state.cond = threading.Condition(channel.lock)
+    state()
+    return [[(t, bytes(p)) for t, _, p in P.FrameReader().push(w)] for w in channel.writes]
+
+
+class Writes(unittest.TestCase):
+    def test_list_body_is_one_write(self):
+        writes = run(hello)
+        self.assertEqual(len(writes), 1)
+        self.assertEqual([t for t, _ in writes[0]], [P.RESPONSE_HEAD, P.RESPONSE_BODY, P.END])
+        self.assertEqual(writes[0][1][1], b'Hello my friend!')
+
+    def test_generator_is_one_write_per_non_empty_chunk_then_end(self):
+        writes = run(gen)
+        self.assertEqual([[t for t, _ in w] for w in writes],
+                         [[P.RESPONSE_HEAD, P.RESPONSE_BODY], [P.RESPONSE_BODY], [P.END]])
+
+    def test_environ_from_the_pair_block(self):
+        seen = {}
+
+        def app(environ, start_response):
+            seen.update(environ)
+            start_response('200 OK', [])
+            return []
+        run(app, (('REQUEST_METHOD', 'POST'), ('PATH_INFO', '/caf\xe9'), ('EMPTY', '')))
+        self.assertEqual((seen['REQUEST_METHOD'], seen['PATH_INFO'], seen['EMPTY']), ('POST', '/caf\xe9', ''))
+        self.assertIs(type(seen['PATH_INFO']), str)
+
+
+if __name__ == '__main__':
+    unittest.main()

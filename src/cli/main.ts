@@ -1,0 +1,45 @@
+/**
+ * The command line: argv → config → serve(). Help and version print and exit 0; a bad setting
+ * prints one line, `nodicorn: error: <message>`, and exits 2.
+ */
+import { loadConfig } from '../config/load';
+import { ConfigError, ExitCode, NodicornError } from '../errors';
+import { printErr, printOut } from '../log/console';
+import { serve } from '../server';
+
+async function fail(err: unknown): Promise<never> {
+  if (err instanceof NodicornError) {
+    await printErr(`nodicorn: error: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  await printErr(`nodicorn: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(ExitCode.UNEXPECTED);
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  let result;
+  try {
+    result = await loadConfig(argv, process.env, process.cwd());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      await printErr(`nodicorn: error: ${err.message}\n`);
+      process.exit(ExitCode.USAGE);
+    }
+    return fail(err);
+  }
+  if (result.kind !== 'config') {
+    await printOut(result.text);
+    process.exit(ExitCode.OK);
+  }
+  for (const warning of result.warnings) await printErr(`nodicorn: warning: ${warning}\n`);
+  try {
+    await serve(result.config, {
+      handleSignals: true,
+      onFatal: (err) => process.exit(err.exitCode),
+    });
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+if (require.main === module) void main();

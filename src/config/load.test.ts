@@ -1,0 +1,358 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../errors';
+import { loadConfig, type LoadResult } from './load';
+import { shellSplit } from './argv';
+import { VALUE_ENTRIES, envName, resolvePython } from './settings';
+
+/** The test process's env without anything that would change the defaults. */
+function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('NODICORN_') || k === 'PORT' || k === 'WEB_CONCURRENCY' || k === 'VIRTUAL_ENV') continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'nodicorn-config-'));
+}
+
+async function load(argv: string[], env: Record<string, string> = {}, cwd = tempDir()) {
+  const result = await loadConfig(argv, baseEnv(env), cwd);
+  assert.equal(result.kind, 'config');
+  return result as Extract<LoadResult, { kind: 'config' }>;
+}
+
+async function loadError(argv: string[], env: Record<string, string> = {}, cwd = tempDir()): Promise<string> {
+  try {
+    await loadConfig(argv, baseEnv(env), cwd);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    assert.equal(err.exitCode, 2);
+    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
+    return err.message;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('defaults (gunicorn\u2019s) with only the app given', async () => {
+  const cwd = tempDir();
+  const { config, sources, warnings } = await load(['hello:app'], {}, cwd);
+  assert.deepEqual(config, {
+    app: 'hello:app',
+    config: null,
+    bind: ['127.0.0.1:8000'],
+    backlog: 2048,
+    workers: 1,
+    threads: 1,
+    timeout: 30,
+    gracefulTimeout: 30,
+    keepAlive: 2,
+    maxRequests: 0,
+    maxRequestsJitter: 0,
+    python: null,
+    chdir: cwd,
+    pythonpath: [],
+    rawEnv: [],
+    accessLogfile: null,
+    accessLogformat: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+    errorLogfile: '-',
+    logLevel: 'info',
+    logFormat: 'text',
+    name: null,
+  });
+  assert.equal(sources.app, 'argv');
+  assert.equal(sources.workers, 'default');
+  assert.deepEqual(warnings, []);
+});
+
+test('every setting has a NODICORN_ env var and a config-file key (except config)', () => {
+  for (const { key, env, setting } of VALUE_ENTRIES) {
+    assert.equal(env, envName(key));
+    assert.match(env ?? '', /^NODICORN_[A-Z_]+$/);
+    if (key !== 'config') assert.ok(setting.file, key);
+  }
+  assert.equal(envName('accessLogfile'), 'NODICORN_ACCESS_LOGFILE');
+});
+
+test('argv forms: --flag value, --flag=value, -w 4, -w4, -w=4', async () => {
+  for (const argv of [['--workers', '4'], ['--workers=4'], ['-w', '4'], ['-w4'], ['-w=4']]) {
+    const { config } = await load([...argv, 'app:x']);
+    assert.equal(config.workers, 4, argv.join(' '));
+  }
+});
+
+test('argv: the app may come anywhere, last scalar wins, repeatables accumulate, -- ends flags', async () => {
+  const { config } = await load(['-w', '2', 'app:x', '-w', '3', '-b', ':0', '--bind', 'unix:/tmp/s.sock', '-b=[::1]:0', '--threads', '5']);
+  assert.equal(config.app, 'app:x');
+  assert.equal(config.workers, 3);
+  assert.deepEqual(config.bind, [':0', 'unix:/tmp/s.sock', '[::1]:0']);
+  assert.equal(config.threads, 5);
+
+  const after = await load(['--workers', '2', '--', 'app:y']);
+  assert.equal(after.config.app, 'app:y');
+  assert.equal(after.config.workers, 2);
+  assert.equal(await loadError(['--', '-w', 'app:y']), 'APP_MODULE (from argv): expected one app, got 2: "-w" "app:y"');
+});
+
+test('argv: "-" is a value, --log-file is --error-logfile, -e and --env repeat', async () => {
+  const { config } = await load([
+    '--access-logfile', '-', '--log-file', '/tmp/x.log', '-e', 'A=1', '--env', 'B=two=2', 'app', '--log-level', 'WARNING',
+    '--pythonpath', 'a, b,,c', '-n', 'web', '--log-format', 'json', '--python', '/usr/bin/python3', '--chdir', '/srv',
+  ]);
+  assert.equal(config.accessLogfile, '-');
+  assert.equal(config.errorLogfile, '/tmp/x.log');
+  assert.deepEqual(config.rawEnv, ['A=1', 'B=two=2']);
+  assert.equal(config.logLevel, 'warning');
+  assert.deepEqual(config.pythonpath, ['a', 'b', 'c']);
+  assert.equal(config.name, 'web');
+  assert.equal(config.logFormat, 'json');
+  assert.equal(config.python, '/usr/bin/python3');
+  assert.equal(config.chdir, '/srv');
+});
+
+test('bind forms: HOST:PORT, [v6]:PORT, :PORT, HOST, unix:PATH, fd://N, port 0', async () => {
+  const forms = ['127.0.0.1:8000', 'localhost:0', '[::1]:8080', ':5000', 'example.com', 'unix:/tmp/app.sock', 'fd://3', '0.0.0.0:0'];
+  const { config } = await load([...forms.flatMap((f) => ['-b', f]), 'app']);
+  assert.deepEqual(config.bind, forms);
+  for (const bad of ['foo:bar', '::1:80', '[::1', 'unix:', 'host:70000', 'a b:1', 'fd://x']) {
+    assert.equal(
+      await loadError(['-b', bad, 'app']),
+      `--bind (from argv): expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got ${JSON.stringify(bad)}`,
+    );
+  }
+});
+
+test('help and version win over everything else on the command line', async () => {
+  for (const flag of ['-h', '--help']) {
+    const r = await loadConfig(['--workers', 'nonsense', flag], baseEnv(), tempDir());
+    assert.equal(r.kind, 'help');
+    assert.match((r as { text: string }).text, /^usage: nodicorn/);
+  }
+  for (const flag of ['-v', '--version']) {
+    const r = await loadConfig([flag], baseEnv(), tempDir());
+    assert.equal(r.kind, 'version');
+    assert.match((r as { text: string }).text, /^nodicorn \(version \d+\.\d+\.\d+.*\)\n$/);
+  }
+});
+
+test('error messages name the flag, the source and what was expected', async () => {
+  assert.equal(await loadError(['-w', 'abc', 'app']), '--workers (from argv): expected a positive integer, got "abc"');
+  assert.equal(await loadError(['-w', '0', 'app']), '--workers (from argv): expected a positive integer, got "0"');
+  assert.equal(await loadError(['app'], { NODICORN_WORKERS: 'abc' }), '--workers (from env NODICORN_WORKERS): expected a positive integer, got "abc"');
+  assert.equal(
+    await loadError(['app'], { NODICORN_CMD_ARGS: '--timeout soon' }),
+    '--timeout (from NODICORN_CMD_ARGS): expected a number of seconds (0 or more), got "soon"',
+  );
+  assert.equal(await loadError(['app'], { WEB_CONCURRENCY: 'many' }), '--workers (from env WEB_CONCURRENCY): expected a positive integer, got "many"');
+  assert.equal(await loadError(['app'], { PORT: 'http' }), '--bind (from env PORT): expected a port number (0-65535), got "http"');
+  assert.equal(await loadError(['app', '--log-level', 'loud']), '--log-level (from argv): expected one of debug, info, warning, error, critical, got "loud"');
+  assert.equal(await loadError(['app', '--log-format', 'xml']), '--log-format (from argv): expected one of text, json, got "xml"');
+  assert.equal(await loadError(['app', '-e', 'NOEQUALS']), '--env (from argv): expected KEY=VALUE, got "NOEQUALS"');
+  assert.equal(await loadError(['app', '-e', '=x']), '--env (from argv): expected KEY=VALUE, got "=x"');
+  assert.equal(await loadError(['app', '--max-requests', '-1']), '--max-requests (from argv): expected a non-negative integer, got "-1"');
+  assert.equal(await loadError(['app', '--backlog']), '--backlog (from argv): expected a positive integer, got nothing');
+  assert.equal(await loadError(['app', '--bind', '--workers', '2']), '--bind (from argv): expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got nothing');
+  assert.equal(await loadError(['app', '--wrokers', '2']), '--wrokers (from argv): no such flag (see --help)');
+  assert.equal(await loadError(['app', '--wrokers=2']), '--wrokers (from argv): no such flag (see --help)');
+  assert.equal(await loadError(['app', '-x']), '-x (from argv): no such flag (see --help)');
+  assert.equal(await loadError(['a', 'b']), 'APP_MODULE (from argv): expected one app, got 2: "a" "b"');
+  assert.equal(await loadError(['app', '-c', 'missing.py']), '--config (from argv): expected an existing file, got "missing.py"');
+  assert.equal(await loadError(['app'], { NODICORN_CMD_ARGS: '--name "unclosed' }), 'NODICORN_CMD_ARGS: expected a closing " quote, got "--name \\"unclosed"');
+  assert.equal(await loadError(['app', '--version=1']), '--version (from argv): takes no value, got "1"');
+  assert.match(await loadError([]), /^APP_MODULE: expected an app such as module:application .*got nothing$/);
+});
+
+test('env vars: NODICORN_* set every setting; empty ones count as unset; repeatables split like a shell', async () => {
+  const { config, sources } = await load(['app'], {
+    NODICORN_WORKERS: '3',
+    NODICORN_BIND: "127.0.0.1:0 'unix:/tmp/a b.sock'",
+    NODICORN_RAW_ENV: 'A=1 "B=two words"',
+    NODICORN_ACCESS_LOGFILE: '-',
+    NODICORN_LOG_LEVEL: 'debug',
+    NODICORN_THREADS: '',
+  });
+  assert.equal(config.workers, 3);
+  assert.deepEqual(config.bind, ['127.0.0.1:0', 'unix:/tmp/a b.sock']);
+  assert.deepEqual(config.rawEnv, ['A=1', 'B=two words']);
+  assert.equal(config.accessLogfile, '-');
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.threads, 1);
+  assert.equal(sources.workers, 'env NODICORN_WORKERS');
+  assert.equal(sources.threads, 'default');
+  const app = await load([], { NODICORN_APP: 'from.env:app' });
+  assert.equal(app.config.app, 'from.env:app');
+});
+
+test('WEB_CONCURRENCY and PORT feed the defaults, and say so in sources', async () => {
+  const { config, sources } = await load(['app'], { WEB_CONCURRENCY: '5', PORT: '9000' });
+  assert.equal(config.workers, 5);
+  assert.deepEqual(config.bind, ['0.0.0.0:9000']);
+  assert.equal(sources.workers, 'env WEB_CONCURRENCY');
+  assert.equal(sources.bind, 'env PORT');
+  const over = await load(['app', '-w', '2', '-b', ':0'], { WEB_CONCURRENCY: 'bad', PORT: 'bad' });
+  assert.equal(over.config.workers, 2, 'an overridden default is not read');
+});
+
+test('NODICORN_CMD_ARGS: shell-like quoting, may carry the app', async () => {
+  const { config, sources } = await load([], {
+    NODICORN_CMD_ARGS: `--access-logformat '%(h)s "%(r)s"' -e "GREETING=hello world" -e X=a\\ b cmd:app -w3`,
+  });
+  assert.equal(config.accessLogformat, '%(h)s "%(r)s"');
+  assert.deepEqual(config.rawEnv, ['GREETING=hello world', 'X=a b']);
+  assert.equal(config.app, 'cmd:app');
+  assert.equal(config.workers, 3);
+  assert.equal(sources.app, 'NODICORN_CMD_ARGS');
+});
+
+test('shellSplit', () => {
+  assert.deepEqual(shellSplit('  a  b\tc\n', 'X'), ['a', 'b', 'c']);
+  assert.deepEqual(shellSplit(`'a b' "c \\"d\\" \\\\ \\x" e\\ f ''`, 'X'), ['a b', 'c "d" \\ \\x', 'e f', '']);
+  assert.deepEqual(shellSplit(`x'y'"z"`, 'X'), ['xyz']);
+  assert.deepEqual(shellSplit('', 'X'), []);
+  assert.throws(() => shellSplit("'open", 'X'), ConfigError);
+});
+
+const PY_CONFIG = `
+import multiprocessing, os
+_private = 1
+bind = ["127.0.0.1:0", "unix:/tmp/from-file.sock"]
+workers = 2
+threads = 3
+timeout = 10
+keepalive = 5
+graceful_timeout = 8
+max_requests = 100
+accesslog = "-"
+errorlog = None
+loglevel = "DEBUG"
+access_log_format = '%(h)s %(s)s'
+raw_env = ["FROM=file"]
+pythonpath = ["lib", "vendor"]
+proc_name = "from-file"
+wsgi_app = "file.app:application"
+helper = multiprocessing.cpu_count() * 0 + 7
+print("config files may print; stdout is not the channel")
+def on_starting(server):
+    pass
+weird = object()
+`;
+
+test('precedence: defaults < config file < env < NODICORN_CMD_ARGS < argv (a real Python config file)', async () => {
+  const cwd = tempDir();
+  writeFileSync(join(cwd, 'nodicorn.conf.py'), PY_CONFIG.replace('errorlog = None\n', ''));
+  const { config, sources, warnings } = await load(
+    ['--keep-alive', '7', '-b', ':0'],
+    {
+      WEB_CONCURRENCY: '9',
+      NODICORN_THREADS: '4',
+      NODICORN_TIMEOUT: '11',
+      NODICORN_KEEP_ALIVE: '12',
+      NODICORN_CMD_ARGS: '--timeout 12 --keep-alive 6',
+    },
+    cwd,
+  );
+  assert.equal(config.config, join(cwd, 'nodicorn.conf.py'));
+  assert.equal(config.app, 'file.app:application');
+  assert.equal(config.workers, 2, 'file beats WEB_CONCURRENCY');
+  assert.equal(config.threads, 4, 'env beats file');
+  assert.equal(config.timeout, 12, 'NODICORN_CMD_ARGS beats env');
+  assert.equal(config.keepAlive, 7, 'argv beats NODICORN_CMD_ARGS');
+  assert.deepEqual(config.bind, [':0'], 'a higher source replaces a list whole');
+  assert.equal(config.gracefulTimeout, 8);
+  assert.equal(config.maxRequests, 100);
+  assert.equal(config.maxRequestsJitter, 0);
+  assert.equal(config.accessLogfile, '-');
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.accessLogformat, '%(h)s %(s)s');
+  assert.deepEqual(config.rawEnv, ['FROM=file']);
+  assert.deepEqual(config.pythonpath, ['lib', 'vendor']);
+  assert.equal(config.name, 'from-file');
+  const file = `config file ${join(cwd, 'nodicorn.conf.py')}`;
+  assert.deepEqual(
+    { app: sources.app, workers: sources.workers, threads: sources.threads, timeout: sources.timeout, keepAlive: sources.keepAlive, backlog: sources.backlog, config: sources.config },
+    { app: file, workers: file, threads: 'env NODICORN_THREADS', timeout: 'NODICORN_CMD_ARGS', keepAlive: 'argv', backlog: 'default', config: 'default' },
+  );
+  assert.deepEqual(warnings, [`${file}: unknown setting "helper" ignored`, `${file}: unknown name "weird" is not a plain value; ignored`]);
+});
+
+test('config file: -c path, None means off, errors name the file and key', async () => {
+  const cwd = tempDir();
+  writeFileSync(join(cwd, 'other.py'), 'accesslog = None\nworkers = 3\n');
+  const { config, sources } = await load(['-c', 'other.py', 'app'], { NODICORN_ACCESS_LOGFILE: '' }, cwd);
+  assert.equal(config.accessLogfile, null);
+  assert.equal(config.workers, 3);
+  assert.equal(sources.config, 'argv');
+
+  writeFileSync(join(cwd, 'bad.py'), 'workers = "many"\n');
+  assert.equal(
+    await loadError(['-c', 'bad.py', 'app'], {}, cwd),
+    `--workers (from config file ${join(cwd, 'bad.py')}, key workers): expected a positive integer, got "many"`,
+  );
+  writeFileSync(join(cwd, 'bad2.py'), 'workers = 0\nbind = 8000\n');
+  assert.equal(
+    await loadError(['-c', 'bad2.py', 'app'], {}, cwd),
+    `--workers (from config file ${join(cwd, 'bad2.py')}, key workers): expected a positive integer, got 0`,
+  );
+  writeFileSync(join(cwd, 'bad3.py'), 'bind = ["127.0.0.1:0", "nope:nope"]\n');
+  assert.equal(
+    await loadError(['-c', 'bad3.py', 'app'], {}, cwd),
+    `--bind (from config file ${join(cwd, 'bad3.py')}, key bind): expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got "nope:nope"`,
+  );
+  writeFileSync(join(cwd, 'broken.py'), 'workers = undefined_name\n');
+  assert.equal(
+    await loadError(['-c', 'broken.py', 'app'], { NODICORN_CMD_ARGS: '' }, cwd),
+    `--config (from argv): expected a config file that runs, got an error from "${join(cwd, 'broken.py')}": NameError: name 'undefined_name' is not defined`,
+  );
+  assert.equal(
+    await loadError(['app'], { NODICORN_CONFIG: 'broken.py' }, cwd),
+    `--config (from env NODICORN_CONFIG): expected a config file that runs, got an error from "${join(cwd, 'broken.py')}": NameError: name 'undefined_name' is not defined`,
+  );
+});
+
+test('config file: the working directory is importable from it', async () => {
+  const cwd = tempDir();
+  writeFileSync(join(cwd, 'shared_settings.py'), 'WORKERS = 6\n');
+  writeFileSync(join(cwd, 'nodicorn.conf.py'), 'from shared_settings import WORKERS as workers\n');
+  const { config, warnings } = await load(['app'], {}, cwd);
+  assert.equal(config.workers, 6);
+  assert.deepEqual(warnings, []);
+});
+
+test('config file: .json with the same keys', async () => {
+  const cwd = tempDir();
+  writeFileSync(join(cwd, 'conf.json'), JSON.stringify({ bind: '127.0.0.1:0', workers: 2, accesslog: null, wsgi_app: 'j:app', unknown_key: true }));
+  const { config, warnings } = await load(['-c', 'conf.json'], {}, cwd);
+  assert.deepEqual(config.bind, ['127.0.0.1:0']);
+  assert.equal(config.workers, 2);
+  assert.equal(config.accessLogfile, null);
+  assert.equal(config.app, 'j:app');
+  assert.deepEqual(warnings, [`config file ${join(cwd, 'conf.json')}: unknown setting "unknown_key" ignored`]);
+  writeFileSync(join(cwd, 'list.json'), '[1]');
+  assert.equal(await loadError(['-c', 'list.json', 'app'], {}, cwd), `--config (from argv): expected a JSON object in "${join(cwd, 'list.json')}", got an array`);
+});
+
+test('resolvePython: --python, then $VIRTUAL_ENV, then ./.venv, then python3/python on PATH', async () => {
+  const root = tempDir();
+  const fakeExe = (file: string): string => {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, '#!/bin/sh\n');
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const bin = process.platform === 'win32' ? ['Scripts', 'python.exe'] : ['bin', 'python'];
+  const venv = fakeExe(join(root, 'venv', ...bin));
+  const local = fakeExe(join(root, 'project', '.venv', ...bin));
+  const onPath = fakeExe(join(root, 'path', 'python3'));
+  const env = { PATH: join(root, 'path') };
+  assert.equal(await resolvePython({ python: '/opt/py' }, { ...env, VIRTUAL_ENV: join(root, 'venv') }, root), '/opt/py');
+  assert.equal(await resolvePython({ python: null }, { ...env, VIRTUAL_ENV: join(root, 'venv') }, join(root, 'project')), venv);
+  assert.equal(await resolvePython({ python: null }, env, join(root, 'project')), local);
+  assert.equal(await resolvePython({ python: null }, env, root), onPath);
+  assert.equal(await resolvePython({ python: null }, { PATH: join(root, 'nowhere') }, root), 'python3');
+});

@@ -1,0 +1,239 @@
+/**
+ * Builds a Config from every source, lowest precedence first:
+ *
+ *   defaults  <  config file  <  env NODICORN_*  <  NODICORN_CMD_ARGS  <  argv
+ *
+ * (Defaults may read WEB_CONCURRENCY and PORT.) A higher source replaces a lower one's value whole,
+ * lists included. Every value is checked where it is read, and a bad one becomes one ConfigError
+ * line naming the flag, the source and what was expected.
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors';
+import { renderHelp, renderVersion } from '../cli/help';
+import { parseArgs, shellSplit, type ParsedArgs } from './argv';
+import { readConfigFile } from './file';
+import { Invalid } from './parsers';
+import {
+  SETTINGS,
+  VALUE_ENTRIES,
+  primaryFlag,
+  resolvePython,
+  type Config,
+  type DefaultContext,
+  type SettingEntry,
+  type SettingKey,
+} from './settings';
+
+export type LoadResult =
+  | { kind: 'help'; text: string }
+  | { kind: 'version'; text: string }
+  | {
+      kind: 'config';
+      config: Config;
+      /** Where each value came from: "default", "argv", "env NODICORN_WORKERS", "config file /x.py", ... */
+      sources: Record<SettingKey, string>;
+      /** Things worth saying that are not errors (unknown names in the config file). */
+      warnings: string[];
+    };
+
+export const DEFAULT_CONFIG_FILE = './nodicorn.conf.py';
+export const CMD_ARGS_ENV = 'NODICORN_CMD_ARGS';
+
+/** One source's values, already parsed. */
+interface Layer {
+  readonly source: string;
+  readonly values: Map<SettingKey, unknown>;
+}
+
+/** `"abc"` for text, `0` / `[1,2]` for other config-file values. */
+function shown(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
+function invalid(entry: SettingEntry, source: string, value: unknown, err: unknown): never {
+  if (!(err instanceof Invalid)) throw err;
+  const flag = primaryFlag(entry.setting);
+  const got = err.culprit ? err.culprit.value : value;
+  throw new ConfigError(`${flag} (from ${source}): expected ${err.expected ?? entry.setting.expected}, got ${shown(got)}`);
+}
+
+/** Occurrences of flags in argv or NODICORN_CMD_ARGS → a layer. */
+function argsLayer(parsed: ParsedArgs, source: string): Layer {
+  const raws = new Map<SettingEntry, string[]>();
+  for (const occ of parsed.occurrences) {
+    if (occ.entry.setting.kind !== 'value') continue;
+    const entry = occ.entry as SettingEntry;
+    const raw = occ.raw ?? 'true'; // a switch given bare
+    try {
+      entry.setting.parseItem(raw);
+    } catch (err) {
+      invalid(entry, source, raw, err);
+    }
+    raws.set(entry, [...(raws.get(entry) ?? []), raw]);
+  }
+  if (parsed.positionals.length > 1) {
+    const got = parsed.positionals.map((p) => shown(p)).join(' ');
+    throw new ConfigError(`APP_MODULE (from ${source}): expected one app, got ${parsed.positionals.length}: ${got}`);
+  }
+  const app = parsed.positionals[0];
+  if (app !== undefined) raws.set(entryOf('app'), [app]);
+  const values = new Map<SettingKey, unknown>();
+  for (const [entry, list] of raws) {
+    try {
+      values.set(entry.key, entry.setting.fromOccurrences(list));
+    } catch (err) {
+      invalid(entry, source, list[list.length - 1], err);
+    }
+  }
+  return { source, values };
+}
+
+function entryOf(key: SettingKey): SettingEntry {
+  const entry = VALUE_ENTRIES.find((e) => e.key === key);
+  if (!entry) throw new Error(`no setting ${key}`);
+  return entry;
+}
+
+/** NODICORN_* variables; empty ones count as unset. Repeatable ones hold space-separated items. */
+function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const values = new Map<SettingKey, unknown>();
+  for (const entry of VALUE_ENTRIES) {
+    if (!entry.env) continue;
+    const raw = env[entry.env];
+    if (raw === undefined || raw === '') continue;
+    const source = `env ${entry.env}`;
+    const list = entry.setting.repeatable ? shellSplit(raw, source) : [raw];
+    let item = '';
+    try {
+      for (item of list) entry.setting.parseItem(item);
+      values.set(entry.key, entry.setting.fromOccurrences(list));
+    } catch (err) {
+      invalid(entry, source, item, err);
+    }
+  }
+  return { source: 'env', values };
+}
+
+interface FileLayer extends Layer {
+  readonly warnings: string[];
+}
+
+async function fileLayer(file: string, label: string, python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<FileLayer> {
+  const source = `config file ${file}`;
+  const { values: raw, unserializable } = await readConfigFile(file, python, cwd, env, label);
+  const values = new Map<SettingKey, unknown>();
+  const warnings: string[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    const entry = VALUE_ENTRIES.find((e) => e.setting.file === name);
+    if (!entry) {
+      warnings.push(`${source}: unknown setting "${name}" ignored`);
+      continue;
+    }
+    try {
+      values.set(entry.key, entry.setting.fromJson(value));
+    } catch (err) {
+      invalid(entry, `${source}, key ${name}`, value, err);
+    }
+  }
+  for (const name of unserializable) {
+    const known = VALUE_ENTRIES.some((e) => e.setting.file === name);
+    warnings.push(`${source}: ${known ? 'setting' : 'unknown name'} "${name}" is not a plain value; ignored`);
+  }
+  return { source, values, warnings };
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The highest-precedence value among layers (highest last), with its source. */
+function top(layers: readonly Layer[], key: SettingKey): { value: unknown; source: string } | undefined {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i] as Layer;
+    if (layer.values.has(key)) {
+      const source = layer.source === 'env' ? `env ${entryOf(key).env ?? ''}` : layer.source;
+      return { value: layer.values.get(key), source };
+    }
+  }
+  return undefined;
+}
+
+export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<LoadResult> {
+  const fromArgv = parseArgs(argv, 'argv');
+  // --help and --version win over everything else on the command line, as with argparse.
+  for (const occ of fromArgv.occurrences) {
+    if (occ.entry.setting.kind === 'action') {
+      return occ.entry.setting.action === 'help' ? { kind: 'help', text: renderHelp() } : { kind: 'version', text: renderVersion() };
+    }
+  }
+  const cmdArgsText = env[CMD_ARGS_ENV];
+  const fromCmdArgs = cmdArgsText ? parseArgs(shellSplit(cmdArgsText, CMD_ARGS_ENV), CMD_ARGS_ENV) : { occurrences: [], positionals: [] };
+
+  // Highest last; the config file goes underneath once we know which file it is.
+  const upper: Layer[] = [envLayer(env), argsLayer(fromCmdArgs, CMD_ARGS_ENV), argsLayer(fromArgv, 'argv')];
+
+  const warnings: string[] = [];
+  const layers: Layer[] = [...upper];
+  const chosen = top(upper, 'config');
+  let configFile: string | null = null;
+  if (chosen) {
+    const file = resolve(cwd, chosen.value as string);
+    if (!(await exists(file))) {
+      throw new ConfigError(`--config (from ${chosen.source}): expected an existing file, got ${shown(chosen.value)}`);
+    }
+    configFile = file;
+  } else if (await exists(resolve(cwd, DEFAULT_CONFIG_FILE))) {
+    configFile = resolve(cwd, DEFAULT_CONFIG_FILE);
+  }
+  if (configFile) {
+    const chdir = top(upper, 'chdir');
+    const workDir = chdir ? resolve(cwd, chdir.value as string) : cwd;
+    const python = await resolvePython({ python: (top(upper, 'python')?.value as string | null | undefined) ?? null }, env, workDir);
+    const label = `--config (from ${chosen?.source ?? 'default'})`;
+    const file = await fileLayer(configFile, label, python, cwd, env);
+    warnings.push(...file.warnings);
+    layers.unshift(file);
+  }
+
+  const config: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  for (const entry of VALUE_ENTRIES) {
+    const found = top(layers, entry.key);
+    if (found) {
+      config[entry.key] = found.value;
+      sources[entry.key] = found.source;
+      continue;
+    }
+    let source = 'default';
+    let raw: string | undefined;
+    const ctx: DefaultContext = {
+      cwd,
+      read(name) {
+        const value = env[name];
+        if (value === undefined || value === '') return undefined;
+        source = `env ${name}`;
+        raw = value;
+        return value;
+      },
+    };
+    try {
+      config[entry.key] = entry.setting.defaultValue(ctx);
+    } catch (err) {
+      invalid(entry, source, raw, err);
+    }
+    sources[entry.key] = source;
+  }
+  if (configFile) config.config = configFile;
+  if (config.app === null || config.app === undefined) {
+    throw new ConfigError(
+      `APP_MODULE: expected an app such as module:application (the argument, ${entryOf('app').env ?? ''} ` +
+        `or ${SETTINGS.app.file} in the config file), got nothing`,
+    );
+  }
+  return { kind: 'config', config: config as Config, sources: sources as Record<SettingKey, string>, warnings };
+}

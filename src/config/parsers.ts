@@ -1,0 +1,162 @@
+/**
+ * Value parsers for the settings registry. A parser turns one raw value (a flag's argument, an
+ * env var, a config-file value) into a typed one, or throws Invalid; the loader turns that into
+ * one ConfigError line naming the flag, its source and `expected`.
+ */
+import { parseBind } from '../http/address';
+
+/** Thrown by a parser: the value is not what `expected` describes. */
+export class Invalid extends Error {
+  constructor(
+    readonly expected?: string,
+    /** The part of a value at fault (one item of a list), when not the whole value. */
+    readonly culprit?: { value: unknown },
+  ) {
+    super(expected ?? 'invalid value');
+    this.name = 'Invalid';
+  }
+}
+
+export interface Parser<T> {
+  /** What a valid value looks like, for errors, --help and the docs: "a positive integer". */
+  readonly expected: string;
+  parse(raw: string): T;
+  /**
+   * A config-file value (already JSON: string, number, boolean, list, null). Without it, strings,
+   * numbers and booleans go through parse() as text.
+   */
+  fromJson?(value: unknown): T;
+}
+
+/** Config-file values that are plain text-like scalars go through parse() as their text form. */
+export function scalarFromJson<T>(parser: Parser<T>, value: unknown): T {
+  if (parser.fromJson) return parser.fromJson(value);
+  if (typeof value === 'string') return parser.parse(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return parser.parse(String(value));
+  throw new Invalid();
+}
+
+function integer(min: number, expected: string): Parser<number> {
+  return {
+    expected,
+    parse(raw) {
+      const text = raw.trim();
+      if (!/^\+?\d{1,15}$/.test(text)) throw new Invalid();
+      const n = Number(text);
+      if (n < min) throw new Invalid();
+      return n;
+    },
+  };
+}
+
+export const positiveInt = integer(1, 'a positive integer');
+export const nonNegativeInt = integer(0, 'a non-negative integer');
+
+/** Seconds as a decimal number, 0 or more (gunicorn takes integers; fractions are a superset). */
+export const seconds: Parser<number> = {
+  expected: 'a number of seconds (0 or more)',
+  parse(raw) {
+    const text = raw.trim();
+    if (!/^\+?(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new Invalid();
+    return Number(text);
+  },
+};
+
+export const text: Parser<string> = {
+  expected: 'a non-empty string',
+  parse(raw) {
+    if (raw === '') throw new Invalid();
+    return raw;
+  },
+};
+
+/** A file to log to; "-" means the standard stream the setting names. */
+export const logTarget: Parser<string> = {
+  expected: 'a file path or -',
+  parse(raw) {
+    if (raw.trim() === '') throw new Invalid();
+    return raw;
+  },
+};
+
+export const path: Parser<string> = {
+  expected: 'a path',
+  parse(raw) {
+    if (raw.trim() === '') throw new Invalid();
+    return raw;
+  },
+};
+
+/** One of a fixed set of words, case-insensitive; the value is the lower-case word. */
+export function choice<const W extends readonly string[]>(words: W): Parser<W[number]> {
+  return {
+    expected: `one of ${words.join(', ')}`,
+    parse(raw) {
+      const word = raw.trim().toLowerCase();
+      const found = words.find((w) => w === word);
+      if (found === undefined) throw new Invalid();
+      return found;
+    },
+  };
+}
+
+export const boolean: Parser<boolean> = {
+  expected: 'true or false',
+  parse(raw) {
+    const word = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(word)) return true;
+    if (['0', 'false', 'no', 'off'].includes(word)) return false;
+    throw new Invalid();
+  },
+  fromJson(value) {
+    if (typeof value === 'boolean') return value;
+    if (typeof value === 'number' || typeof value === 'string') return this.parse(String(value));
+    throw new Invalid();
+  },
+};
+
+/** gunicorn's address forms; the listener (src/http/address.ts) parses them the same way. */
+export const bind: Parser<string> = {
+  expected: 'HOST:PORT, [HOST]:PORT, :PORT or unix:PATH',
+  parse(raw) {
+    if (!parseBind(raw)) throw new Invalid();
+    return raw;
+  },
+};
+
+/** An environment variable for the workers: KEY=VALUE, KEY non-empty. */
+export const keyValue: Parser<string> = {
+  expected: 'KEY=VALUE',
+  parse(raw) {
+    if (raw.indexOf('=') < 1) throw new Invalid();
+    return raw;
+  },
+};
+
+/** "a,b , c" → ["a", "b", "c"]; a config file may also give a list. */
+export const commaList: Parser<string[]> = {
+  expected: 'a comma-separated list',
+  parse(raw) {
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  },
+  fromJson(value) {
+    if (typeof value === 'string') return this.parse(value);
+    if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) {
+      return value.map((s) => s.trim()).filter((s) => s !== '');
+    }
+    throw new Invalid();
+  },
+};
+
+/** The WSGI app: module:attr, module, module:factory(...) or file.py[:attr]; the worker checks the rest. */
+export const appSpec: Parser<string> = {
+  expected: 'an app such as module:application',
+  parse(raw) {
+    const spec = raw.trim();
+    if (spec === '' || spec.startsWith(':') || spec.endsWith(':') || /\s/.test(spec.split('(')[0] ?? '')) throw new Invalid();
+    return spec;
+  },
+};

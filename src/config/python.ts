@@ -1,0 +1,54 @@
+/**
+ * Which Python runs the workers: --python, else the active virtualenv, else ./.venv, else python3
+ * or python on PATH. Resolved when needed (spawning workers, evaluating a config file).
+ */
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join, resolve } from 'node:path';
+import type { Config } from './settings';
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, process.platform === 'win32' ? constants.F_OK : constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds `name` on PATH (with PATHEXT on Windows); null when it is nowhere. */
+export async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const dirs = (env.PATH ?? env.Path ?? '').split(delimiter).filter((d) => d !== '');
+  const exts = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  for (const dir of dirs) {
+    for (const ext of exts) {
+      const candidate = join(dir, name + ext);
+      if (await isExecutable(candidate)) return candidate;
+    }
+  }
+  return null;
+}
+
+/**
+ * The interpreter for the workers: --python if given, else $VIRTUAL_ENV's, else ./.venv's (relative
+ * to `cwd`), else python3, else python on PATH. Resolved when needed, not at load time.
+ */
+export async function resolvePython(
+  config: Pick<Config, 'python'>,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Promise<string> {
+  if (config.python) return config.python;
+  const win = process.platform === 'win32';
+  const venvPython = (dir: string): string => (win ? join(dir, 'Scripts', 'python.exe') : join(dir, 'bin', 'python'));
+  if (env.VIRTUAL_ENV) {
+    const candidate = venvPython(env.VIRTUAL_ENV);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  const local = venvPython(resolve(cwd, '.venv'));
+  if (await isExecutable(local)) return local;
+  for (const name of ['python3', 'python']) {
+    const found = await findOnPath(name, env);
+    if (found) return found;
+  }
+  return 'python3';
+}

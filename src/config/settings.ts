@@ -1,0 +1,304 @@
+/**
+ * THE settings registry. Each setting is declared once, here; the command-line parser, the env
+ * vars, the config-file keys, --help, docs/settings.md and the `Config` type all come from it.
+ * A new setting is one more entry in SETTINGS (see define.ts for `one`, `many`, `flag`).
+ */
+import { DEFAULT_ACCESS_LOG_FORMAT } from '../log/access';
+import { LOG_FORMATS, LOG_LEVELS } from '../log/logger';
+import { action, one, many, type Action, type DefaultContext, type Setting } from './define';
+import * as P from './parsers';
+
+export { SECTIONS, type Section, type Setting, type Action, type DefaultContext } from './define';
+export { resolvePython, findOnPath } from './python';
+
+/** gunicorn's default: PORT (as set by Heroku-style platforms) on all interfaces, else local 8000. */
+function bindFromPort(ctx: DefaultContext): string[] {
+  const port = ctx.read('PORT');
+  if (port === undefined) return ['127.0.0.1:8000'];
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new P.Invalid('a port number (0-65535)');
+  return [`0.0.0.0:${port}`];
+}
+
+function workersFromEnv(ctx: DefaultContext): number {
+  const n = ctx.read('WEB_CONCURRENCY');
+  return n === undefined ? 1 : P.positiveInt.parse(n);
+}
+
+export const SETTINGS = {
+  app: one<string | null>({
+    section: 'Application',
+    flags: [],
+    positional: true,
+    metavar: 'APP_MODULE',
+    file: 'wsgi_app',
+    nullable: true,
+    parser: P.appSpec,
+    default: null,
+    defaultDoc: 'none (required, here or as wsgi_app in the config file)',
+    doc:
+      'The WSGI application to serve, as module:callable (module alone means module:application; ' +
+      'module:factory(args) calls a factory). Given as the one positional argument or as wsgi_app in the config file.',
+  }),
+  config: one<string | null>({
+    section: 'Config File',
+    flags: ['-c', '--config'],
+    metavar: 'CONFIG',
+    file: null,
+    nullable: true,
+    parser: P.path,
+    default: null,
+    defaultDoc: "'./nodicorn.conf.py' if it exists, else none",
+    doc:
+      'A config file: a Python file whose module-level names are settings (bind = "0.0.0.0:8000", ' +
+      'workers = 4, accesslog = "-"), or a .json file with the same keys. The file is run by the ' +
+      'worker interpreter (--python). Unknown names are reported as warnings.',
+  }),
+  bind: many<string>({
+    section: 'Server Socket',
+    flags: ['-b', '--bind'],
+    metavar: 'ADDRESS',
+    file: 'bind',
+    parser: P.bind,
+    default: bindFromPort,
+    defaultDoc: "'0.0.0.0:$PORT' if PORT is set, else '127.0.0.1:8000'",
+    doc:
+      'The socket to listen on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces), HOST (port 8000), ' +
+      'unix:PATH or fd://N. Repeat the flag to listen on several; port 0 picks a free port. ' +
+      'In NODICORN_BIND several addresses are separated by spaces.',
+  }),
+  backlog: one<number>({
+    section: 'Server Socket',
+    flags: ['--backlog'],
+    metavar: 'INT',
+    file: 'backlog',
+    parser: P.positiveInt,
+    default: 2048,
+    doc:
+      'The most connections waiting to be accepted (the listen backlog), and the bound of the queue of ' +
+      'requests waiting for a free worker: past it, requests are answered 503.',
+  }),
+  workers: one<number>({
+    section: 'Worker Processes',
+    flags: ['-w', '--workers'],
+    metavar: 'INT',
+    file: 'workers',
+    parser: P.positiveInt,
+    default: workersFromEnv,
+    defaultDoc: '$WEB_CONCURRENCY if set, else 1',
+    doc: 'The number of Python worker processes. Two to four per core is a common start.',
+  }),
+  threads: one<number>({
+    section: 'Worker Processes',
+    flags: ['--threads'],
+    metavar: 'INT',
+    file: 'threads',
+    parser: P.positiveInt,
+    default: 1,
+    doc: 'The number of threads in each worker, each handling one request at a time.',
+  }),
+  timeout: one<number>({
+    section: 'Worker Processes',
+    flags: ['-t', '--timeout'],
+    metavar: 'SECONDS',
+    file: 'timeout',
+    parser: P.seconds,
+    default: 30,
+    doc:
+      'A request running longer than this gets its worker killed and restarted, and its client a 504. ' +
+      '0 means no timeout.',
+  }),
+  gracefulTimeout: one<number>({
+    section: 'Worker Processes',
+    flags: ['--graceful-timeout'],
+    metavar: 'SECONDS',
+    file: 'graceful_timeout',
+    parser: P.seconds,
+    default: 30,
+    doc: 'On shutdown or reload, how long workers may finish their requests before they are killed.',
+  }),
+  keepAlive: one<number>({
+    section: 'Worker Processes',
+    flags: ['--keep-alive'],
+    metavar: 'SECONDS',
+    file: 'keepalive',
+    parser: P.seconds,
+    default: 2,
+    doc: 'How long an idle keep-alive connection waits for its next request. 0 closes after each response.',
+  }),
+  maxRequests: one<number>({
+    section: 'Worker Processes',
+    flags: ['--max-requests'],
+    metavar: 'INT',
+    file: 'max_requests',
+    parser: P.nonNegativeInt,
+    default: 0,
+    doc: 'Restart a worker after it has served this many requests, to bound slow leaks. 0 means never.',
+  }),
+  maxRequestsJitter: one<number>({
+    section: 'Worker Processes',
+    flags: ['--max-requests-jitter'],
+    metavar: 'INT',
+    file: 'max_requests_jitter',
+    parser: P.nonNegativeInt,
+    default: 0,
+    doc: 'Add a random 0..N to --max-requests for each worker, so workers do not all restart at once.',
+  }),
+  python: one<string | null>({
+    section: 'Worker Processes',
+    flags: ['--python'],
+    metavar: 'PATH',
+    file: 'python',
+    nullable: true,
+    parser: P.path,
+    default: null,
+    defaultDoc: '$VIRTUAL_ENV/bin/python, else ./.venv/bin/python, else python3, else python',
+    doc:
+      'The Python interpreter that runs the workers (and evaluates a Python config file). By default ' +
+      'the active virtualenv, then a .venv in the working directory, then python3 or python on PATH.',
+  }),
+  chdir: one<string>({
+    section: 'Server Mechanics',
+    flags: ['--chdir'],
+    metavar: 'DIR',
+    file: 'chdir',
+    parser: P.path,
+    default: (ctx) => ctx.cwd,
+    defaultDoc: 'the current directory',
+    doc: 'The directory the workers run in, and where the app is imported from.',
+  }),
+  pythonpath: one<string[]>({
+    section: 'Server Mechanics',
+    flags: ['--pythonpath'],
+    metavar: 'DIRS',
+    file: 'pythonpath',
+    parser: P.commaList,
+    default: [],
+    doc: 'Comma-separated directories put first on the workers\u2019 sys.path.',
+  }),
+  rawEnv: many<string>({
+    section: 'Server Mechanics',
+    flags: ['-e', '--env'],
+    metavar: 'KEY=VALUE',
+    file: 'raw_env',
+    parser: P.keyValue,
+    default: [],
+    doc:
+      'Set an environment variable for the workers. Repeat for several; in NODICORN_RAW_ENV they are ' +
+      'separated by spaces (quote a value with spaces).',
+  }),
+  accessLogfile: one<string | null>({
+    section: 'Logging',
+    flags: ['--access-logfile'],
+    metavar: 'FILE',
+    file: 'accesslog',
+    nullable: true,
+    parser: P.logTarget,
+    default: null,
+    doc: 'Where to write the access log; - means stdout. Off unless given.',
+  }),
+  accessLogformat: one<string>({
+    section: 'Logging',
+    flags: ['--access-logformat'],
+    metavar: 'STRING',
+    file: 'access_log_format',
+    parser: P.text,
+    default: DEFAULT_ACCESS_LOG_FORMAT,
+    doc:
+      'The access log line, with gunicorn\u2019s atoms: h remote address, l -, u user, t time, ' +
+      'r request line, m method, U path, q query, H protocol, s status, B bytes, b bytes or -, ' +
+      'f referer, a user agent, T seconds, D microseconds, M milliseconds, L decimal seconds, p worker pid, ' +
+      '{header}i request header, {header}o response header, {name}e environment variable. ' +
+      'Written as %(atom)s; unknown atoms print -.',
+  }),
+  errorLogfile: one<string>({
+    section: 'Logging',
+    flags: ['--error-logfile', '--log-file'],
+    metavar: 'FILE',
+    file: 'errorlog',
+    parser: P.logTarget,
+    default: '-',
+    doc: 'Where to write the error log (lifecycle and problems); - means stderr.',
+  }),
+  logLevel: one<(typeof LOG_LEVELS)[number]>({
+    section: 'Logging',
+    flags: ['--log-level'],
+    metavar: 'LEVEL',
+    file: 'loglevel',
+    parser: P.choice(LOG_LEVELS),
+    default: 'info',
+    doc: 'The least severe error-log messages to write: debug, info, warning, error or critical.',
+  }),
+  logFormat: one<(typeof LOG_FORMATS)[number]>({
+    section: 'Logging',
+    flags: ['--log-format'],
+    metavar: 'FORMAT',
+    file: 'log_format',
+    parser: P.choice(LOG_FORMATS),
+    default: 'text',
+    doc: 'text for gunicorn-style lines, json for one JSON object per line (both logs).',
+  }),
+  name: one<string | null>({
+    section: 'Process Naming',
+    flags: ['-n', '--name'],
+    metavar: 'STRING',
+    file: 'proc_name',
+    nullable: true,
+    parser: P.text,
+    default: null,
+    doc: 'A name for the server\u2019s processes, shown in process listings and worker thread names.',
+  }),
+  help: action({
+    section: 'General',
+    action: 'help',
+    flags: ['-h', '--help'],
+    metavar: '',
+    doc: 'Show this help and exit.',
+  }),
+  version: action({
+    section: 'General',
+    action: 'version',
+    flags: ['-v', '--version'],
+    metavar: '',
+    doc: 'Show the version and exit.',
+  }),
+} as const;
+
+type Registry = typeof SETTINGS;
+/** Keys of the settings that hold a value (not --help / --version). */
+export type SettingKey = { [K in keyof Registry]: Registry[K] extends { kind: 'value' } ? K : never }[keyof Registry];
+
+/** The server's configuration, derived from the registry. */
+export type Config = { [K in SettingKey]: Registry[K] extends Setting<infer T> ? T : never };
+
+/** NODICORN_<UPPER_SNAKE of the key>: accessLogfile → NODICORN_ACCESS_LOGFILE. */
+export function envName(key: string): string {
+  return `NODICORN_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export interface SettingEntry {
+  readonly key: SettingKey;
+  readonly setting: Setting<unknown>;
+  /** The environment variable that sets it, or null. */
+  readonly env: string | null;
+}
+export interface ActionEntry {
+  readonly key: string;
+  readonly setting: Action;
+  readonly env: null;
+}
+
+/** Every entry with its key and env var, in declaration order. */
+export const ENTRIES: ReadonlyArray<SettingEntry | ActionEntry> = Object.entries(SETTINGS).map(([key, s]) => {
+  if (s.kind === 'action') return { key, setting: s, env: null };
+  const setting = s as Setting<unknown>;
+  const env = setting.envOverride === undefined ? envName(key) : setting.envOverride;
+  return { key: key as SettingKey, setting, env };
+});
+
+export const VALUE_ENTRIES: readonly SettingEntry[] = ENTRIES.filter((e): e is SettingEntry => e.setting.kind === 'value');
+
+/** The primary long flag (the first `--` spelling) for messages: --error-logfile, not --log-file. */
+export function primaryFlag(setting: Setting<unknown> | Action): string {
+  return setting.flags.find((f) => f.startsWith('--')) ?? setting.flags[0] ?? setting.metavar;
+}
+

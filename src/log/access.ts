@@ -1,0 +1,237 @@
+/**
+ * The access log. gunicorn's format string (`%(h)s %(l)s ... "%(a)s"`) is compiled once into a
+ * list of literal text and atom functions; a request only runs the atoms the format names.
+ *
+ * Atoms: h remote address, l "-", u Basic-auth user, t [25/Nov/2026:04:34:10 +0000], r request line,
+ * m method, U path, q query, H protocol, s status, B bytes, b bytes or "-", f referer, a user agent,
+ * T seconds, D microseconds, M milliseconds, L decimal seconds, p <worker pid>, {Header}i request
+ * header, {Header}o response header, {NAME}e environment variable. Unknown atoms print "-".
+ */
+import { LineSink } from './sink';
+import { formatClfTime } from './time';
+
+export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+export interface AccessEntry {
+  remoteAddr: string;
+  method: string;
+  /** The raw request target: "/path?query". */
+  target: string;
+  path: string;
+  /** Without the "?"; "" when there is none. */
+  query: string;
+  protocol: string;
+  status: number;
+  /** Body bytes sent. */
+  bytes: number;
+  /** Node's rawHeaders: name, value, name, value, ... */
+  requestHeaders: string[];
+  responseHeaders: Array<[string, string]>;
+  /** When the request arrived, ms since the epoch. */
+  start: number;
+  durationMicros: number;
+  workerPid: number;
+}
+
+type Atom = (e: AccessEntry) => string;
+type JsonAtom = (e: AccessEntry) => string | number;
+
+interface AtomDef {
+  text: Atom;
+  /** The JSON value when it differs from the text (numbers). */
+  json?: JsonAtom;
+}
+
+const dash = (value: string | undefined): string => (value === undefined || value === '' ? '-' : value);
+
+/** First matching header of a rawHeaders list (several are joined with ", " as RFC 9110 §5.3 allows). */
+function requestHeader(raw: string[], lowerName: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
+      const value = raw[i + 1] as string;
+      found = found === undefined ? value : `${found}, ${value}`;
+    }
+  }
+  return found;
+}
+
+function responseHeader(headers: Array<[string, string]>, lowerName: string): string | undefined {
+  let found: string | undefined;
+  for (const [name, value] of headers) {
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
+      found = found === undefined ? value : `${found}, ${value}`;
+    }
+  }
+  return found;
+}
+
+/** The user name of "Authorization: Basic base64(user:password)". */
+function basicUser(e: AccessEntry): string {
+  const auth = requestHeader(e.requestHeaders, 'authorization');
+  if (!auth || auth.length < 7 || auth.slice(0, 6).toLowerCase() !== 'basic ') return '-';
+  const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return dash(colon < 0 ? decoded : decoded.slice(0, colon));
+}
+
+const seconds = (e: AccessEntry): number => Math.floor(e.durationMicros / 1_000_000);
+const decimalSeconds = (e: AccessEntry): string =>
+  `${seconds(e)}.${String(Math.floor(e.durationMicros % 1_000_000)).padStart(6, '0')}`;
+
+const ATOMS: Record<string, AtomDef> = {
+  h: { text: (e) => dash(e.remoteAddr) },
+  l: { text: () => '-' },
+  u: { text: basicUser },
+  t: { text: (e) => formatClfTime(e.start) },
+  r: { text: (e) => `${e.method} ${e.target} ${e.protocol}` },
+  m: { text: (e) => e.method },
+  U: { text: (e) => e.path },
+  q: { text: (e) => e.query },
+  H: { text: (e) => e.protocol },
+  s: { text: (e) => String(e.status), json: (e) => e.status },
+  B: { text: (e) => String(e.bytes), json: (e) => e.bytes },
+  b: { text: (e) => (e.bytes === 0 ? '-' : String(e.bytes)) },
+  f: { text: (e) => dash(requestHeader(e.requestHeaders, 'referer')) },
+  a: { text: (e) => dash(requestHeader(e.requestHeaders, 'user-agent')) },
+  T: { text: (e) => String(seconds(e)), json: seconds },
+  D: { text: (e) => String(e.durationMicros), json: (e) => e.durationMicros },
+  M: { text: (e) => String(Math.floor(e.durationMicros / 1000)), json: (e) => Math.floor(e.durationMicros / 1000) },
+  L: { text: decimalSeconds, json: (e) => Number(decimalSeconds(e)) },
+  p: { text: (e) => `<${e.workerPid}>` },
+};
+
+const UNKNOWN: AtomDef = { text: () => '-' };
+
+/** `{Name}i`, `{Name}o`, `{NAME}e` or a one-letter atom; anything else prints "-". */
+function lookupAtom(name: string): AtomDef {
+  const simple = ATOMS[name];
+  if (simple) return simple;
+  const braced = /^\{(.+)\}([ioe])$/.exec(name);
+  if (!braced) return UNKNOWN;
+  const inner = braced[1] as string;
+  const lower = inner.toLowerCase();
+  switch (braced[2]) {
+    case 'i':
+      return { text: (e) => dash(requestHeader(e.requestHeaders, lower)) };
+    case 'o':
+      return { text: (e) => dash(responseHeader(e.responseHeaders, lower)) };
+    default: {
+      // Read at log time (gunicorn reads os.environ per line); names match exactly, then upper-case.
+      const upper = inner.toUpperCase();
+      return { text: () => dash(process.env[inner] ?? process.env[upper]) };
+    }
+  }
+}
+
+/** `%(name)-10s`: Python's %-formatting with a mapping key; flags, width and precision honoured. */
+const SPEC = /\(([^)]*)\)([-#0 +]*)(\d*)(?:\.(\d+))?([sdr])/y;
+
+function withPadding(atom: Atom, flags: string, width: number, precision: number | null): Atom {
+  if (width === 0 && precision === null) return atom;
+  const left = flags.includes('-');
+  return (e) => {
+    let value = atom(e);
+    if (precision !== null) value = value.slice(0, precision);
+    return left ? value.padEnd(width) : value.padStart(width);
+  };
+}
+
+interface Part {
+  literal?: string;
+  key?: string;
+  atom?: AtomDef;
+  text?: Atom;
+}
+
+function parseFormat(format: string): Part[] {
+  const parts: Part[] = [];
+  let literal = '';
+  let i = 0;
+  while (i < format.length) {
+    const pct = format.indexOf('%', i);
+    if (pct < 0) {
+      literal += format.slice(i);
+      break;
+    }
+    literal += format.slice(i, pct);
+    if (format[pct + 1] === '%') {
+      literal += '%';
+      i = pct + 2;
+      continue;
+    }
+    SPEC.lastIndex = pct + 1;
+    const m = SPEC.exec(format);
+    if (!m) {
+      literal += '%';
+      i = pct + 1;
+      continue;
+    }
+    if (literal) parts.push({ literal });
+    literal = '';
+    const key = m[1] as string;
+    const atom = lookupAtom(key);
+    const precision = m[4] ? Number(m[4]) : null;
+    parts.push({ key, atom, text: withPadding(atom.text, m[2] ?? '', Number(m[3] || 0), precision) });
+    i = SPEC.lastIndex;
+  }
+  if (literal) parts.push({ literal });
+  return parts;
+}
+
+/**
+ * Compiles a gunicorn access-log format into a function from an entry to one line (without "\n").
+ * In JSON mode the line is an object of the atoms the format names: {"h": "...", "s": 200, ...}.
+ */
+export function compileAccessFormat(format: string, json = false): (e: AccessEntry) => string {
+  const parts = parseFormat(format);
+  if (json) {
+    const fields: Array<[string, JsonAtom]> = [];
+    for (const p of parts) if (p.key !== undefined && p.atom) fields.push([p.key, p.atom.json ?? p.atom.text]);
+    return (e) => {
+      const record: Record<string, string | number> = {};
+      for (const [key, atom] of fields) record[key] = atom(e);
+      return JSON.stringify(record);
+    };
+  }
+  const pieces: Array<string | Atom> = parts.map((p) => p.literal ?? (p.text as Atom));
+  if (pieces.length === 1 && typeof pieces[0] === 'string') {
+    const constant = pieces[0];
+    return () => constant;
+  }
+  return (e) => {
+    let out = '';
+    for (const piece of pieces) out += typeof piece === 'string' ? piece : piece(e);
+    return out;
+  };
+}
+
+export interface AccessLogOptions {
+  /** A path to append to, or "-" for stdout. */
+  file: string;
+  format?: string;
+  json?: boolean;
+}
+
+export class AccessLog {
+  private readonly sink: LineSink;
+  private readonly render: (e: AccessEntry) => string;
+
+  constructor(options: AccessLogOptions) {
+    this.render = compileAccessFormat(options.format ?? DEFAULT_ACCESS_LOG_FORMAT, options.json ?? false);
+    this.sink = new LineSink(options.file, { std: 'stdout', batch: true, label: '--access-logfile' });
+  }
+
+  log(entry: AccessEntry): void {
+    this.sink.write(this.render(entry) + '\n');
+  }
+
+  flush(): Promise<void> {
+    return this.sink.flush();
+  }
+
+  close(): Promise<void> {
+    return this.sink.close();
+  }
+}

@@ -1,0 +1,26 @@
+// Queue overflow: past --backlog waiting requests the server answers 503 at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { APPS, request, serverFor, sleep } from './helpers.mjs';
+
+test('-w 1 --threads 1 --backlog 1: the request past the queue bound gets 503 fast', async (t) => {
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--backlog', '1'], { waitWorkers: 1 });
+  assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
+
+  const started = Date.now();
+  const results = [];
+  for (let i = 0; i < 4; i++) {
+    results.push(request(server.port, { path: '/?s=2' }, { timeout: 20_000 }).then((res) => ({ res, at: Date.now() - started })));
+    await sleep(150);
+  }
+  const done = await Promise.all(results);
+  const statuses = done.map((d) => d.res.status);
+  assert.equal(statuses[0], 200, `first request: ${statuses}`);
+  assert.ok(statuses.includes(503), `statuses ${statuses}`);
+  assert.ok(statuses.filter((s) => s === 200).length <= 2, `one running + one queued at most: ${statuses}`);
+  for (const d of done) {
+    if (d.res.status === 503) assert.ok(d.at < 1_500, `503 after ${d.at} ms: overflow must be answered at once`);
+    else assert.equal(d.res.status, 200);
+  }
+  assert.equal((await request(server.port, { path: '/?s=0' }, { timeout: 10_000 })).status, 200, 'serves again once the queue drains');
+});

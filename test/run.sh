@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# What `npm test` runs, from a fresh clone: test venv, build, Python worker tests, Node unit tests,
+# black-box tests. Any failing step fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.test-venv
+PY=${PYTHON:-python3}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+# 1. A virtualenv with the frameworks the example apps need (flask, django).
+if [ ! -x "$VENV/bin/python" ]; then
+  step "creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import flask, django' >/dev/null 2>&1; then
+  step "installing flask and django into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django
+fi
+
+# 2. Build when dist/ is missing or older than any source file.
+stale=0
+if [ ! -f dist/cli/main.js ] || [ ! -f dist/server.js ]; then
+  stale=1
+elif [ -n "$(find src tsconfig.json package.json -newer dist/server.js -print -quit)" ]; then
+  stale=1
+fi
+if [ "$stale" = 1 ]; then
+  step "npm run build"
+  npm run build
+fi
+
+# 3. The Python worker's own tests (stdlib unittest, run by the test venv's interpreter).
+step "python worker tests"
+"$VENV/bin/python" -m unittest discover -s python/tests -t python
+
+# 4. Node unit tests compiled beside the modules.
+step "node unit tests (dist/)"
+mapfile -t unit < <(find dist -name '*.test.js' | sort)
+if [ "${#unit[@]}" -gt 0 ]; then
+  node --test "${unit[@]}"
+else
+  echo "no unit tests found in dist/"
+fi
+
+# 5. Black-box tests: the real CLI, raw sockets, the venv's python for the workers.
+step "black-box tests (test/)"
+export NODICORN_TEST_PYTHON="$VENV/bin/python"
+# Servers with 200 MB transfers and timing assertions: do not run every file at once.
+node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs

@@ -1,0 +1,44 @@
+// A worker that dies mid-request: 502 for that request, a fresh worker for the next.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { APPS, bootedPids, isAlive, request, serverFor, sleep } from './helpers.mjs';
+
+test('worker os._exit mid-request -> 502, then a respawned worker serves', async (t) => {
+  const server = await serverFor(t, ['exit_app:app', '--chdir', APPS, '-w', '1'], { waitWorkers: 1 });
+  const first = await request(server.port, { path: '/' });
+  assert.equal(first.status, 200);
+  const pid1 = Number(first.get('x-worker-pid'));
+
+  const res = await request(server.port, { path: '/exit' }, { timeout: 10_000 });
+  assert.equal(res.status, 502);
+
+  const deadline = Date.now() + 10_000;
+  let next;
+  for (;;) {
+    next = await request(server.port, { path: '/' }, { timeout: 10_000 });
+    if (next.status === 200 || Date.now() > deadline) break;
+    await sleep(100);
+  }
+  assert.equal(next.status, 200);
+  const pid2 = Number(next.get('x-worker-pid'));
+  assert.notEqual(pid2, pid1, 'a new worker process');
+  assert.equal(isAlive(pid1), false, 'the dead worker was reaped');
+  assert.ok(bootedPids(server).includes(pid2), 'the respawn is logged as "Booting worker with pid"');
+  assert.equal(server.exitInfo, null, 'the server itself is still running');
+});
+
+test('a worker killed from outside while idle is replaced', async (t) => {
+  const server = await serverFor(t, ['exit_app:app', '--chdir', APPS, '-w', '1'], { waitWorkers: 1 });
+  const pid1 = Number((await request(server.port, { path: '/' })).get('x-worker-pid'));
+  process.kill(pid1, 'SIGKILL');
+  await sleep(200);
+  const deadline = Date.now() + 10_000;
+  let res;
+  do {
+    res = await request(server.port, { path: '/' }, { timeout: 10_000 });
+    if (res.status === 200) break;
+    await sleep(100);
+  } while (Date.now() < deadline);
+  assert.equal(res.status, 200);
+  assert.notEqual(Number(res.get('x-worker-pid')), pid1);
+});
