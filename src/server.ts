@@ -84,29 +84,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     })());
 
   let removeSignalHandlers = (): void => {};
-  try {
-    // Workers boot while the sockets open; nothing is accepted before both are ready.
-    const booting = arbiter.start();
-    for (const address of await expandLocalhost(addresses)) {
-      const server = frontend.createServer({ scheme: 'http' });
-      await listen(server, address, config.backlog);
-      servers.push(server);
-      const url = formatAddress(actualAddress(server, address));
-      urls.push(url);
-      log.info(`Listening at: ${url} (${process.pid})`);
-    }
-    await booting;
-  } catch (err) {
-    for (const s of servers) s.close();
-    await arbiter.stop(0).catch(() => {});
-    await log.flush();
-    throw err;
-  }
-  arbiter.onFatal((err) => {
-    log.error(err.message);
-    void close().then(() => options.onFatal?.(err));
-  });
-
+  // Installed before binding: a SIGTERM that arrives while workers boot still stops cleanly.
   if (options.handleSignals) {
     const onStop = (): void => void close().then(() => process.exit(ExitCode.OK));
     const handlers: Array<[NodeJS.Signals, () => void]> = [
@@ -123,6 +101,30 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const [signal, handler] of handlers) process.off(signal, handler);
     };
   }
+
+  try {
+    // Workers boot while the sockets open; nothing is accepted before both are ready.
+    const booting = arbiter.start();
+    for (const address of await expandLocalhost(addresses)) {
+      const server = frontend.createServer({ scheme: 'http' });
+      await listen(server, address, config.backlog);
+      servers.push(server);
+      const url = formatAddress(actualAddress(server, address));
+      urls.push(url);
+      log.info(`Listening at: ${url} (${process.pid})`);
+    }
+    await booting;
+  } catch (err) {
+    for (const s of servers) s.close();
+    await arbiter.stop(0).catch(() => {});
+    removeSignalHandlers();
+    await log.flush();
+    throw err;
+  }
+  arbiter.onFatal((err) => {
+    log.error(err.message);
+    void close().then(() => options.onFatal?.(err));
+  });
 
   return {
     urls,

@@ -163,7 +163,7 @@ export class HttpResponseSink implements ResponseSink {
     if (!this.isHead && this.declared >= 0 && this.written < this.declared) {
       // Fewer bytes than promised: the client would wait for the rest forever, so close.
       this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
-      this.res.destroy();
+      this.abortConnection();
     } else {
       this.res.end();
     }
@@ -177,12 +177,26 @@ export class HttpResponseSink implements ResponseSink {
     }
     if (this.finished) return;
     if (this.res.headersSent || this.res.destroyed) {
-      this.res.destroy();
+      this.abortConnection();
     } else {
       respondWithError(this.res, error.status);
       this.status = error.status;
     }
     this.settle();
+  }
+
+  /**
+   * Ends a response that cannot be completed: what was already written still goes out (the
+   * client sees a truncated body, never a complete-looking one), then the connection closes.
+   */
+  private abortConnection(): void {
+    const socket = this.res.socket;
+    if (!socket || socket.destroyed) {
+      this.res.destroy();
+      return;
+    }
+    socket.end();
+    setTimeout(() => socket.destroy(), 2000).unref();
   }
 
   private settle(): void {

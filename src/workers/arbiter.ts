@@ -93,6 +93,9 @@ export class Arbiter {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.clock) clearInterval(this.clock);
+    // A stop during boot: start() has nothing left to wait for.
+    this.booted?.resolve();
+    this.booted = undefined;
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && (this.dispatcher.queued > 0 || [...this.workers].some((w) => w.inflight > 0))) {
       await sleep(20);

@@ -59,13 +59,16 @@ export class Channel {
   private flushScheduled = false;
   private closed = false;
 
+  /** `pipe` carries frames to the worker; `from` carries them back (the same pipe on Unix). */
   constructor(
     private readonly pipe: Duplex,
+    from: Duplex,
     private readonly events: ChannelEvents,
   ) {
-    pipe.on('data', (chunk: Buffer) => this.receive(chunk));
+    from.on('data', (chunk: Buffer) => this.receive(chunk));
     // EPIPE after the worker died is reported by its exit, not here.
     pipe.on('error', () => {});
+    from.on('error', () => {});
   }
 
   get inflight(): number {

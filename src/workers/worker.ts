@@ -58,6 +58,10 @@ export class Worker implements Runner {
     this.capacity = spec.threads;
     const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
     if (spec.name) args.push('--name', spec.name);
+    // Windows serialises reads and writes on one synchronous pipe handle, so the worker's
+    // replies get a pipe of their own there (fd 4); on Unix the socketpair at fd 3 is duplex.
+    const split = process.platform === 'win32';
+    if (split) args.push('--out-fd', '4');
     for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
     const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
     this.process = spawn(spec.python, args, {
@@ -68,11 +72,12 @@ export class Worker implements Runner {
         PYTHONPATH: inherited ? PYTHON_PACKAGE_DIR + delimiter + inherited : PYTHON_PACKAGE_DIR,
         PYTHONUNBUFFERED: '1',
       },
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: split ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'],
       windowsHide: true,
     });
     this.pid = this.process.pid ?? -1;
-    this.channel = new Channel(this.process.stdio[3] as Duplex, {
+    const pipe = this.process.stdio[3] as Duplex;
+    this.channel = new Channel(pipe, split ? (this.process.stdio[4] as Duplex) : pipe, {
       ready: () => {
         if (this.state !== 'booting') return;
         this.state = 'ready';
@@ -114,8 +119,9 @@ export class Worker implements Runner {
   }
 
   run(exchange: Exchange): void {
-    if (++this.served === this.maxRequests) this.hooks.exhausted(this);
     this.channel.start(exchange, performance.now());
+    // After start(): the request is in flight, so retiring waits for it instead of closing now.
+    if (++this.served === this.maxRequests) this.hooks.exhausted(this);
   }
 
   /** Stops taking requests; the pipe closes (and the worker exits) once in-flight ones end. */
