@@ -49,6 +49,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         python: await resolvePython(config, process.env, cwd),
         app: config.app,
         threads: config.threads,
+        prefetch: config.prefetch,
         multiprocess: config.workers > 1,
         name: config.name,
         cwd,

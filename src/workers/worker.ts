@@ -18,6 +18,7 @@ export interface WorkerSpec {
   python: string;
   app: string;
   threads: number;
+  prefetch: number;
   multiprocess: boolean;
   name: string | null;
   cwd: string;
@@ -55,7 +56,9 @@ export class Worker implements Runner {
     private readonly log: Logger,
     private readonly hooks: WorkerHooks,
   ) {
-    this.capacity = spec.threads;
+    // Past one request per thread, `prefetch` more may wait inside the worker (only when every
+    // worker is busy, as the dispatcher picks the least busy): they then share pipe writes.
+    this.capacity = spec.threads * (1 + spec.prefetch);
     const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
     if (spec.name) args.push('--name', spec.name);
     // Windows serialises reads and writes on one synchronous pipe handle, so the worker's
