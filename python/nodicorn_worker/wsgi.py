@@ -316,8 +316,8 @@ class WsgiRequest(RequestState):
         if error is None:
             self.channel.send(_pack_header(0, _END, fid))
             return
+        # Node logs the traceback with the request line (one entry, not two interleaved ones).
         tb = ''.join(traceback.format_exception(type(error), error, error.__traceback__))
-        _write_stderr('Error handling request %s\n%s' % (self._describe(), tb))
         try:
             message = str(error)
         except Exception:

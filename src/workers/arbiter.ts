@@ -151,8 +151,10 @@ export class Arbiter {
   }
 
   private onAppError(worker: Worker, error: AppError, exchange: Exchange): void {
-    const path = exchange.environ[2]?.[1] ?? '';
-    this.log.error(`Error handling request ${path}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid });
+    // The request line as the client sent it: environ[0] is REQUEST_METHOD, [4] RAW_URI.
+    const method = exchange.environ[0]?.[1] ?? '';
+    const target = exchange.environ[4]?.[1] ?? '';
+    this.log.error(`Error handling request ${method} ${target}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid });
   }
 
   private checkDeadlines(): void {
