@@ -344,14 +344,15 @@ class Errors(WorkerTestCase):
         _, _, _, _, last = self.call('/notbytes')
         self.assertEqual((last.type, last.json()['type']), (P.ERROR, 'TypeError'))
 
-    def test_traceback_printed_to_stderr(self):
-        # Checked at the end of the class's worker life: see tearDownClass.
+    def test_traceback_not_printed_twice(self):
+        # The traceback travels in the ERROR frame and Node logs it with the request line; the
+        # worker printing it too would put every app error twice in the error log.
         self.call('/raise')
 
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
-        assert 'ZeroDivisionError: division by zero' in cls.worker.stderr_text(), cls.worker.stderr_text()
+        assert 'ZeroDivisionError' not in cls.worker.stderr_text(), cls.worker.stderr_text()
 
 
 if __name__ == '__main__':
