@@ -20,7 +20,7 @@ export interface ResponseSink {
   file(range: FileRange): void;
   end(): void;
   /** Ends the exchange with an error: an error response if nothing was sent, else an abort. */
-  fail(error: HttpError): void;
+  fail(error: HttpError, close?: boolean): void;
 }
 
 export interface Exchange {

@@ -64,7 +64,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     dispatcher,
     log,
   );
-  const frontend = new Frontend({ keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '' }, (ex) => dispatcher.dispatch(ex), log, access);
+  const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
+  const frontend = new Frontend({ keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '', limits }, (ex) => dispatcher.dispatch(ex), log, access);
 
   log.info(`Starting nodicorn ${version()}`);
   const servers: Server[] = [];

@@ -11,6 +11,7 @@ export const SECTIONS = [
   'Server Socket',
   'Worker Processes',
   'Server Mechanics',
+  'Security',
   'Logging',
   'Process Naming',
   'General',

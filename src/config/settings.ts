@@ -96,6 +96,46 @@ export const SETTINGS = {
     default: 1,
     doc: 'The number of threads in each worker, each handling one request at a time.',
   }),
+  limitRequestLine: one<number>({
+    section: 'Security',
+    flags: ['--limit-request-line'],
+    metavar: 'INT',
+    file: 'limit_request_line',
+    parser: P.nonNegativeInt,
+    default: 4094,
+    doc:
+      'The longest request line accepted, in bytes (method, target and version); longer gets 414. ' +
+      '0 means unlimited (unlike gunicorn, there is no hidden 8190 cap).',
+  }),
+  limitRequestFields: one<number>({
+    section: 'Security',
+    flags: ['--limit-request-fields'],
+    metavar: 'INT',
+    file: 'limit_request_fields',
+    parser: P.nonNegativeInt,
+    default: 100,
+    doc: 'The most header fields a request may carry; more gets 431. 0 means unlimited.',
+  }),
+  limitRequestFieldSize: one<number>({
+    section: 'Security',
+    flags: ['--limit-request-field_size', '--limit-request-field-size'],
+    metavar: 'INT',
+    file: 'limit_request_field_size',
+    parser: P.nonNegativeInt,
+    default: 8190,
+    doc: 'The longest header field line accepted, in bytes (name, colon, value and CRLF, as gunicorn counts); longer gets 431. 0 means unlimited.',
+  }),
+  limitRequestBody: one<number>({
+    section: 'Security',
+    flags: ['--limit-request-body'],
+    metavar: 'BYTES',
+    file: 'limit_request_body',
+    parser: P.nonNegativeInt,
+    default: 1024 * 1024 * 1024,
+    doc:
+      'The largest request body accepted, in bytes: 413 at once when Content-Length says more, or as soon as ' +
+      'a chunked body crosses it. 0 means unlimited.',
+  }),
   prefetch: one<number>({
     section: 'Worker Processes',
     flags: ['--prefetch'],

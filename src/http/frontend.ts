@@ -10,12 +10,14 @@ import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
 import { checkRequest } from './checks';
+import { checkLimits, serverLimits, type Limits } from './limits';
 import { HttpResponseSink } from './sink';
 import { HttpError } from '../errors';
 
 export interface FrontendOptions {
   keepAliveMs: number;
   scriptName: string;
+  limits: Limits;
 }
 
 class HttpExchange implements Exchange {
@@ -56,6 +58,7 @@ export class Frontend {
       keepAliveTimeout: this.options.keepAliveMs,
       // Bodies are streamed to the worker: a whole-request deadline would cut long uploads.
       requestTimeout: 0,
+      ...serverLimits(this.options.limits),
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, false));
     // Answering 100 Continue is the app's call: only when it reads the body (PEP 3333).
@@ -71,12 +74,11 @@ export class Frontend {
 
   private handle(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, expectContinue: boolean): void {
     const isHead = req.method === 'HEAD';
-    const problem = checkRequest(req);
     const sink = new HttpResponseSink(res, isHead, this.log, () => {});
-    if (problem !== null) {
-      this.log.debug(`400 for ${req.socket.remoteAddress}: ${problem}`);
-      res.shouldKeepAlive = false;
-      sink.fail(new HttpError(400, 'ERR_BAD_REQUEST', problem));
+    const problem = checkRequest(req);
+    const rejection = problem !== null ? new HttpError(400, 'ERR_BAD_REQUEST', problem) : checkLimits(req, this.options.limits);
+    if (rejection) {
+      this.reject(req, sink, rejection);
       return;
     }
     const environ = buildEnviron(req, listener, this.options.scriptName);
@@ -91,6 +93,18 @@ export class Frontend {
       if (key === 'CONTENT_LENGTH' && value !== '0') flags = RequestFlags.HAS_BODY;
     }
     if (flags) body = req;
+    const maxBody = this.options.limits.body;
+    if (flags & RequestFlags.CHUNKED && maxBody > 0) {
+      // A chunked body announces no length: count it as it arrives.
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxBody && !exchange.aborted) {
+          exchange.abort();
+          this.reject(req, sink, new HttpError(413, 'ERR_LIMIT_REQUEST_BODY', `chunked body exceeds --limit-request-body ${maxBody}`));
+        }
+      });
+    }
     if (expectContinue && body) flags |= RequestFlags.EXPECT_CONTINUE;
     const exchange = new HttpExchange(flags, environ, body, sink);
     const start = Date.now();
@@ -113,6 +127,12 @@ export class Frontend {
       });
     });
     this.dispatch(exchange);
+  }
+
+  /** Every rejection: logged at debug with its reason, answered, and the connection closed. */
+  private reject(req: IncomingMessage, sink: HttpResponseSink, error: HttpError): void {
+    this.log.debug(`${error.status} for ${req.socket.remoteAddress ?? 'unix socket'}: ${error.message}`);
+    sink.fail(error, true);
   }
 
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {

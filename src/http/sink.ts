@@ -170,16 +170,17 @@ export class HttpResponseSink implements ResponseSink {
     this.settle();
   }
 
-  fail(error: HttpError): void {
+  /** `close`: the request itself was bad, so the connection cannot be trusted for another. */
+  fail(error: HttpError, close = false): void {
     if (this.pending) {
-      this.pending.push(() => this.fail(error));
+      this.pending.push(() => this.fail(error, close));
       return;
     }
     if (this.finished) return;
     if (this.res.headersSent || this.res.destroyed) {
       this.abortConnection();
     } else {
-      respondWithError(this.res, error.status);
+      respondWithError(this.res, error.status, close);
       this.status = error.status;
     }
     this.settle();

@@ -1,0 +1,51 @@
+/**
+ * gunicorn's request limits, checked on what llhttp parsed, and the node:http options that let
+ * those limits (not Node's own caps) decide. 0 means unlimited everywhere.
+ */
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from '../errors';
+
+export interface Limits {
+  requestLine: number;
+  fields: number;
+  fieldSize: number;
+  body: number;
+}
+
+/** Node's ceiling on the whole head when a limit is off: large, but still a ceiling. */
+const UNLIMITED_HEAD = 16 * 1024 * 1024;
+
+/** node:http options: the head may be as large as the limits allow, and no field is dropped. */
+export function serverLimits(limits: Limits): { maxHeaderSize: number; maxHeadersCount: number } {
+  const { requestLine, fields, fieldSize } = limits;
+  const head = requestLine === 0 || fields === 0 || fieldSize === 0 ? UNLIMITED_HEAD : requestLine + 2 + fields * (fieldSize + 2) + 2;
+  // Node's default maxHeadersCount (2000) silently drops fields past it; with one more than the
+  // limit we see the excess and answer 431 instead.
+  return { maxHeaderSize: Math.max(head, 16 * 1024), maxHeadersCount: fields === 0 ? 0 : fields + 1 };
+}
+
+export function checkLimits(req: IncomingMessage, limits: Limits): HttpError | null {
+  // "METHOD SP target SP HTTP/x.y" (RFC 9112 §3).
+  const line = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 10;
+  if (limits.requestLine > 0 && line > limits.requestLine) {
+    return new HttpError(414, 'ERR_LIMIT_REQUEST_LINE', `request line of ${line} bytes exceeds --limit-request-line ${limits.requestLine}`);
+  }
+  const raw = req.rawHeaders;
+  if (limits.fields > 0 && raw.length / 2 > limits.fields) {
+    return new HttpError(431, 'ERR_LIMIT_REQUEST_FIELDS', `more than --limit-request-fields ${limits.fields} header fields`);
+  }
+  let contentLength = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    // Counted as gunicorn does, with the line's CRLF: "name: value\r\n".
+    if (limits.fieldSize > 0 && name.length + value.length + 4 > limits.fieldSize) {
+      return new HttpError(431, 'ERR_LIMIT_REQUEST_FIELD_SIZE', `header field ${name} exceeds --limit-request-field-size ${limits.fieldSize}`);
+    }
+    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value);
+  }
+  if (limits.body > 0 && contentLength > limits.body) {
+    return new HttpError(413, 'ERR_LIMIT_REQUEST_BODY', `Content-Length ${contentLength} exceeds --limit-request-body ${limits.body}`);
+  }
+  return null;
+}
