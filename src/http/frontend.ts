@@ -10,7 +10,8 @@ import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
 import { checkRequest } from './checks';
-import { checkLimits, serverLimits, type Limits } from './limits';
+import { BodyLimit, checkLimits, serverLimits, type Limits } from './limits';
+import type { Readable } from 'node:stream';
 import { HttpResponseSink } from './sink';
 import { HttpError } from '../errors';
 
@@ -28,7 +29,7 @@ class HttpExchange implements Exchange {
   constructor(
     readonly flags: number,
     readonly environ: Pairs,
-    readonly body: IncomingMessage | null,
+    readonly body: Readable | null,
     readonly sink: HttpResponseSink,
   ) {}
 
@@ -83,7 +84,6 @@ export class Frontend {
     }
     const environ = buildEnviron(req, listener, this.options.scriptName);
     let flags = 0;
-    let body: IncomingMessage | null = null;
     // llhttp already rejected conflicting framing; what is left is chunked, a length, or none.
     for (const [key, value] of environ) {
       if (key === 'HTTP_TRANSFER_ENCODING') {
@@ -92,18 +92,16 @@ export class Frontend {
       }
       if (key === 'CONTENT_LENGTH' && value !== '0') flags = RequestFlags.HAS_BODY;
     }
+    let body: Readable | null = null;
     if (flags) body = req;
     const maxBody = this.options.limits.body;
     if (flags & RequestFlags.CHUNKED && maxBody > 0) {
-      // A chunked body announces no length: count it as it arrives.
-      let received = 0;
-      req.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > maxBody && !exchange.aborted) {
+      body = req.pipe(
+        new BodyLimit(maxBody, () => {
           exchange.abort();
           this.reject(req, sink, new HttpError(413, 'ERR_LIMIT_REQUEST_BODY', `chunked body exceeds --limit-request-body ${maxBody}`));
-        }
-      });
+        }),
+      );
     }
     if (expectContinue && body) flags |= RequestFlags.EXPECT_CONTINUE;
     const exchange = new HttpExchange(flags, environ, body, sink);

@@ -3,6 +3,7 @@
  * those limits (not Node's own caps) decide. 0 means unlimited everywhere.
  */
 import type { IncomingMessage } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
 import { HttpError } from '../errors';
 
 export interface Limits {
@@ -48,4 +49,33 @@ export function checkLimits(req: IncomingMessage, limits: Limits): HttpError | n
     return new HttpError(413, 'ERR_LIMIT_REQUEST_BODY', `Content-Length ${contentLength} exceeds --limit-request-body ${limits.body}`);
   }
   return null;
+}
+
+/**
+ * Passes a chunked body through while counting it: a body that announces no length can only be
+ * held to --limit-request-body as it arrives. Past the limit nothing more goes through.
+ */
+export class BodyLimit extends Transform {
+  private seen = 0;
+  private tripped = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly onExceed: () => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen <= this.max) {
+      done(null, chunk);
+      return;
+    }
+    if (!this.tripped) {
+      this.tripped = true;
+      this.onExceed();
+    }
+    done();
+  }
 }
