@@ -499,6 +499,22 @@ export async function request(port, opts = {}, readOpts = {}) {
   }
 }
 
+/**
+ * Raw bytes on a fresh connection: the first response, and for an error status whether the
+ * server then closed the connection (as it must after rejecting a request).
+ */
+export async function rawExchange(port, raw) {
+  const client = await RawClient.connect(port);
+  try {
+    await client.write(raw);
+    const res = await client.readResponse();
+    res.closed = res.status >= 400 || /^close$/i.test(res.get('connection') ?? '') ? await client.waitClosed(2_000) : false;
+    return res;
+  } finally {
+    client.close();
+  }
+}
+
 /** GET path, expect a 200, return the body as text. */
 export async function getText(port, target, headers = {}) {
   const res = await request(port, { path: target, headers });

@@ -2,18 +2,12 @@
 // answered cleanly with the connection closed, and the server keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, serverFor } from './helpers.mjs';
+import { APPS, rawExchange, serverFor } from './helpers.mjs';
 
-async function exchange(port, raw) {
-  const c = await RawClient.connect(port);
-  try {
-    await c.write(raw);
-    const res = await c.readResponse();
-    return { status: res.status, closed: res.status >= 400 ? await c.waitClosed(2_000) : false, res };
-  } finally {
-    c.close();
-  }
-}
+const exchange = async (port, raw) => {
+  const res = await rawExchange(port, raw);
+  return { status: res.status, closed: res.closed, res };
+};
 
 const get = (target, headers = '') => `GET ${target} HTTP/1.1\r\nHost: a\r\n${headers}\r\n`;
 

@@ -2,7 +2,7 @@
 // 400 and a closed connection, the server keeps serving, and a valid request is never eaten.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, serverFor } from './helpers.mjs';
+import { APPS, rawExchange, serverFor } from './helpers.mjs';
 
 const BAD = [
   ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
@@ -16,61 +16,30 @@ test('requests llhttp lets through are rejected by the server', async (t) => {
   const server = await serverFor(t, ['echo_app:app', '--chdir', APPS]);
   for (const [name, raw] of BAD) {
     await t.test(name, async () => {
-      const c = await RawClient.connect(server.port);
-      try {
-        await c.write(raw);
-        const res = await c.readResponse();
-        assert.equal(res.status, 400, `${name}: status ${res.status}`);
-        assert.ok(await c.waitClosed(2_000), `${name}: connection left open`);
-      } finally {
-        c.close();
-      }
+      const res = await rawExchange(server.port, raw);
+      assert.deepEqual([res.status, res.closed], [400, true], name);
     });
   }
 
   await t.test('OPTIONS * is served with an empty PATH_INFO (PEP 3333)', async () => {
-    const c = await RawClient.connect(server.port);
-    try {
-      await c.write('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n');
-      const res = await c.readResponse();
-      assert.equal(res.status, 200);
-      assert.equal(res.json().environ.PATH_INFO, '');
-    } finally {
-      c.close();
-    }
+    const res = await rawExchange(server.port, 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal(res.status, 200);
+    assert.equal(res.json().environ.PATH_INFO, '');
   });
 
   await t.test('CONNECT is answered 405, not dropped', async () => {
-    const c = await RawClient.connect(server.port);
-    try {
-      await c.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
-      const res = await c.readResponse();
-      assert.equal(res.status, 405);
-    } finally {
-      c.close();
-    }
+    const res = await rawExchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    assert.equal(res.status, 405);
   });
 
   await t.test('bytes after Connection: close do not eat the valid response', async () => {
-    const c = await RawClient.connect(server.port);
-    try {
-      await c.write('GET /first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n');
-      const res = await c.readResponse();
-      assert.equal(res.status, 200);
-      assert.equal(res.json().environ.PATH_INFO, '/first');
-      assert.ok(await c.waitClosed(2_000), 'connection left open');
-    } finally {
-      c.close();
-    }
+    const res = await rawExchange(server.port, 'GET /first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal(res.status, 200);
+    assert.equal(res.json().environ.PATH_INFO, '/first');
+    assert.equal(res.closed, true, 'connection left open');
   });
 
   await t.test('the server still serves after all of them', async () => {
-    const c = await RawClient.connect(server.port);
-    try {
-      await c.write('GET /after HTTP/1.1\r\nHost: a\r\n\r\n');
-      assert.equal((await c.readResponse()).status, 200);
-    } finally {
-      c.close();
-    }
+    assert.equal((await rawExchange(server.port, 'GET /after HTTP/1.1\r\nHost: a\r\n\r\n')).status, 200);
   });
 });

@@ -97,24 +97,31 @@ function resolveDefault<T>(d: Default<T>, ctx: DefaultContext): T {
   return typeof d === 'function' ? (d as (ctx: DefaultContext) => T)(ctx) : d;
 }
 
-/** A setting holding one value; the last occurrence in a source wins. */
-export function one<T>(spec: ValueSpec<T> & { parser: Parser<T>; nullable?: boolean }): Setting<T> {
-  const { parser } = spec;
+/** The fields every value setting takes straight from its spec and parser. */
+function shared<T, I>(spec: ValueSpec<T>, parser: Parser<I>) {
   return {
-    kind: 'value',
+    kind: 'value' as const,
     section: spec.section,
     flags: spec.flags,
     metavar: spec.metavar,
     doc: spec.doc,
     file: spec.file,
     envOverride: spec.env,
-    positional: spec.positional ?? false,
-    repeatable: false,
     isSwitch: false,
-    nullable: spec.nullable ?? false,
     expected: parser.expected,
     defaultDoc: spec.defaultDoc ?? describeDefault(spec.default),
-    parseItem: (raw) => parser.parse(raw),
+    parseItem: (raw: string) => parser.parse(raw),
+  };
+}
+
+/** A setting holding one value; the last occurrence in a source wins. */
+export function one<T>(spec: ValueSpec<T> & { parser: Parser<T>; nullable?: boolean }): Setting<T> {
+  const { parser } = spec;
+  return {
+    ...shared(spec, parser),
+    positional: spec.positional ?? false,
+    repeatable: false,
+    nullable: spec.nullable ?? false,
     fromJson(value) {
       if (value === null && this.nullable) return null as T;
       return P.scalarFromJson(parser, value);
@@ -130,20 +137,10 @@ export function one<T>(spec: ValueSpec<T> & { parser: Parser<T>; nullable?: bool
 export function many<T>(spec: ValueSpec<T[]> & { parser: Parser<T> }): Setting<T[]> {
   const { parser } = spec;
   return {
-    kind: 'value',
-    section: spec.section,
-    flags: spec.flags,
-    metavar: spec.metavar,
-    doc: spec.doc,
-    file: spec.file,
-    envOverride: spec.env,
+    ...shared(spec, parser),
     positional: false,
     repeatable: true,
-    isSwitch: false,
     nullable: false,
-    expected: parser.expected,
-    defaultDoc: spec.defaultDoc ?? describeDefault(spec.default),
-    parseItem: (raw) => parser.parse(raw),
     fromJson(value) {
       return (Array.isArray(value) ? value : [value]).map((item: unknown) => {
         try {
