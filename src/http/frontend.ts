@@ -75,7 +75,7 @@ export class Frontend {
 
   private handle(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, expectContinue: boolean): void {
     const isHead = req.method === 'HEAD';
-    const sink = new HttpResponseSink(res, isHead, this.log, () => {});
+    const sink = new HttpResponseSink(res, isHead, this.log);
     const problem = checkRequest(req);
     const rejection = problem !== null ? new HttpError(400, 'ERR_BAD_REQUEST', problem) : checkLimits(req, this.options.limits);
     if (rejection) {

@@ -31,7 +31,6 @@ export class HttpResponseSink implements ResponseSink {
     private readonly res: ServerResponse,
     private readonly isHead: boolean,
     private readonly log: Logger,
-    private readonly onDone: () => void,
   ) {}
 
   get headersSent(): boolean {
@@ -203,7 +202,6 @@ export class HttpResponseSink implements ResponseSink {
   private settle(): void {
     if (this.finished) return;
     this.finished = true;
-    this.onDone();
   }
 }
 

@@ -96,7 +96,7 @@ export class Channel {
   }
 
   /**
-   * Ends every request still on this worker (it died or was killed): `statusFor` chooses each
+   * Ends every request still on this worker (it died or was killed): `errorFor` chooses each
    * one's answer, e.g. 504 for the one that timed out and 502 for the rest.
    */
   failAll(errorFor: (startedAt: number) => HttpError): void {
