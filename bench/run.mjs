@@ -163,6 +163,12 @@ function tree(rootPid) {
   return out;
 }
 
+/** CPU seconds of the root process alone (for nodicorn: Node, without the Python workers). */
+function rootCpu(rootPid) {
+  const st = procStat(rootPid);
+  return st ? (st.utime + st.stime) / TICK : 0;
+}
+
 /** CPU seconds used by the tree, including children that already exited (cutime/cstime). */
 function treeCpu(rootPid) {
   let ticks = 0;
@@ -308,6 +314,7 @@ async function measure(server, scenario) {
     await waitReady(port, scenario, child);
     await runWrk(port, { ...scenario, conc: Math.min(scenario.conc, 64) }, 2); // warm-up
     const cpu0 = treeCpu(child.pid);
+    const root0 = rootCpu(child.pid);
     let peakTree = 0;
     let peakRoot = 0;
     const sampler = setInterval(() => {
@@ -319,6 +326,7 @@ async function measure(server, scenario) {
     const result = await runWrk(port, scenario, DURATION);
     clearInterval(sampler);
     const cpu = treeCpu(child.pid) - cpu0;
+    const rootCpuSeconds = rootCpu(child.pid) - root0;
     const still = checkAnswer(scenario, await probe(port, scenario));
     return {
       server: server.name,
@@ -332,6 +340,8 @@ async function measure(server, scenario) {
       cpuSeconds: cpu,
       cpuUsPerRequest: result.requests > 0 ? (cpu * 1e6) / result.requests : null,
       cpuMsPer1000: result.requests > 0 ? (cpu * 1e6) / result.requests : null,
+      // The root process's share: where the cost sits (Node vs workers, arbiter vs workers).
+      rootCpuUsPerRequest: result.requests > 0 ? (rootCpuSeconds * 1e6) / result.requests : null,
       peakTreeRssMb: peakTree / 1024,
       peakRootRssMb: peakRoot / 1024,
       healthyAfter: still === null,
@@ -454,7 +464,7 @@ async function main() {
       process.stdout.write(`${scenario.name.padEnd(16)} ${server.name.padEnd(17)} `);
       const r = await measure(server, scenario);
       run.results.push(r);
-      console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB`);
+      console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req (root ${fmt(r.rootCpuUsPerRequest)})  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB`);
     }
   }
   const file = join(here, 'results', `${quick ? 'quick' : 'full'}-${run.date.replace(/[:.]/g, '-')}.json`);

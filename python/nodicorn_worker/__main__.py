@@ -117,8 +117,12 @@ def main(argv=None):
         from . import wsgi
         from .channel import Channel
         wsgi.configure(app, args.threads, args.multiprocess == '1')
-        channel = Channel(PIPE_FD, out_fd, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__)
-        channel.start_threads(args.threads, args.name or 'nodicorn')
+        # One app thread: the main thread runs the app between reads (see Channel.inline).
+        # Not on Windows, where select() cannot look at a pipe (Channel.poll needs it).
+        inline = args.threads == 1 and os.name == 'posix'
+        channel = Channel(PIPE_FD, out_fd, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__, inline)
+        if not inline:
+            channel.start_threads(args.threads, args.name or 'nodicorn')
         channel.send(P.encode_json(P.READY, 0, {
             'pid': os.getpid(), 'python': platform.python_version(), 'threads': args.threads}))
     except BaseException as e:

@@ -16,9 +16,11 @@ a second pipe for the worker's writes and say so with --out-fd N (e.g. stdio fd 
 socketpair at fd 3 carries both directions.
 """
 import os
+import select
 import sys
 import threading
 from collections import deque
+from time import monotonic
 
 from . import protocol as P
 
@@ -27,7 +29,9 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.7 is not supported anyway
     from queue import Queue as SimpleQueue
 
-READ_SIZE = 256 * 1024
+# Below glibc's mmap threshold: a bigger read buffer costs an mmap, mremap and munmap per read.
+READ_SIZE = 64 * 1024
+POLL_INTERVAL = 0.01
 
 
 class ClientDisconnected(OSError):
@@ -64,6 +68,12 @@ class RequestState:
 
     def wait(self, ready):
         """Sleeps (no polling) until ready(self) is true; call with channel.lock held."""
+        if self.channel.inline:
+            # No reader thread to wake us: read and route frames ourselves until ready.
+            pump = self.channel.pump
+            while not ready(self):
+                pump()
+            return
         cond = self.cond
         while not ready(self):
             self.waiter = cond
@@ -72,16 +82,25 @@ class RequestState:
 
 
 class Channel:
-    def __init__(self, rfd, wfd, state_class, handler):
+    def __init__(self, rfd, wfd, state_class, handler, inline=False):
         self.rfd = rfd
         self.wfd = wfd
         self.state_class = state_class
         self.handler = handler
         self.requests = {}
+        # inline: the main thread runs the app itself (one app thread). A request that waits
+        # for body bytes or credit reads the pipe in its own wait, so no thread hand-off and no
+        # wake-up costs a syscall: this is gunicorn's sync worker shape.
+        self.inline = inline
         # One lock for all request states: held only for a few attribute updates, and it lets
         # each app thread own one reusable Condition instead of allocating one per request.
-        self.lock = threading.Lock()
+        # Inline, a wait routes frames while its caller holds the lock, hence re-entrant.
+        self.lock = threading.RLock() if inline else threading.Lock()
         self.queue = SimpleQueue()
+        self._reader = P.FrameReader()
+        self._pending = deque()
+        self._polled = 0.0
+        self.corked = False
         self._out = deque()
         self._wlock = threading.Lock()
 
@@ -90,12 +109,21 @@ class Channel:
     def send(self, data):
         """Writes data, together with whatever other threads have queued meanwhile.
 
+        Inline and corked (more requests of the same read wait their turn), data is only
+        queued: the last request of the batch, or any wait for the pipe, writes it all at once.
+
         Each caller appends, then takes the write lock; whoever holds it writes everything queued
         in one os.write, so threads that finish together share a syscall. deque.append/popleft
         are atomic, so no item is lost between a writer's drain and another thread's append.
         """
         out = self._out
         out.append(data)
+        if self.corked:
+            return
+        self.flush()
+
+    def flush(self):
+        out = self._out
         with self._wlock:
             if len(out) == 1:
                 try:
@@ -153,16 +181,11 @@ class Channel:
 
     def serve(self):
         """Reads and routes frames until EOF on the pipe; returns the exit code to use."""
-        reader = P.FrameReader()
-        push = reader.push
+        if self.inline:
+            return self._serve_inline()
         read = os.read
         rfd = self.rfd
-        requests = self.requests
-        lock = self.lock
-        put = self.queue.put
-        make = self.state_class
-        REQUEST, BODY, BODY_END, ABORT, CREDIT = P.REQUEST, P.BODY, P.BODY_END, P.ABORT, P.CREDIT
-        u32 = P.decode_count
+        route = self._route
         while True:
             try:
                 chunk = read(rfd, READ_SIZE)
@@ -170,41 +193,101 @@ class Channel:
                 chunk = b''
             if not chunk:
                 return 0
-            try:
-                frames = push(chunk)
-            except P.ProtocolError as e:
-                return (_protocol_exit(str(e)))
-            for ftype, fid, payload in frames:
-                if ftype == REQUEST:
-                    state = make(self, fid, payload)
-                    requests[fid] = state
-                    put(state)
-                    continue
-                state = requests.get(fid)
-                if state is None:
-                    # The request already ended (e.g. the app returned without reading its
-                    # body): late frames for it are expected and dropped.
-                    if ftype not in (BODY, BODY_END, ABORT, CREDIT):
-                        return (_protocol_exit('unexpected frame type %d' % ftype))
-                    continue
-                with lock:
-                    if ftype == BODY:
-                        if payload:
-                            state.chunks.append(payload)
-                    elif ftype == BODY_END:
-                        state.body_done = True
-                    elif ftype == ABORT:
-                        state.aborted = True
-                    elif ftype == CREDIT:
-                        try:
-                            state.acked += u32(payload)
-                        except P.ProtocolError as e:
-                            return (_protocol_exit(str(e)))
-                    else:
-                        return (_protocol_exit('unexpected frame type %d' % ftype))
-                    w = state.waiter
-                    if w is not None:
-                        w.notify()
+            code = route(chunk)
+            if code is not None:
+                return code
+
+    def _serve_inline(self):
+        pending = self._pending
+        handler = self.handler
+        requests = self.requests
+        pump = self.pump
+        while True:
+            while pending:
+                state = pending.popleft()
+                # Answers to a batch of prefetched requests leave in one write. The cost: an
+                # answer waits for the rest of its batch (--prefetch 0 gives no batches).
+                self.corked = bool(pending)
+                try:
+                    handler(state)
+                except BaseException:  # the handler reports app errors itself; this is a bug here
+                    _log_exception('nodicorn worker: internal error while handling a request')
+                requests.pop(state.id, None)
+            pump()
+
+    def poll(self):
+        """Inline mode, between two chunks of a streaming response: routes frames that are
+        already waiting (an ABORT above all), so an endless stream to a client that left
+        still ends. It looks at most every POLL_INTERVAL seconds, a select() with no wait."""
+        if not self.inline:
+            return
+        now = monotonic()
+        if now - self._polled < POLL_INTERVAL:
+            return
+        self._polled = now
+        if select.select((self.rfd,), (), (), 0)[0]:
+            self.pump()
+
+    def pump(self):
+        """Inline mode: one blocking read, its frames routed; exits the process at EOF."""
+        if self._out:
+            # Never wait for Node while holding output it may be waiting for.
+            self.flush()
+        try:
+            chunk = os.read(self.rfd, READ_SIZE)
+        except OSError:
+            chunk = b''
+        if not chunk:
+            _parent_gone()
+        code = self._route(chunk)
+        if code is not None:
+            _exit_now(code)
+
+    def _route(self, chunk):
+        """Routes the frames in chunk; returns an exit code on a protocol error, else None."""
+        requests = self.requests
+        lock = self.lock
+        REQUEST, BODY, BODY_END, ABORT, CREDIT = P.REQUEST, P.BODY, P.BODY_END, P.ABORT, P.CREDIT
+        u32 = P.decode_count
+        try:
+            frames = self._reader.push(chunk)
+        except P.ProtocolError as e:
+            return _protocol_exit(str(e))
+        for ftype, fid, payload in frames:
+            if ftype == REQUEST:
+                state = self.state_class(self, fid, payload)
+                requests[fid] = state
+                if self.inline:
+                    self._pending.append(state)
+                else:
+                    self.queue.put(state)
+                continue
+            state = requests.get(fid)
+            if state is None:
+                # The request already ended (e.g. the app returned without reading its
+                # body): late frames for it are expected and dropped.
+                if ftype not in (BODY, BODY_END, ABORT, CREDIT):
+                    return _protocol_exit('unexpected frame type %d' % ftype)
+                continue
+            with lock:
+                if ftype == BODY:
+                    if payload:
+                        state.chunks.append(payload)
+                elif ftype == BODY_END:
+                    state.body_done = True
+                elif ftype == ABORT:
+                    state.aborted = True
+                elif ftype == CREDIT:
+                    try:
+                        state.acked += u32(payload)
+                    except P.ProtocolError as e:
+                        return _protocol_exit(str(e))
+                else:
+                    return _protocol_exit('unexpected frame type %d' % ftype)
+                w = state.waiter
+                if w is not None:
+                    w.notify()
+        return None
 
 
 def _protocol_exit(message):
@@ -213,12 +296,17 @@ def _protocol_exit(message):
     return WORKER_BOOT
 
 
-def _parent_gone():
+def _exit_now(code):
     try:
         sys.stderr.flush()
     except Exception:
         pass
-    os._exit(0)
+    os._exit(code)
+
+
+def _parent_gone():
+    # EOF or EPIPE on the pipe: the parent is gone, nothing this process does can reach anyone.
+    _exit_now(0)
 
 
 def _log_exception(header):

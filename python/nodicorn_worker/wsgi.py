@@ -158,6 +158,8 @@ class WsgiRequest(RequestState):
             raise TypeError('write() takes bytes, got %s' % type(data).__name__)
         if self.head is None:
             raise AssertionError('write() called before start_response()')
+        self.channel.corked = False
+        self.channel.poll()
         if self.aborted:
             raise ClientDisconnected()
         if data:
@@ -235,7 +237,11 @@ class WsgiRequest(RequestState):
                     return
             elif rtype is FileWrapper and self._send_file(result):
                 return
+            # A streamed answer leaves as it comes, not with the rest of a corked batch.
+            self.channel.corked = False
+            poll = self.channel.poll
             for chunk in result:
+                poll()
                 if self.aborted:
                     break
                 if type(chunk) is not bytes:

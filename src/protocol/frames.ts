@@ -109,37 +109,45 @@ export function pairBlockSize(pairs: ReadonlyArray<readonly [string, string]>): 
   return size;
 }
 
-/** Writes a pair block at `at` (strings are latin-1: one byte per code point ≤ 0xff). */
+/**
+ * Writes a pair block at `at` (strings are latin-1: one byte per code point ≤ 0xff).
+ * The strings are joined and written in one call: a Buffer write per string crosses into C++
+ * thirty times for a typical environ, and that showed in the request path's profile.
+ */
 export function writePairBlock(out: Buffer, at: number, pairs: ReadonlyArray<readonly [string, string]>): number {
   out.writeUInt16LE(pairs.length, at);
   let lens = at + 2;
-  let data = lens + pairs.length * 8;
+  const data = lens + pairs.length * 8;
+  let text = '';
   for (const [k, v] of pairs) {
     out.writeUInt32LE(k.length, lens);
     out.writeUInt32LE(v.length, lens + 4);
     lens += 8;
-    data += out.write(k, data, 'latin1');
-    data += out.write(v, data, 'latin1');
+    text += k + v;
   }
-  return data;
+  return data + out.write(text, data, 'latin1');
 }
 
 export function readPairBlock(buf: Buffer, at: number): Array<[string, string]> {
   if (at + 2 > buf.length) throw new ProtocolError('pair block: truncated count');
   const n = buf.readUInt16LE(at);
   let lens = at + 2;
-  let data = lens + n * 8;
+  const data = lens + n * 8;
   if (data > buf.length) throw new ProtocolError('pair block: truncated lengths');
+  let total = 0;
+  for (let i = 0; i < n; i++) total += buf.readUInt32LE(lens + i * 8) + buf.readUInt32LE(lens + i * 8 + 4);
+  if (data + total !== buf.length) throw new ProtocolError(data + total > buf.length ? 'pair block: truncated data' : 'pair block: trailing bytes');
+  // One decode for all the strings; the pairs are slices of it (cheap in V8).
+  const text = buf.toString('latin1', data, buf.length);
   const pairs: Array<[string, string]> = [];
+  let pos = 0;
   for (let i = 0; i < n; i++) {
     const kl = buf.readUInt32LE(lens);
     const vl = buf.readUInt32LE(lens + 4);
     lens += 8;
-    if (data + kl + vl > buf.length) throw new ProtocolError('pair block: truncated data');
-    pairs.push([buf.toString('latin1', data, data + kl), buf.toString('latin1', data + kl, data + kl + vl)]);
-    data += kl + vl;
+    pairs.push([text.slice(pos, pos + kl), text.slice(pos + kl, pos + kl + vl)]);
+    pos += kl + vl;
   }
-  if (data !== buf.length) throw new ProtocolError('pair block: trailing bytes');
   return pairs;
 }
 
