@@ -32,6 +32,9 @@ except ImportError:  # pragma: no cover - Python < 3.7 is not supported anyway
 # Below glibc's mmap threshold: a bigger read buffer costs an mmap, mremap and munmap per read.
 READ_SIZE = 64 * 1024
 POLL_INTERVAL = 0.01
+# Below every platform's IOV_MAX (1024 on Linux); longer runs are joined instead.
+IOV_MAX = 512
+_writev = getattr(os, 'writev', None)
 
 
 class ClientDisconnected(OSError):
@@ -107,14 +110,16 @@ class Channel:
     # -- writing ---------------------------------------------------------------------------
 
     def send(self, data):
-        """Writes data, together with whatever other threads have queued meanwhile.
+        """Writes data (bytes, or a list of buffers that stay together), together with whatever
+        other threads have queued meanwhile.
 
         Inline and corked (more requests of the same read wait their turn), data is only
         queued: the last request of the batch, or any wait for the pipe, writes it all at once.
 
-        Each caller appends, then takes the write lock; whoever holds it writes everything queued
-        in one os.write, so threads that finish together share a syscall. deque.append/popleft
-        are atomic, so no item is lost between a writer's drain and another thread's append.
+        Each caller appends one item, then takes the write lock; whoever holds it writes
+        everything queued in one syscall, so threads that finish together share it.
+        deque.append/popleft are atomic, so no item is lost between a writer's drain and another
+        thread's append, and a list is one item, so no other thread's frame lands inside it.
         """
         out = self._out
         out.append(data)
@@ -125,23 +130,36 @@ class Channel:
     def flush(self):
         out = self._out
         with self._wlock:
-            if len(out) == 1:
-                try:
-                    data = out.popleft()
-                except IndexError:
-                    return
-            else:
-                parts = []
-                pop = out.popleft
-                try:
-                    while True:
-                        parts.append(pop())
-                except IndexError:
-                    pass
-                if not parts:
-                    return
-                data = b''.join(parts)
-            self._write_all(data)
+            parts = []
+            pop = out.popleft
+            try:
+                while True:
+                    item = pop()
+                    if type(item) is list:
+                        parts.extend(item)
+                    else:
+                        parts.append(item)
+            except IndexError:
+                pass
+            if len(parts) == 1:
+                self._write_all(parts[0])
+            elif parts:
+                self._write_parts(parts)
+
+    def _write_parts(self, parts):
+        # writev hands the kernel big bodies where they lie: no join, no copy of a 1 MiB frame.
+        if _writev is None or len(parts) > IOV_MAX:
+            self._write_all(b''.join(parts))
+            return
+        try:
+            n = _writev(self.wfd, parts)
+        except OSError:
+            _parent_gone()
+        total = 0
+        for part in parts:
+            total += len(part)
+        if n < total:
+            self._write_all(b''.join(parts)[n:])
 
     def _write_all(self, data):
         fd = self.wfd

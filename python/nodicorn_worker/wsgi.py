@@ -187,7 +187,7 @@ class WsgiRequest(RequestState):
             room = WINDOW - (self.sent - self.acked)
             if room <= 0:
                 if parts:
-                    self.channel.send(b''.join(parts))
+                    self.channel.send(parts)
                     parts = []
                 self._wait_credit()
                 continue
@@ -197,10 +197,10 @@ class WsgiRequest(RequestState):
             if take > MAX_BODY_FRAME:
                 take = MAX_BODY_FRAME
             parts.append(_pack_header(take, _RESPONSE_BODY, fid))
-            parts.append(data if take == size else data[pos:pos + take])
+            parts.append(data if take == size else memoryview(data)[pos:pos + take])
             self.sent += take
             pos += take
-        self.channel.send(b''.join(parts))
+        self.channel.send(parts)
 
     def _wait_credit(self):
         with self.channel.lock:
@@ -270,8 +270,7 @@ class WsgiRequest(RequestState):
         self.head_sent = True
         if size and not self.is_head:
             self.sent += size
-            out = b''.join((self.head, _pack_header(size, _RESPONSE_BODY, fid), body,
-                            _pack_header(0, _END, fid)))
+            out = [self.head, _pack_header(size, _RESPONSE_BODY, fid), body, _pack_header(0, _END, fid)]
         else:
             out = self.head + _pack_header(0, _END, fid)
         self.channel.send(out)

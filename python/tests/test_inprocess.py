@@ -27,6 +27,9 @@ class Recorder(Channel):
     def _write_all(self, data):
         self.writes.append(data)
 
+    def _write_parts(self, parts):
+        self.writes.append(b''.join(parts))
+
 
 def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/'))):
     wsgi.configure(app, 1, False)

@@ -123,6 +123,37 @@ test('a stream of all vectors decodes the same in any split', () => {
   }
 });
 
+test('streamed types arrive in pieces that are views of the reads, other frames whole', () => {
+  const body = Buffer.alloc(300_000, 7);
+  for (let i = 0; i < body.length; i += 997) body[i] = i % 251;
+  const stream = Buffer.concat([
+    encodeFrame(FrameType.RESPONSE_HEAD, 3, Buffer.from('head')),
+    encodeFrame(FrameType.RESPONSE_BODY, 3, body),
+    encodeFrame(FrameType.END, 3),
+    encodeFrame(FrameType.RESPONSE_BODY, 4, Buffer.alloc(0)),
+    encodeFrame(FrameType.ERROR, 4, Buffer.from('{}')),
+  ]);
+  for (const size of [1, 7, 4096, 65536, stream.length]) {
+    const reader = new FrameReader(new Set([FrameType.RESPONSE_BODY]));
+    const got: Frame[] = [];
+    for (let at = 0; at < stream.length; at += size) {
+      const read = Buffer.from(stream.subarray(at, at + size));
+      for (const f of reader.push(read)) {
+        // A piece of a body frame that does not fit one read is a view of that read.
+        if (f.type === FrameType.RESPONSE_BODY && size < body.length && size > 9) assert.equal(f.payload.buffer, read.buffer);
+        got.push(f);
+      }
+    }
+    const bodies = got.filter((f) => f.type === FrameType.RESPONSE_BODY && f.id === 3);
+    assert.ok(size >= stream.length || bodies.length > 1, `split into pieces at read size ${size}`);
+    assert.ok(Buffer.concat(bodies.map((f) => f.payload)).equals(body), `body intact at read size ${size}`);
+    assert.deepEqual(
+      got.filter((f) => f.type !== FrameType.RESPONSE_BODY).map((f) => [f.type, f.id, f.payload.toString()]),
+      [[FrameType.RESPONSE_HEAD, 3, 'head'], [FrameType.END, 3, ''], [FrameType.ERROR, 4, '{}']],
+    );
+  }
+});
+
 test('an oversized length is a protocol error, not an allocation', () => {
   const header = Buffer.alloc(9);
   header.writeUInt32LE(MAX_PAYLOAD + 1, 0);

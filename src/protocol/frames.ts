@@ -256,35 +256,60 @@ export function decodeJson(payload: Buffer): unknown {
 /**
  * Cuts a byte stream into frames. A read holding many small frames costs no copies (payloads are
  * views of the chunk); a frame spread over many reads is joined once, when its last byte arrives.
+ *
+ * Frame types listed in `streamed` are the exception: their payload is plain bytes with no
+ * structure (RESPONSE_BODY), so each read's share is handed on at once as a frame of its own,
+ * a view of the read, never joined. A 1 MiB body then costs no copy and no 1 MiB buffer.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private have = 0;
   /** Bytes needed before parsing can make progress again. */
   private need = HEADER_SIZE;
+  /** A streamed frame whose payload is still arriving: its type, id and bytes to come. */
+  private streamType = 0;
+  private streamId = 0;
+  private streamLeft = 0;
+
+  constructor(private readonly streamed: ReadonlySet<number> = new Set()) {}
 
   /** Feeds one chunk; returns the frames it completes, in order. */
   push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    if (this.streamLeft > 0) {
+      const take = Math.min(this.streamLeft, chunk.length);
+      frames.push({ type: this.streamType, id: this.streamId, payload: chunk.subarray(0, take) });
+      this.streamLeft -= take;
+      if (take === chunk.length) return frames;
+      chunk = chunk.subarray(take);
+    }
     if (this.have > 0) {
       this.chunks.push(chunk);
       this.have += chunk.length;
-      if (this.have < this.need) return [];
+      if (this.have < this.need) return frames;
       chunk = Buffer.concat(this.chunks, this.have);
       this.chunks = [];
       this.have = 0;
     }
-    const frames: Frame[] = [];
     let at = 0;
     this.need = HEADER_SIZE;
     while (chunk.length - at >= HEADER_SIZE) {
       const length = chunk.readUInt32LE(at);
       if (length > MAX_PAYLOAD) throw new ProtocolError(`frame of ${length} bytes exceeds ${MAX_PAYLOAD}`);
+      const type = chunk[at + 4] as number;
       const end = at + HEADER_SIZE + length;
       if (end > chunk.length) {
+        if (this.streamed.has(type)) {
+          this.streamType = type;
+          this.streamId = chunk.readUInt32LE(at + 5);
+          this.streamLeft = end - chunk.length;
+          if (chunk.length > at + HEADER_SIZE) frames.push({ type, id: this.streamId, payload: chunk.subarray(at + HEADER_SIZE) });
+          return frames;
+        }
         this.need = HEADER_SIZE + length;
         break;
       }
-      frames.push({ type: chunk[at + 4] as number, id: chunk.readUInt32LE(at + 5), payload: chunk.subarray(at + HEADER_SIZE, end) });
+      frames.push({ type, id: chunk.readUInt32LE(at + 5), payload: chunk.subarray(at + HEADER_SIZE, end) });
       at = end;
     }
     if (at < chunk.length) {

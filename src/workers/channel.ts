@@ -9,6 +9,7 @@ import {
   ACK_UNIT,
   FrameReader,
   FrameType,
+  HEADER_SIZE,
   RequestFlags,
   WINDOW,
   decodeCount,
@@ -18,8 +19,12 @@ import {
   encodeCount,
   encodeFrame,
   encodeRequest,
+  writeHeader,
   type Frame,
 } from '../protocol/frames';
+
+/** Up to this many queued bytes are joined into one write; past it they leave as one writev. */
+const JOIN_LIMIT = 64 * 1024;
 
 /** What the app raised, as the worker reports it. */
 export interface AppError {
@@ -52,10 +57,12 @@ export interface ChannelEvents {
 }
 
 export class Channel {
-  private readonly reader = new FrameReader();
+  // Response bodies pass through in pieces as read: no join, no copy.
+  private readonly reader = new FrameReader(new Set([FrameType.RESPONSE_BODY]));
   private readonly streams = new Map<number, Stream>();
   private nextId = 1;
   private outbox: Buffer[] = [];
+  private outboxBytes = 0;
   private flushScheduled = false;
   private closed = false;
 
@@ -120,6 +127,7 @@ export class Channel {
   private send(frame: Buffer): void {
     if (this.closed) return;
     this.outbox.push(frame);
+    this.outboxBytes += frame.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // setImmediate runs after this turn's I/O callbacks: requests that arrived together
@@ -128,12 +136,29 @@ export class Channel {
     }
   }
 
+  /** A frame whose payload is sent where it lies (a body chunk): no copy into a frame. */
+  private sendWithPayload(type: number, id: number, payload: Buffer): void {
+    const header = Buffer.allocUnsafe(HEADER_SIZE);
+    writeHeader(header, 0, type, id, payload.length);
+    this.send(header);
+    if (payload.length > 0) this.send(payload);
+  }
+
   private readonly flush = (): void => {
     this.flushScheduled = false;
     const out = this.outbox;
     if (out.length === 0 || this.closed) return;
+    const bytes = this.outboxBytes;
     this.outbox = [];
-    this.pipe.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+    this.outboxBytes = 0;
+    if (out.length === 1) this.pipe.write(out[0] as Buffer);
+    else if (bytes <= JOIN_LIMIT) this.pipe.write(Buffer.concat(out, bytes));
+    else {
+      // Big bodies: one writev over the pieces instead of copying them into one buffer.
+      this.pipe.cork();
+      for (const b of out) this.pipe.write(b);
+      this.pipe.uncork();
+    }
   };
 
   private pumpBody(stream: Stream): void {
@@ -142,7 +167,7 @@ export class Channel {
     const id = stream.id;
     body.on('data', (chunk: Buffer) => {
       if (stream.ended) return;
-      this.send(encodeFrame(FrameType.BODY, id, chunk));
+      this.sendWithPayload(FrameType.BODY, id, chunk);
       stream.bodyInFlight += chunk.length;
       if (stream.bodyInFlight >= WINDOW) {
         stream.bodyPaused = true;
