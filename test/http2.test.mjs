@@ -30,6 +30,7 @@ test('HTTP/2 through the WSGI request path', async (t) => {
 
   await t.test('ALPN picks h2; environ: SERVER_PROTOCOL, target, Host from :authority, no pseudo-headers', async () => {
     assert.equal(session.alpnProtocol, 'h2');
+    assert.equal(session.remoteSettings.maxConcurrentStreams, 100);
     const res = await h2request(session, { path: '/echo/caf%C3%A9/x?q=1&r=%20', headers: { 'x-dup': ['1', '2'], 'user-agent': 'h2-test' } });
     assert.equal(res.status, 200);
     const { environ, wsgi } = res.json();
@@ -90,6 +91,17 @@ test('HTTP/2 through the WSGI request path', async (t) => {
     assert.equal(doc.environ.CONTENT_LENGTH, undefined);
     assert.equal(doc.wsgi.input_terminated, true);
     assert.equal(Buffer.from(doc.body_b64, 'base64').toString(), parts.join(''));
+  });
+
+  await t.test('Expect: 100-continue: the interim response comes when the app reads the body', async () => {
+    let continued = false;
+    const res = await h2request(session, {
+      method: 'POST', path: '/echo/expect', keepOpen: true, headers: { expect: '100-continue', 'content-length': '5' },
+      onStream: (stream) => stream.once('continue', () => { continued = true; stream.end('hello'); }),
+    });
+    assert.equal(continued, true);
+    assert.equal(res.status, 200);
+    assert.equal(Buffer.from(res.json().body_b64, 'base64').toString(), 'hello');
   });
 
   await t.test('a streaming response arrives in pieces before the app finishes', async () => {

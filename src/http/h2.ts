@@ -39,8 +39,14 @@ const FIRST_REQUEST_MS = 60_000;
 /** RST_STREAM code for a response that cannot be completed (RFC 9113 §7). */
 export const STREAM_ABORT_CODE = constants.NGHTTP2_INTERNAL_ERROR;
 
+/**
+ * Streams one connection may have open at once (gunicorn's http2_max_concurrent_streams default).
+ * node:http2 allows 2^32-1; each open stream is a request waiting for a worker.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
+
 export function createH2Server(options: SecureServerOptions, keepAliveMs: number): Http2SecureServer & FrontServer {
-  const server = createSecureServer(options);
+  const server = createSecureServer({ ...options, settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, ...options.settings } });
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
