@@ -27,6 +27,9 @@ test('-w 1 --threads 1 --prefetch 0 --backlog 1: the request past the queue boun
 
 test('--prefetch 1: one more request waits inside the busy worker, the rest in the queue, then 503', async (t) => {
   const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '1', '--backlog', '1'], { waitWorkers: 1 });
+  // "Booting worker" comes before the worker is ready: on a loaded machine the first request
+  // would still sit in the queue and the second find it full. One answered request means ready.
+  assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
   const results = [];
   for (let i = 0; i < 4; i++) {
     results.push(request(server.port, { path: '/?s=1' }, { timeout: 20_000 }).then((res) => res.status));
