@@ -82,10 +82,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of servers) s.closeIdleConnections();
       await arbiter.stop(config.gracefulTimeout * 1000);
       for (const s of servers) s.closeAllConnections();
-      removeSignalHandlers();
       log.info('Shutting down: Master');
       await access?.close();
       await log.flush();
+      // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
+      // signal's default action (exit by signal, not 0).
+      removeSignalHandlers();
     })());
 
   let removeSignalHandlers = (): void => {};
