@@ -4,7 +4,6 @@
  */
 import { lookup } from 'node:dns/promises';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
@@ -15,6 +14,8 @@ import { AccessLog } from './log/access';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
 import { Frontend } from './http/frontend';
+import type { FrontServer } from './http/h2';
+import { tlsSetup } from './http/tls';
 import { parseBind, formatAddress, type BindAddress } from './http/address';
 
 export interface ServeOptions {
@@ -40,6 +41,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     if (!address) throw new ConfigError(`--bind: expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got "${spec}"`);
     return address;
   });
+  // Certificates are read before anything starts: a bad path is a config error, not a late failure.
+  const tls = tlsSetup(config, process.cwd());
   const access = config.accessLogfile ? new AccessLog({ file: config.accessLogfile, format: config.accessLogformat, json: config.logFormat === 'json' }) : null;
   const dispatcher = new Dispatcher(config.backlog);
   const cwd = resolvePath(config.chdir);
@@ -65,10 +68,10 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     log,
   );
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
-  const frontend = new Frontend({ keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '', limits }, (ex) => dispatcher.dispatch(ex), log, access);
+  const frontend = new Frontend({ keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '', limits, tls }, (ex) => dispatcher.dispatch(ex), log, access);
 
   log.info(`Starting nodicorn ${version()}`);
-  const servers: Server[] = [];
+  const servers: FrontServer[] = [];
   const urls: string[] = [];
   let closing: Promise<void> | undefined;
 
@@ -79,10 +82,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of servers) s.closeIdleConnections();
       await arbiter.stop(config.gracefulTimeout * 1000);
       for (const s of servers) s.closeAllConnections();
-      removeSignalHandlers();
       log.info('Shutting down: Master');
       await access?.close();
       await log.flush();
+      // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
+      // signal's default action (exit by signal, not 0).
+      removeSignalHandlers();
     })());
 
   let removeSignalHandlers = (): void => {};
@@ -108,10 +113,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     // Workers boot while the sockets open; nothing is accepted before both are ready.
     const booting = arbiter.start();
     for (const address of await expandLocalhost(addresses)) {
-      const server = frontend.createServer({ scheme: 'http' });
+      const scheme = tls ? 'https' : 'http';
+      const server = frontend.createServer({ scheme });
       await listen(server, address, config.backlog);
       servers.push(server);
-      const url = formatAddress(actualAddress(server, address));
+      const url = formatAddress(actualAddress(server, address), scheme);
       urls.push(url);
       log.info(`Listening at: ${url} (${process.pid})`);
     }
@@ -159,7 +165,7 @@ async function expandLocalhost(addresses: BindAddress[]): Promise<BindAddress[]>
   return out;
 }
 
-function listen(server: Server, address: BindAddress, backlog: number): Promise<void> {
+function listen(server: FrontServer, address: BindAddress, backlog: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new NodicornError('ERR_BIND', `Connection in use or not available: ${formatAddress(address)} (${err.code ?? err.message})`, ExitCode.UNEXPECTED));
@@ -181,7 +187,7 @@ function removeStaleSocket(path: string): void {
   if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
 }
 
-function actualAddress(server: Server, address: BindAddress): BindAddress {
+function actualAddress(server: FrontServer, address: BindAddress): BindAddress {
   if (address.kind !== 'tcp') return address;
   const info = server.address() as AddressInfo;
   return { kind: 'tcp', host: address.host, port: info.port };

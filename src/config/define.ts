@@ -12,6 +12,7 @@ export const SECTIONS = [
   'Worker Processes',
   'Server Mechanics',
   'Security',
+  'SSL',
   'Logging',
   'Process Naming',
   'General',

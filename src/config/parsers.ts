@@ -160,3 +160,39 @@ export const appSpec: Parser<string> = {
     return spec;
   },
 };
+
+/** gunicorn's --cert-reqs: the integer values of Python's ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED. */
+export const certReqs: Parser<0 | 1 | 2> = {
+  expected: '0 (CERT_NONE), 1 (CERT_OPTIONAL) or 2 (CERT_REQUIRED)',
+  parse(raw) {
+    const text = raw.trim();
+    if (text === '0' || text === '1' || text === '2') return Number(text) as 0 | 1 | 2;
+    throw new Invalid();
+  },
+};
+
+export const HTTP_PROTOCOLS = ['h1', 'h2'] as const;
+export type HttpProtocol = (typeof HTTP_PROTOCOLS)[number];
+
+/** "h2,h1": each of h1 and h2 at most once, at least one. */
+export const httpProtocols: Parser<HttpProtocol[]> = {
+  expected: 'a comma-separated list of h1 and h2',
+  parse(raw) {
+    return checkProtocols(commaList.parse(raw));
+  },
+  fromJson(value) {
+    return checkProtocols(commaList.fromJson?.(value) ?? []);
+  },
+};
+
+function checkProtocols(items: string[]): HttpProtocol[] {
+  const out: HttpProtocol[] = [];
+  for (const item of items) {
+    const word = HTTP_PROTOCOLS.find((p) => p === item.toLowerCase());
+    if (word === undefined) throw new Invalid(undefined, { value: item });
+    if (out.includes(word)) throw new Invalid('each of h1 and h2 at most once', { value: item });
+    out.push(word);
+  }
+  if (out.length === 0) throw new Invalid();
+  return out;
+}

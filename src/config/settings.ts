@@ -136,6 +136,75 @@ export const SETTINGS = {
       'The largest request body accepted, in bytes: 413 at once when Content-Length says more, or as soon as ' +
       'a chunked body crosses it. 0 means unlimited.',
   }),
+  certfile: one<string | null>({
+    section: 'SSL',
+    flags: ['--certfile'],
+    metavar: 'FILE',
+    file: 'certfile',
+    nullable: true,
+    parser: P.path,
+    default: null,
+    doc:
+      'A PEM certificate (chain): with it, every bind address serves HTTPS. Relative paths are taken from ' +
+      'the directory nodicorn starts in. A missing or unreadable file stops startup with one error line.',
+  }),
+  keyfile: one<string | null>({
+    section: 'SSL',
+    flags: ['--keyfile'],
+    metavar: 'FILE',
+    file: 'keyfile',
+    nullable: true,
+    parser: P.path,
+    default: null,
+    defaultDoc: 'none (the key is read from --certfile)',
+    doc: 'The PEM private key of --certfile. Without it, the key must be in the certificate file.',
+  }),
+  caCerts: one<string | null>({
+    section: 'SSL',
+    flags: ['--ca-certs'],
+    metavar: 'FILE',
+    file: 'ca_certs',
+    nullable: true,
+    parser: P.path,
+    default: null,
+    defaultDoc: "none (Node's bundled root certificates)",
+    doc: 'PEM certificates of the authorities that client certificates are checked against (see --cert-reqs).',
+  }),
+  certReqs: one<0 | 1 | 2>({
+    section: 'SSL',
+    flags: ['--cert-reqs'],
+    metavar: 'INT',
+    file: 'cert_reqs',
+    parser: P.certReqs,
+    default: 0,
+    doc:
+      'Client certificates (mutual TLS), as gunicorn numbers them: 0 does not ask for one; 1 asks, and a ' +
+      'client that sends one must pass the check against --ca-certs; 2 refuses clients without a valid one.',
+  }),
+  ciphers: one<string | null>({
+    section: 'SSL',
+    flags: ['--ciphers'],
+    metavar: 'CIPHERS',
+    file: 'ciphers',
+    nullable: true,
+    parser: P.text,
+    default: null,
+    defaultDoc: "none (Node's default list)",
+    doc: 'The TLS cipher list, in OpenSSL\u2019s format (for example ECDHE+AESGCM:!aNULL).',
+  }),
+  httpProtocols: one<P.HttpProtocol[]>({
+    section: 'SSL',
+    flags: ['--http-protocols'],
+    metavar: 'LIST',
+    file: 'http_protocols',
+    parser: P.httpProtocols,
+    default: ['h1'],
+    doc:
+      'The HTTP versions to serve: h1, h2 or both (h2,h1). HTTP/2 is negotiated by ALPN, so h2 needs ' +
+      '--certfile (browsers do not speak cleartext HTTP/2). With both, a client that offers h2 gets it, ' +
+      'whatever the order; a client without ALPN gets HTTP/1.1. With h2 alone, clients that cannot ' +
+      'speak HTTP/2 are refused.',
+  }),
   prefetch: one<number>({
     section: 'Worker Processes',
     flags: ['--prefetch'],

@@ -2,8 +2,8 @@
  * Builds the CGI part of a WSGI environ (PEP 3333) from what llhttp parsed. The worker adds the
  * wsgi.* objects. Every value is a latin-1 string: one code point per byte on the wire.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Pairs } from '../exchange';
+import type { AnyRequest } from './h2';
 
 export interface ListenerInfo {
   scheme: 'http' | 'https';
@@ -80,7 +80,7 @@ export function environKey(name: string): string | null {
 
 const HTTP_VERSIONS: Record<string, string> = { '1.0': 'HTTP/1.0', '1.1': 'HTTP/1.1', '2.0': 'HTTP/2' };
 
-export function buildEnviron(req: IncomingMessage, listener: ListenerInfo, scriptName: string): Pairs {
+export function buildEnviron(req: AnyRequest, listener: ListenerInfo, scriptName: string): Pairs {
   const target = req.url ?? '/';
   const { path, query } = splitTarget(target);
   let pathInfo = percentDecodeLatin1(path);
@@ -104,9 +104,19 @@ export function buildEnviron(req: IncomingMessage, listener: ListenerInfo, scrip
     ['wsgi.url_scheme', listener.scheme],
   ];
   const raw = req.rawHeaders;
+  let first = 0;
+  let authority: string | undefined;
+  const h2 = req.httpVersionMajor === 2;
+  if (h2) {
+    // HTTP/2's pseudo-header fields come first (RFC 9113 §8.3); :method and :path are already
+    // REQUEST_METHOD and the target above, :scheme is the listener's, never the client's word.
+    for (; first < raw.length && (raw[first] as string).charCodeAt(0) === 58 /* : */; first += 2) {
+      if (raw[first] === ':authority') authority = raw[first + 1];
+    }
+  }
   // Duplicates are joined with "," (RFC 9110 §5.3); an index keeps that linear.
   let seen: Map<string, number> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
+  for (let i = first; i < raw.length; i += 2) {
     const key = environKey(raw[i] as string);
     if (key === null) continue;
     const value = (raw[i + 1] as string).trim();
@@ -117,8 +127,11 @@ export function buildEnviron(req: IncomingMessage, listener: ListenerInfo, scrip
       environ.push([key, value]);
     } else {
       const pair = environ[at] as [string, string];
-      pair[1] = pair[1] + ',' + value;
+      // HTTP/2 clients may split Cookie into one field per cookie; RFC 9113 §8.2.3 joins them with "; ".
+      pair[1] = pair[1] + (h2 && key === 'HTTP_COOKIE' ? '; ' : ',') + value;
     }
   }
+  // RFC 9113 §8.3.1: :authority stands in for Host, which HTTP/2 clients need not send.
+  if (authority !== undefined && !seen?.has('HTTP_HOST')) environ.push(['HTTP_HOST', authority]);
   return environ;
 }

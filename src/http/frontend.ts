@@ -1,24 +1,33 @@
 /**
- * The HTTP front: node:http servers on every bind address, turning each request into an
- * Exchange for the dispatcher and each response back into bytes and an access-log line.
+ * The HTTP front: a server on every bind address (node:http; node:https with TLS; node:http2 with
+ * TLS and h2, which hands HTTP/1.1 connections to node:http's code), turning each request, of
+ * whichever version, into an Exchange for the dispatcher and each response back into bytes and an
+ * access-log line.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Exchange, Pairs } from '../exchange';
 import { RequestFlags } from '../protocol/frames';
 import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
 import { checkRequest } from './checks';
-import { BodyLimit, checkLimits, serverLimits, type Limits } from './limits';
+import { BodyLimit, checkLimits, h2Limits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
-import { HttpResponseSink } from './sink';
+import { HttpResponseSink, respondWithError } from './sink';
 import { HttpError } from '../errors';
+import { refusedPeer, type TlsSetup } from './tls';
+import { createH2Server, isH2Request, type AnyRequest, type AnyResponse, type FrontServer } from './h2';
 
 export interface FrontendOptions {
   keepAliveMs: number;
   scriptName: string;
   limits: Limits;
+  /** Used by listeners created with scheme 'https'. */
+  tls: TlsSetup | null;
 }
 
 class HttpExchange implements Exchange {
@@ -54,26 +63,59 @@ export class Frontend {
     private readonly access: AccessLog | null,
   ) {}
 
-  createServer(listener: ListenerInfo): Server {
-    const server = createServer({
+  createServer(listener: ListenerInfo): FrontServer {
+    const tls = listener.scheme === 'https' ? this.options.tls : null;
+    const http1 = {
       keepAliveTimeout: this.options.keepAliveMs,
       // Bodies are streamed to the worker: a whole-request deadline would cut long uploads.
       requestTimeout: 0,
       ...serverLimits(this.options.limits),
-    });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, false));
+    };
+    let server: FrontServer;
+    if (tls === null) server = createServer(http1);
+    else if (!tls.h2) server = createHttpsServer({ ...tls.options, ...http1 });
+    else server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, ...h2Limits(this.options.limits) }, this.options.keepAliveMs);
+    // Set as properties: node:http ignores maxHeadersCount as a constructor option, and an HTTP/2
+    // server hands its HTTP/1.1 connections to node:http's code, which reads these from the server.
+    Object.assign(server, http1);
+    if (tls !== null) this.watchTls(server, tls);
+    server.on('request', (req: AnyRequest, res: AnyResponse) => this.handle(req, res, listener, false));
     // Answering 100 Continue is the app's call: only when it reads the body (PEP 3333).
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, true));
+    server.on('checkContinue', (req: AnyRequest, res: AnyResponse) => this.handle(req, res, listener, true));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
-    server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    server.on('connect', (req: AnyRequest, socket: Socket | Http2ServerResponse) => {
       // A WSGI app cannot tunnel: refuse CONNECT rather than drop the connection silently.
-      this.log.debug(`rejected CONNECT ${req.url} from ${socket.remoteAddress}`);
+      this.log.debug(`rejected CONNECT ${req.url ?? req.headers[':authority']} from ${req.socket.remoteAddress}`);
+      // node:http2 passes an HTTP/2 CONNECT's response, node:http the HTTP/1 connection's socket.
+      if (socket instanceof Http2ServerResponse) return respondWithError(socket, 405);
       socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     });
     return server;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, expectContinue: boolean): void {
+  /** TLS connections: handshake failures are the client's problem (logged at debug), never a crash. */
+  private watchTls(server: FrontServer, tls: TlsSetup): void {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      this.log.debug(`TLS handshake failed with ${socket.remoteAddress ?? 'a client'}: ${err.code ?? ''} ${err.message}`);
+    });
+    if (tls.verifyOptional) {
+      // Runs before the HTTP layer sees the connection, so no request on it is ever handled.
+      server.prependListener('secureConnection', (socket: TLSSocket) => {
+        const reason = refusedPeer(socket);
+        if (reason === null) return;
+        this.log.debug(`${reason} from ${socket.remoteAddress ?? 'a client'}`);
+        socket.destroy();
+      });
+    }
+    // An HTTP/2-only listener refuses clients that did not negotiate h2 by ALPN.
+    server.on('unknownProtocol', (socket: TLSSocket) => {
+      this.log.debug(`refused ${socket.remoteAddress ?? 'a client'}: no HTTP/2 negotiated by ALPN (--http-protocols h2)`);
+      socket.destroy();
+    });
+    server.on('sessionError', (err: Error) => this.log.debug(`HTTP/2 session error: ${err.message}`));
+  }
+
+  private handle(req: AnyRequest, res: AnyResponse, listener: ListenerInfo, expectContinue: boolean): void {
     const isHead = req.method === 'HEAD';
     const sink = new HttpResponseSink(res, isHead, this.log);
     const problem = checkRequest(req);
@@ -92,6 +134,8 @@ export class Frontend {
       }
       if (key === 'CONTENT_LENGTH' && value !== '0') flags = RequestFlags.HAS_BODY;
     }
+    // HTTP/2 frames its own body (RFC 9113 §8.1): without Content-Length it runs to END_STREAM.
+    if (flags === 0 && isH2Request(req) && !req.stream.endAfterHeaders) flags = RequestFlags.HAS_BODY | RequestFlags.CHUNKED;
     let body: Readable | null = null;
     if (flags) body = req;
     const maxBody = this.options.limits.body;
@@ -105,12 +149,14 @@ export class Frontend {
     }
     if (expectContinue && body) flags |= RequestFlags.EXPECT_CONTINUE;
     const exchange = new HttpExchange(flags, environ, body, sink);
+    // Read now: an HTTP/2 request's socket is out of reach once its stream has closed.
+    const remoteAddr = req.socket.remoteAddress ?? '-';
     const start = Date.now();
     const startHr = performance.now();
     res.once('close', () => {
-      if (!res.writableFinished) exchange.abort();
+      if (!sink.delivered) exchange.abort();
       this.access?.log({
-        remoteAddr: req.socket.remoteAddress ?? '-',
+        remoteAddr,
         method: req.method ?? '-',
         target: req.url ?? '',
         ...splitTarget(req.url ?? ''),
@@ -128,7 +174,7 @@ export class Frontend {
   }
 
   /** Every rejection: logged at debug with its reason, answered, and the connection closed. */
-  private reject(req: IncomingMessage, sink: HttpResponseSink, error: HttpError): void {
+  private reject(req: AnyRequest, sink: HttpResponseSink, error: HttpError): void {
     this.log.debug(`${error.status} for ${req.socket.remoteAddress ?? 'unix socket'}: ${error.message}`);
     sink.fail(error, true);
   }

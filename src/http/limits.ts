@@ -3,6 +3,7 @@
  * those limits (not Node's own caps) decide. 0 means unlimited everywhere.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { Transform, type TransformCallback } from 'node:stream';
 import { HttpError } from '../errors';
 
@@ -25,18 +26,36 @@ export function serverLimits(limits: Limits): { maxHeaderSize: number; maxHeader
   return { maxHeaderSize: Math.max(head, 16 * 1024), maxHeadersCount: fields === 0 ? 0 : fields + 1 };
 }
 
-export function checkLimits(req: IncomingMessage, limits: Limits): HttpError | null {
+/**
+ * node:http2 options for the same limits. HTTP/2 counts the pseudo-header fields (:method, :path,
+ * :scheme, :authority) among the header list and adds 32 bytes per field (RFC 9113 §6.5.2,
+ * SETTINGS_MAX_HEADER_LIST_SIZE); beyond these node:http2 resets the stream, so they are set
+ * one field above the limits and checkLimits answers 431 as for HTTP/1.
+ */
+export function h2Limits(limits: Limits): { maxHeaderListPairs: number; settings: { maxHeaderListSize: number } } {
+  const { maxHeaderSize } = serverLimits(limits);
+  const pairs = limits.fields === 0 ? UNLIMITED_HEAD / 32 : limits.fields + 1 + PSEUDO_HEADERS;
+  return { maxHeaderListPairs: pairs, settings: { maxHeaderListSize: maxHeaderSize + pairs * 32 } };
+}
+
+const PSEUDO_HEADERS = 4;
+
+export function checkLimits(req: IncomingMessage | Http2ServerRequest, limits: Limits): HttpError | null {
   // "METHOD SP target SP HTTP/x.y" (RFC 9112 §3).
   const line = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 10;
   if (limits.requestLine > 0 && line > limits.requestLine) {
     return new HttpError(414, 'ERR_LIMIT_REQUEST_LINE', `request line of ${line} bytes exceeds --limit-request-line ${limits.requestLine}`);
   }
   const raw = req.rawHeaders;
-  if (limits.fields > 0 && raw.length / 2 > limits.fields) {
+  // HTTP/2's pseudo-header fields (first in the list, RFC 9113 §8.3) are its request line: they
+  // count towards --limit-request-line above, not towards the header field limits.
+  let first = 0;
+  while (first < raw.length && (raw[first] as string).charCodeAt(0) === 58 /* : */) first += 2;
+  if (limits.fields > 0 && (raw.length - first) / 2 > limits.fields) {
     return new HttpError(431, 'ERR_LIMIT_REQUEST_FIELDS', `more than --limit-request-fields ${limits.fields} header fields`);
   }
   let contentLength = -1;
-  for (let i = 0; i < raw.length; i += 2) {
+  for (let i = first; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     // Counted as gunicorn does, with the line's CRLF: "name: value\r\n".

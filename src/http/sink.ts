@@ -1,9 +1,13 @@
 /**
- * Writes a worker's response onto a node:http ServerResponse: status and headers, body with
- * flow-control acknowledgements, files straight from disk, and errors as one generic response.
+ * Writes a worker's response onto a node:http ServerResponse or a node:http2 compatibility
+ * Http2ServerResponse: status and headers, body with flow-control acknowledgements, files
+ * straight from disk, and errors as one generic response.
  */
 import { createReadStream } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
+import { isH2Response, STREAM_ABORT_CODE, type AnyResponse } from './h2';
 import type { Pairs, ResponseSink } from '../exchange';
 import type { FileRange } from '../protocol/frames';
 import { WHOLE_FILE } from '../protocol/frames';
@@ -26,12 +30,33 @@ export class HttpResponseSink implements ResponseSink {
   status = 0;
   bytes = 0;
   responseHeaders: Pairs = [];
+  /** The response as either kind takes bytes. */
+  private readonly res: Writable & Pick<ServerResponse, 'headersSent' | 'writeContinue'>;
+  /** The same response, as exactly one of these. */
+  private readonly h1: ServerResponse | null;
+  private readonly h2: Http2ServerResponse | null;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly response: AnyResponse,
     private readonly isHead: boolean,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.res = response;
+    this.h2 = isH2Response(response) ? response : null;
+    this.h1 = isH2Response(response) ? null : response;
+  }
+
+  /** At 'close': whether the whole response went out (else the client went away first). */
+  get delivered(): boolean {
+    // An HTTP/2 stream reset by the client still reports writableFinished; its RST code tells.
+    if (this.h2) return this.h2.writableEnded && this.h2.stream.rstCode === 0;
+    return this.res.writableFinished;
+  }
+
+  /** The response can take no more bytes. (Http2ServerResponse has no `destroyed`; its stream does.) */
+  private get gone(): boolean {
+    return this.h2 ? this.h2.stream.destroyed : this.res.destroyed;
+  }
 
   get headersSent(): boolean {
     return this.res.headersSent;
@@ -56,11 +81,16 @@ export class HttpResponseSink implements ResponseSink {
       }
       flat.push(name, value);
     }
-    if (close) this.res.shouldKeepAlive = false;
     this.status = status;
     this.responseHeaders = headers;
     try {
-      this.res.writeHead(status, reason, flat);
+      if (this.h1) {
+        if (close) this.h1.shouldKeepAlive = false;
+        this.h1.writeHead(status, reason, flat);
+      } else {
+        // HTTP/2 has no reason phrase and its own connection management (RFC 9113 §8.2.2, §8.3.2).
+        this.h2?.writeHead(status, h2Headers(flat));
+      }
     } catch (err) {
       // The worker validated the headers; node:http refusing them anyway is an app bug seen late.
       this.log.error(`invalid response head from the app: ${(err as Error).message}`);
@@ -74,7 +104,7 @@ export class HttpResponseSink implements ResponseSink {
       this.pending.push(() => this.body(chunk, flushed));
       return;
     }
-    if (this.finished || this.res.destroyed) {
+    if (this.finished || this.gone) {
       flushed(chunk.length);
       return;
     }
@@ -176,10 +206,10 @@ export class HttpResponseSink implements ResponseSink {
       return;
     }
     if (this.finished) return;
-    if (this.res.headersSent || this.res.destroyed) {
+    if (this.res.headersSent || this.gone) {
       this.abortConnection();
     } else {
-      respondWithError(this.res, error.status, close);
+      respondWithError(this.response, error.status, close);
       this.status = error.status;
     }
     this.settle();
@@ -190,7 +220,12 @@ export class HttpResponseSink implements ResponseSink {
    * client sees a truncated body, never a complete-looking one), then the connection closes.
    */
   private abortConnection(): void {
-    const socket = this.res.socket;
+    if (!this.h1) {
+      // One stream of a shared connection: reset it (RFC 9113 §8.1), the others go on.
+      this.h2?.stream.close(STREAM_ABORT_CODE);
+      return;
+    }
+    const socket = this.h1.socket;
     if (!socket || socket.destroyed) {
       this.res.destroy();
       return;
@@ -208,6 +243,7 @@ export class HttpResponseSink implements ResponseSink {
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   413: 'Content Too Large',
+  405: 'Method Not Allowed',
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
@@ -219,10 +255,33 @@ const REASONS: Record<number, string> = {
 };
 
 /** The one error response: a short text body, and the connection closes after 4xx framing errors. */
-export function respondWithError(res: ServerResponse, status: number, close = false): void {
+export function respondWithError(res: AnyResponse, status: number, close = false): void {
   const reason = REASONS[status] ?? 'Error';
   const body = `${status} ${reason}\n`;
-  if (close) res.shouldKeepAlive = false;
-  res.writeHead(status, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)]);
+  const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
+  // An HTTP/2 stream ends alone; the other streams of its connection were not part of the fault.
+  if (isH2Response(res)) res.writeHead(status, h2Headers(headers));
+  else {
+    if (close) res.shouldKeepAlive = false;
+    res.writeHead(status, reason, headers);
+  }
   res.end(body);
+}
+
+/** Fields node:http2 refuses to send (connection-specific, RFC 9113 §8.2.2). */
+const H2_REFUSED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
+
+/** A flat [name, value, ...] list as node:http2 takes it: lower-case names, repeated ones as arrays. */
+function h2Headers(flat: readonly string[]): OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = (flat[i] as string).toLowerCase();
+    if (H2_REFUSED.has(name)) continue;
+    const value = flat[i + 1] as string;
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (typeof had === 'string') out[name] = [had, value];
+    else had.push(value);
+  }
+  return out;
 }

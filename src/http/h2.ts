@@ -1,0 +1,89 @@
+/**
+ * HTTP/2 over TLS through node:http2's compatibility API, so that an HTTP/2 stream reaches the
+ * same request handler as an HTTP/1 request. What node:http does for HTTP/1 connections and
+ * node:http2 leaves to the server is here: an idle timeout per session, and closing sessions
+ * gracefully (GOAWAY) or at once on shutdown.
+ */
+import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  constants,
+  createSecureServer,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  type Http2SecureServer,
+  type SecureServerOptions,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { Server as NetServer } from 'node:net';
+
+/** What the front end serves on: node:http, node:https and node:http2 servers alike. */
+export type FrontServer = NetServer & Pick<HttpServer, 'closeIdleConnections' | 'closeAllConnections'>;
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+export function isH2Request(req: AnyRequest): req is Http2ServerRequest {
+  return req instanceof Http2ServerRequest;
+}
+
+export function isH2Response(res: AnyResponse): res is Http2ServerResponse {
+  return res instanceof Http2ServerResponse;
+}
+
+/**
+ * Before its first request a session may wait as long as node:http lets an HTTP/1 connection
+ * wait for its first request head (its headersTimeout default); after that, --keep-alive.
+ */
+const FIRST_REQUEST_MS = 60_000;
+
+/** RST_STREAM code for a response that cannot be completed (RFC 9113 §7). */
+export const STREAM_ABORT_CODE = constants.NGHTTP2_INTERNAL_ERROR;
+
+/**
+ * Streams one connection may have open at once (gunicorn's http2_max_concurrent_streams default).
+ * node:http2 allows 2^32-1; each open stream is a request waiting for a worker.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
+
+export function createH2Server(options: SecureServerOptions, keepAliveMs: number): Http2SecureServer & FrontServer {
+  const server = createSecureServer({ ...options, settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, ...options.settings } });
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    let open = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const idleFor = (ms: number): void => {
+      timer = setTimeout(() => session.close(), ms);
+      timer.unref();
+    };
+    idleFor(FIRST_REQUEST_MS);
+    session.on('stream', (stream) => {
+      open++;
+      clearTimeout(timer);
+      stream.once('close', () => {
+        if (--open > 0 || session.closed || session.destroyed) return;
+        // --keep-alive 0 closes after each response, as for HTTP/1: here, after the last open stream.
+        if (keepAliveMs > 0) idleFor(keepAliveMs);
+        else session.close();
+      });
+    });
+    session.once('close', () => {
+      clearTimeout(timer);
+      sessions.delete(session);
+    });
+  });
+  // With allowHTTP1, node:http2 hands HTTP/1.1 connections to node:http's connection code, which
+  // tracks them on this server; node:http's methods close those, and the sessions are ours.
+  const asHttp = server as unknown as HttpServer;
+  return Object.assign(server, {
+    closeIdleConnections(): void {
+      HttpServer.prototype.closeIdleConnections.call(asHttp);
+      // GOAWAY: no new streams, the open ones finish, then the connection closes.
+      for (const session of sessions) session.close();
+    },
+    closeAllConnections(): void {
+      HttpServer.prototype.closeAllConnections.call(asHttp);
+      for (const session of sessions) session.destroy();
+    },
+  });
+}
