@@ -63,6 +63,18 @@ test('response framing', async (t) => {
     assert.ok(res.get('x-worker-pid'));
   });
 
+  await t.test('a client that leaves mid-body is not reported as a short app body', async () => {
+    const client = await RawClient.connect(server.port);
+    await client.write(buildRequest({ path: '/?n=4&delay=0.2&cl=1' }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    client.close();
+    // The generator goes on for 0.6 s after the client left; then the request ends.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal((await request(server.port, { path: '/?n=1&delay=0' })).status, 200);
+    const blamed = server.stderrLines.filter((l) => l.includes('of its Content-Length'));
+    assert.deepEqual(blamed, [], 'the app sent all it declared; the client left');
+  });
+
   await t.test('no validation failures were logged', () => {
     assert.deepEqual(server.validationFailures(), []);
   });

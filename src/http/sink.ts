@@ -189,7 +189,8 @@ export class HttpResponseSink implements ResponseSink {
       return;
     }
     if (this.finished) return;
-    if (!this.isHead && this.declared >= 0 && this.written < this.declared) {
+    // A client that left took the missing bytes' fault with it: nothing to warn about.
+    if (!this.isHead && !this.gone && this.declared >= 0 && this.written < this.declared) {
       // Fewer bytes than promised: the client would wait for the rest forever, so close.
       this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
       this.abortConnection();
