@@ -9,7 +9,8 @@ import { RequestFlags } from '../protocol/frames';
 import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
-import { checkRequest } from './checks';
+import { asksToClose, checkRequest, checkTrailers } from './checks';
+import { Connections } from './connections';
 import { BodyLimit, checkLimits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
 import { HttpResponseSink } from './sink';
@@ -47,37 +48,53 @@ class HttpExchange implements Exchange {
 }
 
 export class Frontend {
+  private readonly connections: Connections;
+
   constructor(
     private readonly options: FrontendOptions,
     private readonly dispatch: (exchange: Exchange) => void,
     private readonly log: Logger,
     private readonly access: AccessLog | null,
-  ) {}
+  ) {
+    this.connections = new Connections(log);
+  }
 
   createServer(listener: ListenerInfo): Server {
     const server = createServer({
       keepAliveTimeout: this.options.keepAliveMs,
       // Bodies are streamed to the worker: a whole-request deadline would cut long uploads.
       requestTimeout: 0,
+      // A missing Host is refused by checkRequest, so it is logged and closed like every refusal.
+      requireHostHeader: false,
       ...serverLimits(this.options.limits),
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, false));
     // Answering 100 Continue is the app's call: only when it reads the body (PEP 3333).
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, true));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.connections.clientError(err, socket));
     server.on('connect', (req: IncomingMessage, socket: Socket) => {
       // A WSGI app cannot tunnel: refuse CONNECT rather than drop the connection silently.
       this.log.debug(`rejected CONNECT ${req.url} from ${socket.remoteAddress}`);
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      this.connections.refuse(socket, 405, 'Allow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n');
     });
     return server;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, expectContinue: boolean): void {
+    // Pipelined behind a refused request: llhttp parsed it, but it must never reach the app.
+    if (this.connections.closing(req.socket)) {
+      this.log.debug(`ignored ${req.method} request after a refused one on the same connection`);
+      req.resume();
+      return;
+    }
+    // The last request this connection serves: nothing parsed after it may reach the app.
+    if (!res.shouldKeepAlive || asksToClose(req)) {
+      res.shouldKeepAlive = false;
+      this.connections.closeAfterResponse(req.socket);
+    }
     const isHead = req.method === 'HEAD';
     const sink = new HttpResponseSink(res, isHead, this.log);
-    const problem = checkRequest(req);
-    const rejection = problem !== null ? new HttpError(400, 'ERR_BAD_REQUEST', problem) : checkLimits(req, this.options.limits);
+    const rejection = checkRequest(req) ?? checkLimits(req, this.options.limits);
     if (rejection) {
       this.reject(req, sink, rejection);
       return;
@@ -105,6 +122,16 @@ export class Frontend {
     }
     if (expectContinue && body) flags |= RequestFlags.EXPECT_CONTINUE;
     const exchange = new HttpExchange(flags, environ, body, sink);
+    const failRequest = (error: HttpError): void => {
+      exchange.abort();
+      this.reject(req, sink, error);
+    };
+    this.connections.track(req, res, failRequest);
+    // Trailers arrive with the end of a chunked body; this listener runs before the channel's.
+    if (flags & RequestFlags.CHUNKED) req.once('end', () => {
+      const bad = checkTrailers(req.rawTrailers);
+      if (bad) failRequest(bad);
+    });
     const start = Date.now();
     const startHr = performance.now();
     res.once('close', () => {
@@ -130,21 +157,7 @@ export class Frontend {
   /** Every rejection: logged at debug with its reason, answered, and the connection closed. */
   private reject(req: IncomingMessage, sink: HttpResponseSink, error: HttpError): void {
     this.log.debug(`${error.status} for ${req.socket.remoteAddress ?? 'unix socket'}: ${error.message}`);
+    this.connections.closeAfterResponse(req.socket);
     sink.fail(error, true);
-  }
-
-  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    const code = err.code ?? '';
-    // Bytes after a "Connection: close" request: answer that request, ignore the rest
-    // (node:http's default would write a 400 before the valid response).
-    if (code === 'HPE_CLOSED_CONNECTION') return;
-    this.log.debug(`client error from ${socket.remoteAddress}: ${code} ${err.message}`);
-    if (code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 }
