@@ -22,8 +22,8 @@ const OPTIONS = {
 };
 
 const byId = new Map(manifest.cases.map((c) => [c.id, c]));
-/** Served, with the environ and body of another case (or of this one, with some keys changed). */
-const servedLike = (id, change = {}) => (result) => {
+/** Served with the case's environ and body, some environ keys changed. */
+const servedWith = (id, change) => (result) => {
   const c = byId.get(id);
   const expected = c.requests.map((r) => ({ environ: { ...r.environ, ...change }, body: b64(r.body_b64) }));
   return answered(result, expected, { expectClose: c.expect_close });
@@ -38,14 +38,14 @@ const DELIBERATE = {
   'valid/028': { check: refused(400), why: 'no strip_header_spaces: "Content-Length : 3" is refused (RFC 9112 §5.1 says 400; it is a smuggling vector)' },
   'valid/031compat': { check: refused(400), why: 'no permit_unconventional_http_method: llhttp knows registered methods only; the case allows 400' },
   'valid/031compat2': { check: refused(400), why: 'as valid/031compat' },
-  'valid/040_compat': { check: servedLike('valid/040'), why: 'no header_map=dangerous: names with "_" are always dropped, so Content_Length cannot alias Content-Length' },
-  'invalid/040': { check: servedLike('valid/040'), why: 'no header_map=refuse: names with "_" are dropped (gunicorn\'s default), so this is valid/040' },
-  'invalid/chunked_07': { check: refused(400), why: 'no header_map=refuse (Transfer_Encoding would be dropped); refused here as HTTP/1.1 without Host' },
+  'valid/040_compat': { check: refused(400), why: 'no header_map=dangerous: a name that looks like Content-Length or Transfer-Encoding (Content_Length) is refused' },
+  'invalid/040': { why: 'no header_map option: framing lookalikes are always refused (as refuse does), other names with "_" dropped (as drop does)' },
+  'invalid/chunked_07': { why: 'as invalid/040 (Transfer_Encoding)' },
   'valid/compat_obs_fold': { check: refused(400), why: 'obs-fold is refused (RFC 9112 §5.2 allows 400; llhttp cannot unfold), so no permit_obsolete_folding' },
   'valid/compat_obs_fold_huge': { check: refused(400), why: 'as valid/compat_obs_fold' },
   'invalid/013': { why: 'runs without permit_obsolete_folding (see valid/compat_obs_fold): refused either way' },
   'valid/013+Host': { check: refused(400), why: 'llhttp refuses whitespace around ";" in a chunk extension (RFC 9112 §7.1.1 allows BWS there): inherited from node:http' },
-  'valid/rfc9112_target_asterisk_options_01': { check: servedLike('valid/rfc9112_target_asterisk_options_01', { PATH_INFO: '' }), why: 'OPTIONS * has PATH_INFO "" not "*" (PEP 3333: empty or starting with "/"; wsgiref.validate)' },
+  'valid/rfc9112_target_asterisk_options_01': { check: servedWith('valid/rfc9112_target_asterisk_options_01', { PATH_INFO: '' }), why: 'OPTIONS * has PATH_INFO "" not "*" (PEP 3333: empty or starting with "/"; wsgiref.validate)' },
 };
 
 const seed = runSeed();

@@ -13,6 +13,7 @@ export function checkRequest(req: IncomingMessage): HttpError | null {
   let transferEncoding: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
+    if (looksLikeFraming(name)) return bad(`header ${JSON.stringify(name)} looks like Content-Length or Transfer-Encoding`);
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     else if (name.length === 12 && name.toLowerCase() === 'content-type') contentTypes++;
     else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
@@ -41,14 +42,29 @@ export function checkRequest(req: IncomingMessage): HttpError | null {
 }
 
 /**
- * The only transfer coding a WSGI server can hand to an app is chunked, once (llhttp already
- * refused a list that does not end in it). Anything before it (gzip, identity, a typo of
- * chunked) would reach the app still encoded: RFC 9112 §6.1 says 501 for a coding the server
- * does not understand, and chunked twice is an error (RFC 9112 §7).
+ * Content_Length, Transfer___Encoding and the like: WSGI drops names with "_" (they would alias
+ * in environ), but a front end that maps "_" to "-" or ignores punctuation would frame the
+ * message by them, so a request carrying one is refused rather than framed differently.
+ */
+function looksLikeFraming(name: string): boolean {
+  if (name.length < 14 || name.length > 40) return false;
+  const letters = name.toLowerCase().replace(/[^a-z]/g, '');
+  if (letters !== 'contentlength' && letters !== 'transferencoding') return false;
+  const lower = name.toLowerCase();
+  return lower !== 'content-length' && lower !== 'transfer-encoding';
+}
+
+/**
+ * The only transfer coding a WSGI server can hand to an app is chunked, once, without
+ * parameters. RFC 9112 §6.3: a request whose final coding is not chunked has no reliable length,
+ * so 400 and close; §7: chunked is never applied twice. A coding before chunked (gzip,
+ * identity) would reach the app still encoded: §6.1 says 501 for a coding the server does not
+ * understand.
  */
 function checkTransferEncoding(value: string): HttpError | null {
   const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
   if (codings.length === 1 && codings[0] === 'chunked') return null;
+  if (codings[codings.length - 1] !== 'chunked') return bad(`Transfer-Encoding ${JSON.stringify(value)} does not end in chunked`);
   if (codings.filter((c) => c === 'chunked').length > 1) return bad('chunked applied more than once');
   const other = codings.find((c) => c !== 'chunked') ?? value;
   return new HttpError(501, 'ERR_TRANSFER_CODING', `unsupported transfer coding ${JSON.stringify(other)}`);
@@ -76,17 +92,22 @@ export function checkTrailers(rawTrailers: string[]): HttpError | null {
 }
 
 /**
- * Whether the request asks to close the connection after its response (RFC 9112 §9.6). llhttp
- * sets its own flag only for an exact token: "close" followed by a tab slips past it, so the
- * header is read here as a list, OWS trimmed.
+ * Whether this request must be the connection's last (RFC 9112 §9.6). Either it asks for that —
+ * read here as a token list with OWS trimmed, since llhttp's own flag misses "close" followed by
+ * a tab — or it is a GET or HEAD with a body: such a body has no defined meaning (RFC 9110
+ * §9.3.1), a front end may not have framed it the way llhttp did, so the request is answered
+ * but nothing after it on the connection is trusted.
  */
-export function asksToClose(req: IncomingMessage): boolean {
+export function endsConnection(req: IncomingMessage): boolean {
   const raw = req.rawHeaders;
+  const bodiless = req.method === 'GET' || req.method === 'HEAD';
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const token of (raw[i + 1] as string).split(',')) {
-      if (token.trim().toLowerCase() === 'close') return true;
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    if (name === 'connection') {
+      for (const token of value.split(',')) if (token.trim().toLowerCase() === 'close') return true;
+    } else if (bodiless && (name === 'transfer-encoding' || (name === 'content-length' && value.trim() !== '0'))) {
+      return true;
     }
   }
   return false;

@@ -9,7 +9,7 @@ import { RequestFlags } from '../protocol/frames';
 import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
-import { asksToClose, checkRequest, checkTrailers } from './checks';
+import { checkRequest, checkTrailers, endsConnection } from './checks';
 import { Connections } from './connections';
 import { BodyLimit, checkLimits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
@@ -88,7 +88,7 @@ export class Frontend {
       return;
     }
     // The last request this connection serves: nothing parsed after it may reach the app.
-    if (!res.shouldKeepAlive || asksToClose(req)) {
+    if (!res.shouldKeepAlive || endsConnection(req)) {
       res.shouldKeepAlive = false;
       this.connections.closeAfterResponse(req.socket);
     }

@@ -70,12 +70,16 @@ export const rngFor = (seed, ...parts) => makeRng(seed ^ hash32(parts.join('\0')
 
 export const MODES = ['whole', 'bytewise', 'splits'];
 
+/** Bytewise sends this many bytes one at a time (every head, most bodies), the rest in one go. */
+const BYTEWISE_MAX = 16 * 1024;
+
 /** The writes one mode makes of `raw` (a case's own segments, when it has them, for whole). */
 export function pieces(raw, mode, rng, segments = null) {
   if (mode === 'whole') return segments ?? [raw];
   if (mode === 'bytewise') {
     const out = [];
-    for (let i = 0; i < raw.length; i++) out.push(raw.subarray(i, i + 1));
+    for (let i = 0; i < Math.min(raw.length, BYTEWISE_MAX); i++) out.push(raw.subarray(i, i + 1));
+    if (raw.length > BYTEWISE_MAX) out.push(raw.subarray(BYTEWISE_MAX));
     return out;
   }
   // splits: 1..8 random cut points.
