@@ -102,11 +102,13 @@ export function endsConnection(req: IncomingMessage): boolean {
   const raw = req.rawHeaders;
   const bodiless = req.method === 'GET' || req.method === 'HEAD';
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
+    const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    if (name === 'connection') {
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
       for (const token of value.split(',')) if (token.trim().toLowerCase() === 'close') return true;
-    } else if (bodiless && (name === 'transfer-encoding' || (name === 'content-length' && value.trim() !== '0'))) {
+    } else if (bodiless && name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+      return true;
+    } else if (bodiless && name.length === 14 && name.toLowerCase() === 'content-length' && value.trim() !== '0') {
       return true;
     }
   }

@@ -134,7 +134,7 @@ async function send(client, parts, gapMs) {
  * After an error status (>= 400) it always probes for the close, and it reads whatever else
  * arrives, so a smuggled second response is seen.
  */
-export async function exchange(port, raw, { mode = 'whole', rng = Math.random, segments = null, expect = 1, heads = [], halfClose = false, probeClose = 0, timeout = 5_000 } = {}) {
+export async function exchange(port, raw, { mode = 'whole', rng = Math.random, segments = null, expect = 1, heads = [], halfClose = false, probeClose = 0, timeout = 10_000 } = {}) {
   const client = await RawClient.connect(port);
   const result = { responses: [], closed: false, timedOut: false, error: null };
   // One read; false when the exchange is over (closed, timed out, or garbage).
