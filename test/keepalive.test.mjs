@@ -127,6 +127,18 @@ test('keep-alive and pipelining', async (t) => {
     assert.equal(await c.waitClosed(2_000), true);
   });
 
+  await t.test('a client that half-closes right after its request still gets the response, then the close', async () => {
+    for (const version of ['1.0', '1.1']) {
+      const c = await connect();
+      await c.write(buildRequest({ method: 'POST', path: `/half/${version}`, version, body: 'abc' }));
+      c.socket.end();
+      const res = await c.readResponse();
+      assert.deepEqual([res.status, pathOf(res)], [200, `/half/${version}`]);
+      assert.equal(Buffer.from(res.json().body_b64, 'base64').toString(), 'abc');
+      assert.equal(await c.waitClosed(2_000), true);
+    }
+  });
+
   await t.test('a request split over two writes with a pause', async () => {
     const c = await connect();
     const raw = buildRequest({ method: 'POST', path: '/slowly', body: 'x'.repeat(100) });

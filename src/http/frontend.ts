@@ -68,6 +68,10 @@ export class Frontend {
       requireHostHeader: false,
       ...serverLimits(this.options.limits),
     });
+    // A client that half-closes right after its request (`nc -N`, some HTTP/1.0 tools) still
+    // gets its answer, as from gunicorn: by default node:http ends the socket at the client's FIN
+    // and the response is lost. (A long-standing http.Server property, absent from the types.)
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, false));
     // Answering 100 Continue is the app's call: only when it reads the body (PEP 3333).
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener, true));
@@ -81,9 +85,10 @@ export class Frontend {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, expectContinue: boolean): void {
-    // Pipelined behind a refused request: llhttp parsed it, but it must never reach the app.
+    // Pipelined behind a refused request, or behind the connection's last one: llhttp parsed it,
+    // but it must never reach the app.
     if (this.connections.closing(req.socket)) {
-      this.log.debug(`ignored ${req.method} request after a refused one on the same connection`);
+      this.log.debug(`ignored ${req.method} request pipelined after the connection's last one`);
       req.resume();
       return;
     }
@@ -128,10 +133,12 @@ export class Frontend {
     };
     this.connections.track(req, res, failRequest);
     // Trailers arrive with the end of a chunked body; this listener runs before the channel's.
-    if (flags & RequestFlags.CHUNKED) req.once('end', () => {
-      const bad = checkTrailers(req.rawTrailers);
-      if (bad) failRequest(bad);
-    });
+    if (flags & RequestFlags.CHUNKED) {
+      req.once('end', () => {
+        const bad = checkTrailers(req.rawTrailers);
+        if (bad) failRequest(bad);
+      });
+    }
     const start = Date.now();
     const startHr = performance.now();
     res.once('close', () => {
