@@ -73,13 +73,17 @@ export const MODES = ['whole', 'bytewise', 'splits'];
 /** Bytewise sends this many bytes one at a time (every head, most bodies), the rest in one go. */
 const BYTEWISE_MAX = 16 * 1024;
 
-/** The writes one mode makes of `raw` (a case's own segments, when it has them, for whole). */
-export function pieces(raw, mode, rng, segments = null) {
+/**
+ * The writes one mode makes of `raw` (a case's own segments, when it has them, for whole).
+ * Bytewise goes one byte at a time up to `bytewiseLimit`, then sends the rest in one write.
+ */
+export function pieces(raw, mode, rng, segments = null, bytewiseLimit = BYTEWISE_MAX) {
   if (mode === 'whole') return segments ?? [raw];
   if (mode === 'bytewise') {
+    const limit = Math.min(raw.length, bytewiseLimit);
     const out = [];
-    for (let i = 0; i < Math.min(raw.length, BYTEWISE_MAX); i++) out.push(raw.subarray(i, i + 1));
-    if (raw.length > BYTEWISE_MAX) out.push(raw.subarray(BYTEWISE_MAX));
+    for (let i = 0; i < limit; i++) out.push(raw.subarray(i, i + 1));
+    if (raw.length > limit) out.push(raw.subarray(limit));
     return out;
   }
   // splits: 1..8 random cut points.
@@ -127,6 +131,7 @@ async function send(client, parts, gapMs) {
  * Sends `raw` one way and reads what comes back.
  *   expect: how many responses to wait for before deciding (default 1)
  *   heads: per response index, whether it answers a HEAD (no body)
+ *   bytewiseLimit: how far bytewise goes one byte at a time
  *   halfClose: shut our write side after sending (incomplete messages)
  *   probeClose: after the responses, wait up to this many ms for the server to close
  *   timeout: per response
@@ -134,7 +139,7 @@ async function send(client, parts, gapMs) {
  * After an error status (>= 400) it always probes for the close, and it reads whatever else
  * arrives, so a smuggled second response is seen.
  */
-export async function exchange(port, raw, { mode = 'whole', rng = Math.random, segments = null, expect = 1, heads = [], halfClose = false, probeClose = 0, timeout = 10_000 } = {}) {
+export async function exchange(port, raw, { mode = 'whole', rng = Math.random, segments = null, bytewiseLimit = BYTEWISE_MAX, expect = 1, heads = [], halfClose = false, probeClose = 0, timeout = 10_000 } = {}) {
   const client = await RawClient.connect(port);
   const result = { responses: [], closed: false, timedOut: false, error: null };
   // One read; false when the exchange is over (closed, timed out, or garbage).
@@ -155,7 +160,7 @@ export async function exchange(port, raw, { mode = 'whole', rng = Math.random, s
     }
   };
   try {
-    const complete = await send(client, pieces(raw, mode, rng, segments), mode === 'splits' ? 1 : 0);
+    const complete = await send(client, pieces(raw, mode, rng, segments, bytewiseLimit), mode === 'splits' ? 1 : 0);
     if (complete && halfClose) client.socket.end();
     const errorSeen = () => result.responses.some((r) => r.status >= 400);
     while (result.responses.length < expect && !errorSeen()) {
