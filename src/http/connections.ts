@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError } from '../errors';
 import type { Logger } from '../log/logger';
+import { reasonFor } from './sink';
 
 /** How long a closing connection keeps reading (and dropping) what the client still sends. */
 const LINGER_MS = 2_000;
@@ -30,13 +31,6 @@ interface ConnState {
   /** A raw answer waiting for the owed responses to go out first. */
   deferred: string | null;
 }
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-};
 
 /** llhttp error codes that get something other than 400. */
 const STATUS_BY_CODE: Record<string, number> = {
@@ -77,8 +71,9 @@ export class Connections {
   }
 
   /**
-   * The response now being written refuses its request and closes the connection: mark it, and
-   * make node:http's close after that response linger instead of resetting.
+   * The response now being written is the connection's last (its request was refused, or ends
+   * the connection): mark it, and make node:http's close after that response linger instead of
+   * resetting.
    */
   closeAfterResponse(socket: Socket): void {
     const s = this.state(socket);
@@ -122,8 +117,7 @@ export class Connections {
   refuse(socket: Socket, status: number, extraHeaders = ''): void {
     const s = this.state(socket);
     s.closing = true;
-    const reason = REASONS[status] ?? 'Error';
-    s.deferred = `HTTP/1.1 ${status} ${reason}\r\n${extraHeaders}Content-Length: 0\r\nConnection: close\r\n\r\n`;
+    s.deferred = `HTTP/1.1 ${status} ${reasonFor(status)}\r\n${extraHeaders}Content-Length: 0\r\nConnection: close\r\n\r\n`;
     if (s.owed.length === 0) this.sendRaw(socket, s);
   }
 

@@ -207,6 +207,8 @@ export class HttpResponseSink implements ResponseSink {
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
@@ -218,9 +220,11 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+export const reasonFor = (status: number): string => REASONS[status] ?? 'Error';
+
 /** The one error response: a short text body, and the connection closes after 4xx framing errors. */
 export function respondWithError(res: ServerResponse, status: number, close = false): void {
-  const reason = REASONS[status] ?? 'Error';
+  const reason = reasonFor(status);
   const body = `${status} ${reason}\n`;
   if (close) res.shouldKeepAlive = false;
   res.writeHead(status, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)]);
