@@ -16,7 +16,8 @@ test('keep-alive and pipelining', async (t) => {
   await t.test('HTTP/1.1: several requests on one connection', async () => {
     const c = await connect();
     for (let i = 0; i < 5; i++) {
-      await c.write(buildRequest({ path: `/ka/${i}`, body: i % 2 ? `body ${i}` : null }));
+      // POST for the bodies: a GET with a body is answered, then the connection closed.
+      await c.write(buildRequest({ method: i % 2 ? 'POST' : 'GET', path: `/ka/${i}`, body: i % 2 ? `body ${i}` : null }));
       const res = await c.readResponse();
       assert.equal(res.status, 200);
       assert.equal(pathOf(res), `/ka/${i}`);
@@ -87,6 +88,55 @@ test('keep-alive and pipelining', async (t) => {
     assert.equal(pathOf(res), '/first');
     assert.equal(await c.waitClosed(2_000), true);
     assert.ok(!c.pending().toString('latin1').includes('HTTP/1.1'), 'no second response');
+  });
+
+  await t.test('bytes after an HTTP/1.0 request in the same packet: first answered, rest ignored', async () => {
+    const c = await connect();
+    await c.write(Buffer.concat([buildRequest({ path: '/old-first', version: '1.0' }), Buffer.from('NOT HTTP AT ALL\r\n\r\n')]));
+    const res = await c.readResponse();
+    assert.equal(res.status, 200, 'the valid HTTP/1.0 request is answered (not a 400)');
+    assert.equal(pathOf(res), '/old-first');
+    assert.equal(await c.waitClosed(2_000), true);
+    assert.equal(c.pending().length, 0, 'nothing after the first response');
+  });
+
+  await t.test('pipelined requests, then a malformed one, in one packet: all valid ones answered in order, then 400', async () => {
+    const c = await connect();
+    await c.write(Buffer.concat([
+      buildRequest({ path: '/q/1' }),
+      buildRequest({ method: 'POST', path: '/q/2', body: 'two' }),
+      buildRequest({ path: '/q/3' }),
+      Buffer.from('GET /q/4 HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n'),
+    ]));
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push(await c.readResponse());
+    assert.deepEqual(got.map((r) => [r.status, pathOf(r)]), [[200, '/q/1'], [200, '/q/2'], [200, '/q/3']]);
+    assert.equal((await c.readResponse()).status, 400, 'the parse error is answered after the owed responses');
+    assert.equal(await c.waitClosed(2_000), true);
+  });
+
+  await t.test('a valid request, then a chunked one with a broken chunk size: 200, then 400 for the broken one', async () => {
+    const c = await connect();
+    await c.write(Buffer.concat([
+      buildRequest({ path: '/r/1' }),
+      Buffer.from('POST /r/2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n'),
+    ]));
+    const first = await c.readResponse();
+    assert.deepEqual([first.status, pathOf(first)], [200, '/r/1']);
+    assert.equal((await c.readResponse()).status, 400);
+    assert.equal(await c.waitClosed(2_000), true);
+  });
+
+  await t.test('a client that half-closes right after its request still gets the response, then the close', async () => {
+    for (const version of ['1.0', '1.1']) {
+      const c = await connect();
+      await c.write(buildRequest({ method: 'POST', path: `/half/${version}`, version, body: 'abc' }));
+      c.socket.end();
+      const res = await c.readResponse();
+      assert.deepEqual([res.status, pathOf(res)], [200, `/half/${version}`]);
+      assert.equal(Buffer.from(res.json().body_b64, 'base64').toString(), 'abc');
+      assert.equal(await c.waitClosed(2_000), true);
+    }
   });
 
   await t.test('a request split over two writes with a pause', async () => {

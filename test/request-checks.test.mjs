@@ -2,7 +2,7 @@
 // 400 and a closed connection, the server keeps serving, and a valid request is never eaten.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, rawExchange, serverFor } from './helpers.mjs';
+import { APPS, RawClient, rawExchange, serverFor } from './helpers.mjs';
 
 const BAD = [
   ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
@@ -10,6 +10,12 @@ const BAD = [
   ['asterisk-form with GET', 'GET * HTTP/1.1\r\nHost: a\r\n\r\n'],
   ['HTTP/2.0 request line', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n'],
   ['duplicate Content-Type', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi'],
+  ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n'],
+  ['Transfer-Encoding not ending in chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n'],
+  ['chunked twice', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n'],
+  ['a Content-Length lookalike (Content_Length)', 'POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\nhello'],
+  ['a Transfer-Encoding lookalike (Transfer---Encoding)', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer---Encoding: chunked\r\n\r\n0\r\n\r\n'],
+  ['Host in the chunked trailer', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nHost: evil\r\n\r\n'],
 ];
 
 test('requests llhttp lets through are rejected by the server', async (t) => {
@@ -20,6 +26,32 @@ test('requests llhttp lets through are rejected by the server', async (t) => {
       assert.deepEqual([res.status, res.closed], [400, true], name);
     });
   }
+
+  await t.test('a transfer coding before chunked is not understood: 501', async () => {
+    const res = await rawExchange(server.port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n');
+    assert.deepEqual([res.status, res.closed], [501, true]);
+  });
+
+  await t.test('an allowed trailer (Content-Type) is dropped, the body served', async () => {
+    const res = await rawExchange(server.port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Type: text/plain\r\n\r\n');
+    assert.equal(res.status, 200);
+    assert.equal(Buffer.from(res.json().body_b64, 'base64').toString(), 'hello');
+    assert.equal(res.json().environ.CONTENT_TYPE, undefined, 'trailers never reach environ');
+  });
+
+  await t.test('a GET with a body is answered, then the connection is closed (RFC 9110 §9.3.1)', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      await c.write('GET /with-body HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+      const res = await c.readResponse();
+      assert.equal(res.status, 200);
+      assert.equal(Buffer.from(res.json().body_b64, 'base64').toString(), 'hello');
+      assert.equal(await c.waitClosed(2_000), true, 'connection reused after a GET with a body');
+      assert.equal(c.pending().length, 0, 'the request behind it was answered');
+    } finally {
+      c.close();
+    }
+  });
 
   await t.test('OPTIONS * is served with an empty PATH_INFO (PEP 3333)', async () => {
     const res = await rawExchange(server.port, 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -42,4 +74,22 @@ test('requests llhttp lets through are rejected by the server', async (t) => {
   await t.test('the server still serves after all of them', async () => {
     assert.equal((await rawExchange(server.port, 'GET /after HTTP/1.1\r\nHost: a\r\n\r\n')).status, 200);
   });
+});
+
+test('a request pipelined behind a refused one never reaches the app', async (t) => {
+  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--threads', '1']);
+  const c = await RawClient.connect(server.port);
+  try {
+    await c.write('GET /?tag=refused HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /?tag=smuggled HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal((await c.readResponse()).status, 400);
+    assert.equal(await c.waitClosed(2_000), true);
+  } finally {
+    c.close();
+  }
+  // One worker thread serves in order: had /smuggled been dispatched, it would print first.
+  const res = await rawExchange(server.port, 'GET /?tag=after HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(res.status, 200);
+  await server.waitStderr(/PRINT-STDOUT after/);
+  assert.ok(!server.stderrText().includes('PRINT-STDOUT smuggled'), 'the app ran the request behind the refused one');
+  assert.ok(!server.stderrText().includes('PRINT-STDOUT refused'));
 });

@@ -14,13 +14,14 @@ import { RequestFlags } from '../protocol/frames';
 import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
-import { checkRequest } from './checks';
+import { checkRequest, checkTrailers, endsConnection } from './checks';
+import { Connections } from './connections';
 import { BodyLimit, checkLimits, h2Limits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
 import { HttpResponseSink, respondWithError } from './sink';
 import { HttpError } from '../errors';
 import { refusedPeer, type TlsSetup } from './tls';
-import { createH2Server, isH2Request, type AnyRequest, type AnyResponse, type FrontServer } from './h2';
+import { createH2Server, isH2Request, isH2Response, type AnyRequest, type AnyResponse, type FrontServer } from './h2';
 
 export interface FrontendOptions {
   keepAliveMs: number;
@@ -61,7 +62,11 @@ export class Frontend {
     private readonly dispatch: (exchange: Exchange) => void,
     private readonly log: Logger,
     private readonly access: AccessLog | null,
-  ) {}
+  ) {
+    this.connections = new Connections(log);
+  }
+
+  private readonly connections: Connections;
 
   createServer(listener: ListenerInfo): FrontServer {
     const tls = listener.scheme === 'https' ? this.options.tls : null;
@@ -69,6 +74,12 @@ export class Frontend {
       keepAliveTimeout: this.options.keepAliveMs,
       // Bodies are streamed to the worker: a whole-request deadline would cut long uploads.
       requestTimeout: 0,
+      // A missing Host is refused by checkRequest, so it is logged and closed like every refusal.
+      requireHostHeader: false,
+      // A client that half-closes right after its request (`nc -N`, some HTTP/1.0 tools) still
+      // gets its answer, as from gunicorn: by default node:http ends the socket at the client's
+      // FIN and the response is lost. (A long-standing http.Server property, absent from the types.)
+      httpAllowHalfOpen: true,
       ...serverLimits(this.options.limits),
     };
     let server: FrontServer;
@@ -82,13 +93,13 @@ export class Frontend {
     server.on('request', (req: AnyRequest, res: AnyResponse) => this.handle(req, res, listener, false));
     // Answering 100 Continue is the app's call: only when it reads the body (PEP 3333).
     server.on('checkContinue', (req: AnyRequest, res: AnyResponse) => this.handle(req, res, listener, true));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.connections.clientError(err, socket));
     server.on('connect', (req: AnyRequest, socket: Socket | Http2ServerResponse) => {
       // A WSGI app cannot tunnel: refuse CONNECT rather than drop the connection silently.
       this.log.debug(`rejected CONNECT ${req.url ?? req.headers[':authority']} from ${req.socket.remoteAddress}`);
       // node:http2 passes an HTTP/2 CONNECT's response, node:http the HTTP/1 connection's socket.
       if (socket instanceof Http2ServerResponse) return respondWithError(socket, 405);
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      this.connections.refuse(socket, 405, 'Allow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n');
     });
     return server;
   }
@@ -116,10 +127,25 @@ export class Frontend {
   }
 
   private handle(req: AnyRequest, res: AnyResponse, listener: ListenerInfo, expectContinue: boolean): void {
+    // HTTP/1 only: HTTP/2 streams are framed apart, so nothing is pipelined behind another.
+    const h1 = isH2Response(res) ? null : res;
+    if (h1 !== null && !isH2Request(req)) {
+      // Pipelined behind a refused request, or behind the connection's last one: llhttp parsed
+      // it, but it must never reach the app.
+      if (this.connections.closing(req.socket)) {
+        this.log.debug(`ignored ${req.method} request pipelined after the connection's last one`);
+        req.resume();
+        return;
+      }
+      // The last request this connection serves: nothing parsed after it may reach the app.
+      if (!h1.shouldKeepAlive || endsConnection(req)) {
+        h1.shouldKeepAlive = false;
+        this.connections.closeAfterResponse(req.socket);
+      }
+    }
     const isHead = req.method === 'HEAD';
     const sink = new HttpResponseSink(res, isHead, this.log);
-    const problem = checkRequest(req);
-    const rejection = problem !== null ? new HttpError(400, 'ERR_BAD_REQUEST', problem) : checkLimits(req, this.options.limits);
+    const rejection = checkRequest(req) ?? checkLimits(req, this.options.limits);
     if (rejection) {
       this.reject(req, sink, rejection);
       return;
@@ -149,6 +175,18 @@ export class Frontend {
     }
     if (expectContinue && body) flags |= RequestFlags.EXPECT_CONTINUE;
     const exchange = new HttpExchange(flags, environ, body, sink);
+    const failRequest = (error: HttpError): void => {
+      exchange.abort();
+      this.reject(req, sink, error);
+    };
+    if (h1 !== null && !isH2Request(req)) this.connections.track(req, h1, failRequest);
+    // Trailers arrive with the end of a chunked body; this listener runs before the channel's.
+    if (flags & RequestFlags.CHUNKED) {
+      req.once('end', () => {
+        const bad = checkTrailers(req.rawTrailers);
+        if (bad) failRequest(bad);
+      });
+    }
     // Read now: an HTTP/2 request's socket is out of reach once its stream has closed.
     const remoteAddr = req.socket.remoteAddress ?? '-';
     const start = Date.now();
@@ -176,21 +214,7 @@ export class Frontend {
   /** Every rejection: logged at debug with its reason, answered, and the connection closed. */
   private reject(req: AnyRequest, sink: HttpResponseSink, error: HttpError): void {
     this.log.debug(`${error.status} for ${req.socket.remoteAddress ?? 'unix socket'}: ${error.message}`);
+    if (!isH2Request(req)) this.connections.closeAfterResponse(req.socket);
     sink.fail(error, true);
-  }
-
-  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    const code = err.code ?? '';
-    // Bytes after a "Connection: close" request: answer that request, ignore the rest
-    // (node:http's default would write a 400 before the valid response).
-    if (code === 'HPE_CLOSED_CONNECTION') return;
-    this.log.debug(`client error from ${socket.remoteAddress}: ${code} ${err.message}`);
-    if (code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 }

@@ -243,8 +243,9 @@ export class HttpResponseSink implements ResponseSink {
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
-  413: 'Content Too Large',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
@@ -255,9 +256,11 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+export const reasonFor = (status: number): string => REASONS[status] ?? 'Error';
+
 /** The one error response: a short text body, and the connection closes after 4xx framing errors. */
 export function respondWithError(res: AnyResponse, status: number, close = false): void {
-  const reason = REASONS[status] ?? 'Error';
+  const reason = reasonFor(status);
   const body = `${status} ${reason}\n`;
   const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
   // An HTTP/2 stream ends alone; the other streams of its connection were not part of the fault.
