@@ -14,11 +14,15 @@ import { BodyLimit, checkLimits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
 import { HttpResponseSink } from './sink';
 import { HttpError } from '../errors';
+import type { ProxyTrust } from './forwarded';
+import { originOf } from './origin';
 
 export interface FrontendOptions {
   keepAliveMs: number;
   scriptName: string;
   limits: Limits;
+  /** --forwarded-allow-ips and --secure-scheme-headers, compiled. */
+  trust: ProxyTrust;
 }
 
 class HttpExchange implements Exchange {
@@ -82,7 +86,12 @@ export class Frontend {
       this.reject(req, sink, rejection);
       return;
     }
-    const environ = buildEnviron(req, listener, this.options.scriptName);
+    const client = this.options.trust.resolve(originOf(req.socket), req.rawHeaders, listener.scheme);
+    if (client instanceof HttpError) {
+      this.reject(req, sink, client);
+      return;
+    }
+    const environ = buildEnviron(req, client, this.options.scriptName);
     let flags = 0;
     // llhttp already rejected conflicting framing; what is left is chunked, a length, or none.
     for (const [key, value] of environ) {
@@ -110,7 +119,8 @@ export class Frontend {
     res.once('close', () => {
       if (!res.writableFinished) exchange.abort();
       this.access?.log({
-        remoteAddr: req.socket.remoteAddress ?? '-',
+        // gunicorn's %(h)s is REMOTE_ADDR: the client a trusted proxy names, else the peer.
+        remoteAddr: client.remoteAddr || '-',
         method: req.method ?? '-',
         target: req.url ?? '',
         ...splitTarget(req.url ?? ''),
