@@ -3,7 +3,9 @@
 // need those options, replayed whole and byte by byte. The test client is 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { APPS, ConnectionClosedError, RawClient, ROOT, buildRequest, request, serverFor, sleep } from './helpers.mjs';
 
@@ -218,6 +220,34 @@ test('--proxy-allow-from: a PROXY header from another peer closes the connection
   await server.waitStderr(/PROXY protocol: closed connection from 127\.0\.0\.1:\d+: PROXY v2 header from a peer not in --proxy-allow-from/, 5_000);
   // Without a header the same peer is served, as itself.
   assert.equal((await echo(server.port, { path: '/plain' })).environ.REMOTE_ADDR, '127.0.0.1');
+});
+
+test('UNIX-socket peers are trusted, as in gunicorn: forwarded headers and PROXY headers from them count', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-proxy-'));
+  const sock = path.join(dir, 'app.sock');
+  // Also on TCP (the test helper waits for that listener): there 127.0.0.1 is on neither list.
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, '--bind', `unix:${sock}`, '--proxy-protocol',
+    '--proxy-allow-from', '10.0.0.1', '--forwarded-allow-ips', '10.0.0.1']);
+  const overUnix = async (bytes) => {
+    const socket = net.connect(sock);
+    const chunks = [];
+    socket.on('data', (d) => chunks.push(d));
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(bytes);
+    await new Promise((resolve) => socket.once('close', resolve));
+    const text = Buffer.concat(chunks).toString('latin1');
+    return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+  };
+  const forwarded = [['X-Forwarded-For', '203.0.113.7'], ['X-Forwarded-Proto', 'https'], ['Connection', 'close']];
+  const plain = await overUnix(buildRequest({ path: '/unix', headers: forwarded }));
+  assert.deepEqual([plain.environ.REMOTE_ADDR, plain.environ.REMOTE_PORT, plain.wsgi.url_scheme], ['203.0.113.7', '', 'https']);
+  // The PROXY-named client (not on --forwarded-allow-ips) is the peer now: its own headers are not believed.
+  const proxied = await overUnix(Buffer.concat([V2_TCP4, buildRequest({ path: '/unix', headers: forwarded })]));
+  assert.deepEqual([proxied.environ.REMOTE_ADDR, proxied.environ.REMOTE_PORT, proxied.wsgi.url_scheme], ['198.51.100.7', '8080', 'http']);
+  // Over TCP from 127.0.0.1 neither is believed.
+  assert.equal(await exchange(server.port, Buffer.concat([V2_TCP4, buildRequest({})])), null);
+  const tcp = await echo(server.port, { path: '/tcp', headers: forwarded.slice(0, 2) });
+  assert.deepEqual([tcp.environ.REMOTE_ADDR, tcp.wsgi.url_scheme], ['127.0.0.1', 'http']);
 });
 
 // ---------------------------------------------------------------------------------------------
