@@ -27,6 +27,9 @@ test('-w 1 --threads 1 --prefetch 0 --backlog 1: the request past the queue boun
 
 test('--prefetch 1: one more request waits inside the busy worker, the rest in the queue, then 503', async (t) => {
   const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '1', '--backlog', '1'], { waitWorkers: 1 });
+  // "Booting worker" is logged at spawn: one answered request shows the worker is ready. On a
+  // loaded machine a worker still booting made the second request the one to find the queue full.
+  assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
   const results = [];
   for (let i = 0; i < 4; i++) {
     results.push(request(server.port, { path: '/?s=1' }, { timeout: 20_000 }).then((res) => res.status));
