@@ -4,7 +4,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
 import { resolvePython } from './config/settings';
@@ -17,6 +17,12 @@ import { Frontend } from './http/frontend';
 import type { FrontServer } from './http/h2';
 import { tlsSetup } from './http/tls';
 import { parseBind, formatAddress, type BindAddress } from './http/address';
+import { AddressList } from './http/address-list';
+import { ProxyTrust } from './http/forwarded';
+import { createProxyIntake } from './http/proxy-intake';
+
+/** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
+const PROXY_HEADER_TIMEOUT_MS = 5_000;
 
 export interface ServeOptions {
   /** Install SIGTERM/SIGINT/SIGHUP/SIGTTIN/SIGTTOU handlers (the CLI does; an embedding app may not). */
@@ -68,16 +74,26 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     log,
   );
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
-  const frontend = new Frontend({ keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '', limits, tls }, (ex) => dispatcher.dispatch(ex), log, access);
+  const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders });
+  const frontend = new Frontend(
+    { keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '', limits, tls, trust },
+    (ex) => dispatcher.dispatch(ex),
+    log,
+    access,
+  );
+  const proxyAllow = new AddressList(config.proxyAllowIps);
 
   log.info(`Starting nodicorn ${version()}`);
   const servers: FrontServer[] = [];
+  /** The PROXY protocol intakes that listen in front of the HTTP servers (--proxy-protocol). */
+  const intakes: NetServer[] = [];
   const urls: string[] = [];
   let closing: Promise<void> | undefined;
 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       log.info('Handling signal: shutting down gracefully');
+      for (const s of intakes) s.close();
       for (const s of servers) s.close();
       for (const s of servers) s.closeIdleConnections();
       await arbiter.stop(config.gracefulTimeout * 1000);
@@ -115,15 +131,17 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     for (const address of await expandLocalhost(addresses)) {
       const scheme = tls ? 'https' : 'http';
       const server = frontend.createServer({ scheme });
-      await listen(server, address, config.backlog);
+      const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
+      await listen(listener, address, config.backlog);
       servers.push(server);
-      const url = formatAddress(actualAddress(server, address), scheme);
+      if (listener !== server) intakes.push(listener);
+      const url = formatAddress(actualAddress(listener, address), scheme);
       urls.push(url);
       log.info(`Listening at: ${url} (${process.pid})`);
     }
     await booting;
   } catch (err) {
-    for (const s of servers) s.close();
+    for (const s of [...intakes, ...servers]) s.close();
     await arbiter.stop(0).catch(() => {});
     removeSignalHandlers();
     await log.flush();
@@ -165,7 +183,7 @@ async function expandLocalhost(addresses: BindAddress[]): Promise<BindAddress[]>
   return out;
 }
 
-function listen(server: FrontServer, address: BindAddress, backlog: number): Promise<void> {
+function listen(server: NetServer, address: BindAddress, backlog: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new NodicornError('ERR_BIND', `Connection in use or not available: ${formatAddress(address)} (${err.code ?? err.message})`, ExitCode.UNEXPECTED));
@@ -187,7 +205,7 @@ function removeStaleSocket(path: string): void {
   if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
 }
 
-function actualAddress(server: FrontServer, address: BindAddress): BindAddress {
+function actualAddress(server: NetServer, address: BindAddress): BindAddress {
   if (address.kind !== 'tcp') return address;
   const info = server.address() as AddressInfo;
   return { kind: 'tcp', host: address.host, port: info.port };

@@ -7,14 +7,6 @@ import { addHost, answered, b64, finish, loadCorpus, rejected, replayAll, runSee
 
 const manifest = loadCorpus('gunicorn-requests/manifest.json');
 
-/**
- * The PROXY protocol cases (gunicorn_cfg.proxy_protocol) and the one needing
- * forwarded_allow_ips come with the proxy work (--proxy-protocol, --forwarded-allow-ips). Until
- * it is merged they are counted and reported, not replayed: switch this on then.
- */
-const PROXY_WORK_MERGED = false;
-const PROXY_PENDING = (flag) => (PROXY_WORK_MERGED ? null : `${flag} (added by the proxy work)`);
-
 /** What the PROXY header in each valid PROXY case says the client's address is. */
 const PROXY_REMOTE_ADDR = {
   'valid/pp_01': '192.168.0.1',
@@ -23,18 +15,15 @@ const PROXY_REMOTE_ADDR = {
   'valid/pp_05': '2001:db8::1',
 };
 
-/**
- * gunicorn settings the corpus turns on, as nodicorn flags. An option whose `pending` is set is
- * not in this build yet: its cases are counted and reported, not replayed.
- */
+/** gunicorn settings the corpus turns on, as nodicorn flags. */
 const OPTIONS = {
   limit_request_line: { flags: (v) => ['--limit-request-line', String(v)] },
   limit_request_fields: { flags: (v) => ['--limit-request-fields', String(v)] },
   // gunicorn's 0 silently means its default 8190 (the hidden cap); nodicorn's 0 is unlimited and
   // its default already is 8190, which is what the case (limit_header_default_01) tests.
   limit_request_field_size: { flags: (v) => (v === 0 ? [] : ['--limit-request-field-size', String(v)]) },
-  proxy_protocol: { flags: () => ['--proxy-protocol'], pending: PROXY_PENDING('--proxy-protocol') },
-  forwarded_allow_ips: { flags: (v) => ['--forwarded-allow-ips', String(v)], pending: PROXY_PENDING('--forwarded-allow-ips') },
+  proxy_protocol: { flags: () => ['--proxy-protocol'] },
+  forwarded_allow_ips: { flags: (v) => ['--forwarded-allow-ips', String(v)] },
 };
 
 const byId = new Map(manifest.cases.map((c) => [c.id, c]));
@@ -66,7 +55,7 @@ const DELIBERATE = {
 
 const seed = runSeed();
 
-/** The flags a case needs, or { pending } when an option is not in this build yet. */
+/** The nodicorn flags a case needs. */
 function flagsFor(c) {
   const flags = [];
   for (const [key, value] of Object.entries(c.gunicorn_cfg)) {
@@ -75,7 +64,6 @@ function flagsFor(c) {
       if (!DELIBERATE[c.id]) throw new Error(`${c.id} needs gunicorn's ${key}, which nodicorn lacks, and DELIBERATE does not say why`);
       continue;
     }
-    if (option.pending) return { pending: option.pending };
     flags.push(...option.flags(value));
   }
   return { flags };
@@ -94,14 +82,9 @@ const ALT_BY_TAG = {
 };
 
 test('gunicorn request corpus', async (t) => {
-  const pending = new Map();
   const groups = new Map(); // flags key -> { flags, cases }
   for (const c of manifest.cases) {
     const need = flagsFor(c);
-    if (need.pending) {
-      pending.set(need.pending, (pending.get(need.pending) ?? 0) + 1);
-      continue;
-    }
     const key = need.flags.join(' ');
     if (!groups.has(key)) groups.set(key, { flags: need.flags, cases: [] });
     groups.get(key).cases.push(c);
@@ -142,7 +125,7 @@ test('gunicorn request corpus', async (t) => {
   });
 
   const tally = await replayAll(cases, { seed });
-  const notes = [...pending].map(([what, n]) => `gunicorn corpus: ${n} case${n === 1 ? '' : 's'} need${n === 1 ? 's' : ''} ${what}`);
+  const notes = [];
   for (const [id, d] of Object.entries(DELIBERATE)) notes.push(`deliberate difference ${id}: ${d.why}`);
   finish(t, 'gunicorn corpus', tally, seed, { servers, notes });
 });

@@ -12,7 +12,7 @@ import { VALUE_ENTRIES, envName, resolvePython } from './settings';
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('NODICORN_') || k === 'PORT' || k === 'WEB_CONCURRENCY' || k === 'VIRTUAL_ENV') continue;
+    if (k.startsWith('NODICORN_') || k === 'PORT' || k === 'WEB_CONCURRENCY' || k === 'VIRTUAL_ENV' || k === 'FORWARDED_ALLOW_IPS') continue;
     env[k] = v;
   }
   return { ...env, ...extra };
@@ -60,6 +60,10 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     certReqs: 0,
     ciphers: null,
     httpProtocols: ['h1'],
+    forwardedAllowIps: ['127.0.0.1', '::1'],
+    secureSchemeHeaders: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' },
+    proxyProtocol: false,
+    proxyAllowIps: ['127.0.0.1', '::1'],
     prefetch: 4,
     timeout: 30,
     gracefulTimeout: 30,
@@ -177,6 +181,43 @@ test('error messages name the flag, the source and what was expected', async () 
   assert.equal(await loadError(['app'], { NODICORN_CMD_ARGS: '--name "unclosed' }), 'NODICORN_CMD_ARGS: expected a closing " quote, got "--name \\"unclosed"');
   assert.equal(await loadError(['app', '--version=1']), '--version (from argv): takes no value, got "1"');
   assert.match(await loadError([]), /^APP_MODULE: expected an app such as module:application .*got nothing$/);
+});
+
+test('proxy settings: gunicorn\u2019s flags and config keys, FORWARDED_ALLOW_IPS, errors naming the item', async () => {
+  const { config } = await load([
+    'app', '--forwarded-allow-ips', '10.0.0.0/8, ::1,[fd00::1]', '--proxy-protocol', '--proxy-allow-from', '*',
+    '--secure-scheme-headers', 'X-Forwarded-Proto: https , X-Scheme:on',
+  ]);
+  assert.deepEqual(config.forwardedAllowIps, ['10.0.0.0/8', '::1', '[fd00::1]']);
+  assert.equal(config.proxyProtocol, true);
+  assert.deepEqual(config.proxyAllowIps, ['*']);
+  assert.deepEqual(config.secureSchemeHeaders, { 'X-FORWARDED-PROTO': 'https', 'X-SCHEME': 'on' });
+  assert.deepEqual((await load(['app', '--secure-scheme-headers', ''])).config.secureSchemeHeaders, {});
+
+  const fromEnv = await load(['app'], { FORWARDED_ALLOW_IPS: '*' });
+  assert.deepEqual(fromEnv.config.forwardedAllowIps, ['*']);
+  assert.equal(fromEnv.sources.forwardedAllowIps, 'env FORWARDED_ALLOW_IPS');
+  assert.deepEqual((await load(['app'], { FORWARDED_ALLOW_IPS: '*', NODICORN_FORWARDED_ALLOW_IPS: '10.1.1.1' })).config.forwardedAllowIps, ['10.1.1.1']);
+
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, 'proxy.py'),
+    'forwarded_allow_ips = ["10.0.0.1", "10.0.1.0/24"]\nproxy_protocol = True\nproxy_allow_ips = "10.0.0.1,10.0.0.2"\n' +
+      'secure_scheme_headers = {"X-Forwarded-Proto": "https"}\n',
+  );
+  const file = await load(['-c', 'proxy.py', 'app'], {}, cwd);
+  assert.deepEqual(file.config.forwardedAllowIps, ['10.0.0.1', '10.0.1.0/24']);
+  assert.equal(file.config.proxyProtocol, true);
+  assert.deepEqual(file.config.proxyAllowIps, ['10.0.0.1', '10.0.0.2']);
+  assert.deepEqual(file.config.secureSchemeHeaders, { 'X-FORWARDED-PROTO': 'https' });
+
+  const expected = 'a comma-separated list of IP addresses or CIDR networks (10.0.0.0/8, fd00::/8), or *';
+  assert.equal(await loadError(['app', '--forwarded-allow-ips', '127.0.0.1,localhost']), `--forwarded-allow-ips (from argv): expected ${expected}, got "localhost"`);
+  assert.equal(await loadError(['app', '--proxy-allow-from', '10.0.0.0/33']), `--proxy-allow-from (from argv): expected ${expected}, got "10.0.0.0/33"`);
+  assert.equal(await loadError(['app'], { FORWARDED_ALLOW_IPS: 'nope' }), `--forwarded-allow-ips (from env FORWARDED_ALLOW_IPS): expected ${expected}, got "nope"`);
+  assert.match(await loadError(['app', '--secure-scheme-headers', 'X-Forwarded-Proto']), /^--secure-scheme-headers \(from argv\): expected header:value pairs .*, got "X-Forwarded-Proto"$/);
+  writeFileSync(join(cwd, 'bad.py'), 'secure_scheme_headers = {"X-Forwarded-Proto": 1}\n');
+  assert.match(await loadError(['-c', 'bad.py', 'app'], {}, cwd), /^--secure-scheme-headers \(from config file .*bad\.py, key secure_scheme_headers\): expected .*, got \{"X-Forwarded-Proto":1\}$/);
 });
 
 test('env vars: NODICORN_* set every setting; empty ones count as unset; repeatables split like a shell', async () => {

@@ -4,6 +4,7 @@
  * one ConfigError line naming the flag, its source and `expected`.
  */
 import { parseBind } from '../http/address';
+import { ADDRESS_LIST_EXPECTED, parseAddressRule } from '../http/address-list';
 
 /** Thrown by a parser: the value is not what `expected` describes. */
 export class Invalid extends Error {
@@ -195,4 +196,60 @@ function checkProtocols(items: string[]): HttpProtocol[] {
   }
   if (out.length === 0) throw new Invalid();
   return out;
+}
+
+/** Trusted peers: addresses and CIDR networks, or "*"; a config file may also give a list. */
+export const addressList: Parser<string[]> = {
+  expected: ADDRESS_LIST_EXPECTED,
+  parse(raw) {
+    return check(commaList.parse(raw));
+  },
+  fromJson(value) {
+    return check(commaList.fromJson?.(value) ?? []);
+  },
+};
+
+function check(items: string[]): string[] {
+  for (const item of items) {
+    if (item !== '*' && !parseAddressRule(item)) throw new Invalid(undefined, { value: item });
+  }
+  return items;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * gunicorn's secure_scheme_headers: header name → the value that means https. On the command
+ * line and in env vars "NAME:VALUE,NAME:VALUE" ("" for none); a config file gives a dict.
+ * Names are kept upper-case, as gunicorn spells them.
+ */
+export const schemeHeaders: Parser<Record<string, string>> = {
+  expected: 'header:value pairs separated by commas (X-FORWARDED-PROTO:https), or a dict in a config file',
+  parse(raw) {
+    const out: Record<string, string> = {};
+    for (const pair of raw.split(',')) {
+      if (pair.trim() === '') continue;
+      const colon = pair.indexOf(':');
+      if (colon < 0) throw new Invalid(undefined, { value: pair.trim() });
+      add(out, pair.slice(0, colon), pair.slice(colon + 1), pair.trim());
+    }
+    return out;
+  },
+  fromJson(value) {
+    if (typeof value === 'string') return this.parse(value);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid();
+    const out: Record<string, string> = {};
+    for (const [name, v] of Object.entries(value)) {
+      if (typeof v !== 'string') throw new Invalid(undefined, { value: { [name]: v } });
+      add(out, name, v, { [name]: v });
+    }
+    return out;
+  },
+};
+
+function add(out: Record<string, string>, name: string, value: string, culprit: unknown): void {
+  const key = name.trim().toUpperCase();
+  const text = value.trim();
+  if (!HEADER_NAME.test(key) || text === '') throw new Invalid(undefined, { value: culprit });
+  out[key] = text;
 }

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_ACCESS_LOG_FORMAT } from '../log/access';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger';
-import { action, one, many, type Action, type DefaultContext, type Setting } from './define';
+import { action, flag, one, many, type Action, type DefaultContext, type Setting } from './define';
 import * as P from './parsers';
 
 export { SECTIONS, type Section, type Setting, type Action, type DefaultContext } from './define';
@@ -18,6 +18,14 @@ function bindFromPort(ctx: DefaultContext): string[] {
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new P.Invalid('a port number (0-65535)');
   return [`0.0.0.0:${port}`];
 }
+
+/** gunicorn reads FORWARDED_ALLOW_IPS (as set by Heroku's Python buildpack) for its default. */
+function forwardedFromEnv(ctx: DefaultContext): string[] {
+  const raw = ctx.read('FORWARDED_ALLOW_IPS');
+  return raw === undefined ? [...LOOPBACK] : P.addressList.parse(raw);
+}
+
+const LOOPBACK = ['127.0.0.1', '::1'] as const;
 
 function workersFromEnv(ctx: DefaultContext): number {
   const n = ctx.read('WEB_CONCURRENCY');
@@ -204,6 +212,61 @@ export const SETTINGS = {
       '--certfile (browsers do not speak cleartext HTTP/2). With both, a client that offers h2 gets it, ' +
       'whatever the order; a client without ALPN gets HTTP/1.1. With h2 alone, clients that cannot ' +
       'speak HTTP/2 are refused.',
+  }),
+  forwardedAllowIps: one<string[]>({
+    section: 'Server Mechanics',
+    flags: ['--forwarded-allow-ips'],
+    metavar: 'STRING',
+    file: 'forwarded_allow_ips',
+    parser: P.addressList,
+    default: forwardedFromEnv,
+    defaultDoc: "$FORWARDED_ALLOW_IPS if set, else '127.0.0.1,::1'",
+    doc:
+      'Front ends trusted to say who the client is: comma-separated addresses and CIDR networks (10.0.0.0/8, ' +
+      'fd00::/8), or * for any (only when nothing else can reach the server). From these peers, and from ' +
+      'UNIX-socket peers, X-Forwarded-For (or, without it, the Forwarded header) sets REMOTE_ADDR and ' +
+      'REMOTE_PORT, and the --secure-scheme-headers (or Forwarded proto=) set wsgi.url_scheme; from any other ' +
+      'peer they change nothing. The X-Forwarded-For list is read from the right, skipping trusted proxies: ' +
+      'the first untrusted address is the client. Scheme headers that disagree get 400. The headers stay in ' +
+      'the environ. The access log\u2019s %(h)s shows the resulting REMOTE_ADDR. Unlike gunicorn, which leaves ' +
+      'REMOTE_ADDR alone, X-Forwarded-For does set it here.',
+  }),
+  secureSchemeHeaders: one<Record<string, string>>({
+    section: 'Server Mechanics',
+    flags: ['--secure-scheme-headers'],
+    metavar: 'HEADER:VALUE,...',
+    file: 'secure_scheme_headers',
+    parser: P.schemeHeaders,
+    default: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' },
+    defaultDoc: "'X-FORWARDED-PROTOCOL: ssl, X-FORWARDED-PROTO: https, X-FORWARDED-SSL: on'",
+    doc:
+      'Headers a trusted front end (--forwarded-allow-ips) sets to say the client used HTTPS, with the value ' +
+      'that means it; any other value means HTTP. In a config file a dict, as in gunicorn; an empty string ' +
+      'turns them all off.',
+  }),
+  proxyProtocol: flag({
+    section: 'Server Mechanics',
+    flags: ['--proxy-protocol'],
+    file: 'proxy_protocol',
+    default: false,
+    doc:
+      'Read a PROXY protocol header (HAProxy\u2019s, version 1 text or version 2 binary) at the start of each ' +
+      'connection, before any HTTP or TLS byte, and take the client address it carries as REMOTE_ADDR and ' +
+      'REMOTE_PORT (and for the access log); PROXY_PROTOCOL, PROXY_ADDR and PROXY_PORT are set as in gunicorn. ' +
+      'The header is optional, as in gunicorn: a connection without one is served as it is. A header from a ' +
+      'peer not in --proxy-allow-from, a malformed one, or one not complete within 5 seconds closes the ' +
+      'connection.',
+  }),
+  proxyAllowIps: one<string[]>({
+    section: 'Server Mechanics',
+    flags: ['--proxy-allow-from'],
+    metavar: 'STRING',
+    file: 'proxy_allow_ips',
+    parser: P.addressList,
+    default: [...LOOPBACK],
+    doc:
+      'Front ends allowed to send a PROXY protocol header: comma-separated addresses and CIDR networks, or * ' +
+      'for any. UNIX-socket peers are always allowed.',
   }),
   prefetch: one<number>({
     section: 'Worker Processes',

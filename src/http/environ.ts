@@ -4,6 +4,7 @@
  */
 import type { Pairs } from '../exchange';
 import type { AnyRequest } from './h2';
+import type { Client } from './forwarded';
 
 export interface ListenerInfo {
   scheme: 'http' | 'https';
@@ -80,7 +81,8 @@ export function environKey(name: string): string | null {
 
 const HTTP_VERSIONS: Record<string, string> = { '1.0': 'HTTP/1.0', '1.1': 'HTTP/1.1', '2.0': 'HTTP/2' };
 
-export function buildEnviron(req: AnyRequest, listener: ListenerInfo, scriptName: string): Pairs {
+/** `client` is who the request is from (forwarded.ts): the peer, or whom a trusted proxy names. */
+export function buildEnviron(req: AnyRequest, client: Client, scriptName: string): Pairs {
   const target = req.url ?? '/';
   const { path, query } = splitTarget(target);
   let pathInfo = percentDecodeLatin1(path);
@@ -99,10 +101,15 @@ export function buildEnviron(req: AnyRequest, listener: ListenerInfo, scriptName
     ['SERVER_PROTOCOL', HTTP_VERSIONS[req.httpVersion] ?? 'HTTP/' + req.httpVersion],
     ['SERVER_NAME', socket.localAddress ?? ''],
     ['SERVER_PORT', socket.localPort === undefined ? '' : String(socket.localPort)],
-    ['REMOTE_ADDR', socket.remoteAddress ?? ''],
-    ['REMOTE_PORT', socket.remotePort === undefined ? '' : String(socket.remotePort)],
-    ['wsgi.url_scheme', listener.scheme],
+    ['REMOTE_ADDR', client.remoteAddr],
+    ['REMOTE_PORT', client.remotePort],
+    ['wsgi.url_scheme', client.scheme],
   ];
+  const proxy = client.proxy;
+  if (proxy) {
+    // gunicorn's names: the PROXY header's protocol and the address the proxy was reached at.
+    environ.push(['PROXY_PROTOCOL', proxy.protocol], ['PROXY_ADDR', proxy.destinationAddress], ['PROXY_PORT', String(proxy.destinationPort)]);
+  }
   const raw = req.rawHeaders;
   let first = 0;
   let authority: string | undefined;

@@ -22,6 +22,8 @@ import { HttpResponseSink, respondWithError } from './sink';
 import { HttpError } from '../errors';
 import { refusedPeer, type TlsSetup } from './tls';
 import { createH2Server, isH2Request, isH2Response, type AnyRequest, type AnyResponse, type FrontServer } from './h2';
+import type { ProxyTrust } from './forwarded';
+import { originOf } from './origin';
 
 export interface FrontendOptions {
   keepAliveMs: number;
@@ -29,6 +31,8 @@ export interface FrontendOptions {
   limits: Limits;
   /** Used by listeners created with scheme 'https'. */
   tls: TlsSetup | null;
+  /** --forwarded-allow-ips and --secure-scheme-headers, compiled. */
+  trust: ProxyTrust;
 }
 
 class HttpExchange implements Exchange {
@@ -150,7 +154,12 @@ export class Frontend {
       this.reject(req, sink, rejection);
       return;
     }
-    const environ = buildEnviron(req, listener, this.options.scriptName);
+    const client = this.options.trust.resolve(originOf(req.socket), req.rawHeaders, listener.scheme);
+    if (client instanceof HttpError) {
+      this.reject(req, sink, client);
+      return;
+    }
+    const environ = buildEnviron(req, client, this.options.scriptName);
     let flags = 0;
     // llhttp already rejected conflicting framing; what is left is chunked, a length, or none.
     for (const [key, value] of environ) {
@@ -187,14 +196,13 @@ export class Frontend {
         if (bad) failRequest(bad);
       });
     }
-    // Read now: an HTTP/2 request's socket is out of reach once its stream has closed.
-    const remoteAddr = req.socket.remoteAddress ?? '-';
     const start = Date.now();
     const startHr = performance.now();
     res.once('close', () => {
       if (!sink.delivered) exchange.abort();
       this.access?.log({
-        remoteAddr,
+        // gunicorn's %(h)s is REMOTE_ADDR: the client a trusted proxy names, else the peer.
+        remoteAddr: client.remoteAddr || '-',
         method: req.method ?? '-',
         target: req.url ?? '',
         ...splitTarget(req.url ?? ''),
