@@ -292,6 +292,11 @@ export class HttpResponseSink implements ResponseSink {
 
   private finish(): void {
     if (this.finished) return;
+    if (this.res.destroyed) {
+      // The client left mid-body: nothing to complete, and the app did nothing wrong.
+      this.settle();
+      return;
+    }
     if (!this.isHead && this.declared >= 0 && this.written < this.declared) {
       // Fewer bytes than promised: the client would wait for the rest forever, so close.
       this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
