@@ -3,7 +3,8 @@
  * from a Config, and returns a handle to stop them.
  */
 import { lookup } from 'node:dns/promises';
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
@@ -76,7 +77,19 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
   const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders });
   const frontend = new Frontend(
-    { keepAliveMs: config.keepAlive * 1000, scriptName: process.env.SCRIPT_NAME ?? '', limits, tls, trust },
+    {
+      keepAliveMs: config.keepAlive * 1000,
+      scriptName: process.env.SCRIPT_NAME ?? '',
+      limits,
+      tls,
+      trust,
+      headerTimeoutMs: config.headerTimeout * 1000,
+      bodyTimeoutMs: config.bodyTimeout * 1000,
+      bodyMinRate: config.bodyMinRate,
+      streamPaths: config.streamRequestPaths,
+      spool: { memory: config.bodyBufferSize, dir: spoolDir(config.spoolDir), maxFile: config.maxTempFileSize },
+      maxConnections: config.workerConnections,
+    },
     (ex) => dispatcher.dispatch(ex),
     log,
     access,
@@ -159,6 +172,18 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     },
     close,
   };
+}
+
+/** --spool-dir, or the system temp dir; checked now, so a bad one fails at start, not mid-upload. */
+function spoolDir(configured: string | null): string {
+  const dir = resolvePath(configured ?? tmpdir());
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, fsConstants.W_OK);
+  } catch {
+    throw new ConfigError(`--spool-dir: expected a writable directory, got "${dir}"`);
+  }
+  return dir;
 }
 
 function envPairs(raw: string[]): Record<string, string> {

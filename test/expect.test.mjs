@@ -1,5 +1,6 @@
-// Expect: 100-continue. The interim 100 is sent when the app reads the body, never to an app
-// that ignores it, never twice, never after the final status.
+// Expect: 100-continue on routes whose bodies stream to the app (--stream-request-paths): the
+// interim 100 is sent when the app reads the body, never to an app that ignores it, never twice,
+// never after the final status. (Buffered bodies get their 100 from Node at once: buffering.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APPS, RawClient, buildRequest, serverFor } from './helpers.mjs';
@@ -8,8 +9,10 @@ const head = (path, length) => buildRequest({
   method: 'POST', path, headers: [['Content-Length', String(length)], ['Expect', '100-continue'], ['Content-Type', 'text/plain']],
 });
 
+const STREAMED = ['--stream-request-paths', '/'];
+
 test('Expect: 100-continue, app reads the body', async (t) => {
-  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS]);
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, ...STREAMED]);
   const client = await RawClient.connect(server.port);
   t.after(() => client.close());
   await client.write(head('/upload', 11));
@@ -23,7 +26,7 @@ test('Expect: 100-continue, app reads the body', async (t) => {
 });
 
 test('Expect: 100-continue, body sent at once anyway: one 200, at most one 100 before it', async (t) => {
-  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS]);
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, ...STREAMED]);
   const client = await RawClient.connect(server.port);
   t.after(() => client.close());
   await client.write(Buffer.concat([head('/eager', 5), Buffer.from('eager')]));
@@ -40,7 +43,7 @@ test('Expect: 100-continue, body sent at once anyway: one 200, at most one 100 b
 });
 
 test('Expect: 100-continue, app ignores the body: final response, no 100', async (t) => {
-  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS]);
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, ...STREAMED]);
   const client = await RawClient.connect(server.port);
   t.after(() => client.close());
   await client.write(head('/ignored', 1_000_000));

@@ -4,7 +4,7 @@
 // a broken server fails a test instead of hanging the run.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -595,5 +595,38 @@ export function isAlive(pid) {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Open descriptors of process `pid` on files inside `dir` (Linux /proc), or null where /proc is
+ * unavailable. A spool's temp file is unlinked once open, so it shows only here, as "(deleted)".
+ */
+export function fdsInDir(pid, dir) {
+  let names;
+  try {
+    names = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  const found = [];
+  for (const name of names) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${name}`);
+      if (target.startsWith(`${dir}${path.sep}`)) found.push(target);
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return found;
+}
+
+/** Polls `check()` until it returns truthy or `ms` pass; returns the last value. */
+export async function waitUntil(check, ms = 5_000, everyMs = 50) {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value || performance.now() > deadline) return value;
+    await sleep(everyMs);
   }
 }

@@ -159,3 +159,14 @@ test('--keep-alive 1: an idle connection is closed by the server', async (t) => 
   assert.equal(await c.waitClosed(5_000), true, 'closed after the keep-alive timeout');
   assert.ok(Date.now() - started >= 500, 'not closed right away');
 });
+
+test('--keep-alive 0: every response closes its connection', async (t) => {
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, '--keep-alive', '0']);
+  const c = await RawClient.connect(server.port);
+  t.after(() => c.close());
+  await c.write(buildRequest({ path: '/once' }));
+  const res = await c.readResponse();
+  assert.equal(res.status, 200);
+  assert.match(res.get('connection') ?? '', /close/i);
+  assert.equal(await c.waitClosed(2_000), true);
+});

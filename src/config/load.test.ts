@@ -64,15 +64,23 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     secureSchemeHeaders: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' },
     proxyProtocol: false,
     proxyAllowIps: ['127.0.0.1', '::1'],
+    headerTimeout: 30,
+    bodyTimeout: 30,
+    bodyMinRate: 1024,
     prefetch: 4,
     timeout: 30,
     gracefulTimeout: 30,
     keepAlive: 2,
+    workerConnections: 1000,
     maxRequests: 0,
     maxRequestsJitter: 0,
     python: null,
     chdir: cwd,
     pythonpath: [],
+    bodyBufferSize: 262144,
+    maxTempFileSize: 1073741824,
+    spoolDir: null,
+    streamRequestPaths: [],
     rawEnv: [],
     accessLogfile: null,
     accessLogformat: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
@@ -218,6 +226,29 @@ test('proxy settings: gunicorn\u2019s flags and config keys, FORWARDED_ALLOW_IPS
   assert.match(await loadError(['app', '--secure-scheme-headers', 'X-Forwarded-Proto']), /^--secure-scheme-headers \(from argv\): expected header:value pairs .*, got "X-Forwarded-Proto"$/);
   writeFileSync(join(cwd, 'bad.py'), 'secure_scheme_headers = {"X-Forwarded-Proto": 1}\n');
   assert.match(await loadError(['-c', 'bad.py', 'app'], {}, cwd), /^--secure-scheme-headers \(from config file .*bad\.py, key secure_scheme_headers\): expected .*, got \{"X-Forwarded-Proto":1\}$/);
+});
+
+test('slow-client and connection settings: values, config-file lists and one-line errors', async () => {
+  const { config } = await load([
+    'app', '--body-buffer-size', '1024', '--stream-request-paths', '/upload, /ws', '--header-timeout', '2.5',
+    '--body-timeout', '0', '--body-min-rate', '0', '--worker-connections', '0', '--spool-dir', '/srv/spool', '--max-temp-file-size', '0',
+  ]);
+  assert.deepEqual(
+    [config.bodyBufferSize, config.streamRequestPaths, config.headerTimeout, config.bodyTimeout, config.bodyMinRate, config.workerConnections, config.spoolDir, config.maxTempFileSize],
+    [1024, ['/upload', '/ws'], 2.5, 0, 0, 0, '/srv/spool', 0],
+  );
+  const cwd = tempDir();
+  writeFileSync(join(cwd, 'conf.json'), JSON.stringify({ stream_request_paths: ['/a', '/b/'], worker_connections: 10 }));
+  const fromFile = await load(['app', '-c', 'conf.json'], {}, cwd);
+  assert.deepEqual(fromFile.config.streamRequestPaths, ['/a', '/b/']);
+  assert.equal(fromFile.config.workerConnections, 10);
+  assert.equal(
+    await loadError(['app', '--stream-request-paths', '/ok,upload']),
+    '--stream-request-paths (from argv): expected a comma-separated list of paths starting with /, got "upload"',
+  );
+  assert.equal(await loadError(['app', '--body-buffer-size', '0']), '--body-buffer-size (from argv): expected a positive integer, got "0"');
+  assert.equal(await loadError(['app', '--header-timeout', 'never']), '--header-timeout (from argv): expected a number of seconds (0 or more), got "never"');
+  assert.equal(await loadError(['app', '--worker-connections', '-5']), '--worker-connections (from argv): expected a non-negative integer, got "-5"');
 });
 
 test('env vars: NODICORN_* set every setting; empty ones count as unset; repeatables split like a shell', async () => {

@@ -152,6 +152,23 @@ export const commaList: Parser<string[]> = {
   },
 };
 
+/** "/upload,/ws" → URL path prefixes, each starting with "/"; a config file may give a list. */
+export const pathPrefixes: Parser<string[]> = {
+  expected: 'a comma-separated list of paths starting with /',
+  parse(raw) {
+    return checkPrefixes(commaList.parse(raw));
+  },
+  fromJson(value) {
+    return checkPrefixes(commaList.fromJson?.(value) ?? []);
+  },
+};
+
+function checkPrefixes(items: string[]): string[] {
+  const bad = items.find((p) => !p.startsWith('/'));
+  if (bad !== undefined) throw new Invalid(undefined, { value: bad });
+  return items;
+}
+
 /** The WSGI app: module:attr, module, module:factory(...) or file.py[:attr]; the worker checks the rest. */
 export const appSpec: Parser<string> = {
   expected: 'an app such as module:application',

@@ -268,6 +268,42 @@ export const SETTINGS = {
       'Front ends allowed to send a PROXY protocol header: comma-separated addresses and CIDR networks, or * ' +
       'for any. UNIX-socket peers are always allowed.',
   }),
+  headerTimeout: one<number>({
+    section: 'Security',
+    flags: ['--header-timeout'],
+    metavar: 'SECONDS',
+    file: 'header_timeout',
+    parser: P.seconds,
+    default: 30,
+    doc:
+      'How long a client may take to send a request head (request line and headers), counted from the ' +
+      'connection or from the first byte of the request; past it the client gets 408 and the connection ' +
+      'closes. This is what stops slowloris. 0 means no limit.',
+  }),
+  bodyTimeout: one<number>({
+    section: 'Security',
+    flags: ['--body-timeout'],
+    metavar: 'SECONDS',
+    file: 'body_timeout',
+    parser: P.seconds,
+    default: 30,
+    doc:
+      'How long a request body may take to arrive, counted from the end of its head, plus one second for ' +
+      'every --body-min-rate bytes received (Apache mod_reqtimeout\u2019s rule): a steady upload of any size ' +
+      'passes, a trickle does not. Past it the client gets 408 and the connection closes. Bodies streamed ' +
+      'to the app (--stream-request-paths) are not timed here. 0 means no limit.',
+  }),
+  bodyMinRate: one<number>({
+    section: 'Security',
+    flags: ['--body-min-rate'],
+    metavar: 'BYTES',
+    file: 'body_min_rate',
+    parser: P.nonNegativeInt,
+    default: 1024,
+    doc:
+      'The request body bytes that buy one more second of --body-timeout; an upload slower than this ' +
+      'on average is eventually cut. 0 means every body must arrive within --body-timeout whatever its size.',
+  }),
   prefetch: one<number>({
     section: 'Worker Processes',
     flags: ['--prefetch'],
@@ -308,7 +344,21 @@ export const SETTINGS = {
     file: 'keepalive',
     parser: P.seconds,
     default: 2,
-    doc: 'How long an idle keep-alive connection waits for its next request. 0 closes after each response.',
+    doc:
+      'How long an idle keep-alive connection waits for its next request (node:http allows up to a second ' +
+      'more). 0 closes the connection after each response.',
+  }),
+  workerConnections: one<number>({
+    section: 'Worker Processes',
+    flags: ['--worker-connections'],
+    metavar: 'INT',
+    file: 'worker_connections',
+    parser: P.nonNegativeInt,
+    default: 1000,
+    doc:
+      'The most client connections open at once, over all listeners, idle keep-alive ones included. ' +
+      'Past it a new connection is answered 503 at once and closed; the open ones are still served. ' +
+      'gunicorn counts this per worker; here Node holds every connection, so it is per server. 0 means no cap.',
   }),
   maxRequests: one<number>({
     section: 'Worker Processes',
@@ -359,6 +409,57 @@ export const SETTINGS = {
     parser: P.commaList,
     default: [],
     doc: 'Comma-separated directories put first on the workers\u2019 sys.path.',
+  }),
+  bodyBufferSize: one<number>({
+    section: 'Server Mechanics',
+    flags: ['--body-buffer-size'],
+    metavar: 'BYTES',
+    file: 'body_buffer_size',
+    parser: P.positiveInt,
+    default: 256 * 1024,
+    doc:
+      'Request bodies are received whole before the app is called, and responses are taken from the app ' +
+      'as fast as it writes them, so a slow client never holds a worker thread. This is how much of one ' +
+      'request body, or of one response the client has not read yet, is held in memory; the rest goes to ' +
+      'a temp file in --spool-dir.',
+  }),
+  maxTempFileSize: one<number>({
+    section: 'Server Mechanics',
+    flags: ['--max-temp-file-size'],
+    metavar: 'BYTES',
+    file: 'max_temp_file_size',
+    parser: P.nonNegativeInt,
+    default: 1024 * 1024 * 1024,
+    doc:
+      'The most bytes of one response a temp file holds for a client that reads slowly (nginx\u2019s ' +
+      'proxy_max_temp_file_size); past it the app waits for the client. 0 keeps responses in memory ' +
+      'only (--body-buffer-size, then the app waits). Request bodies are bounded by --limit-request-body.',
+  }),
+  spoolDir: one<string | null>({
+    section: 'Server Mechanics',
+    flags: ['--spool-dir'],
+    metavar: 'DIR',
+    file: 'spool_dir',
+    nullable: true,
+    parser: P.path,
+    default: null,
+    defaultDoc: 'the system temp directory ($TMPDIR, else /tmp)',
+    doc:
+      'Where request bodies and responses past --body-buffer-size are spooled. Each temp file is unlinked ' +
+      'as soon as it is open and lives only as an open descriptor, so none is ever left behind, even by a crash.',
+  }),
+  streamRequestPaths: one<string[]>({
+    section: 'Server Mechanics',
+    flags: ['--stream-request-paths'],
+    metavar: 'PREFIXES',
+    file: 'stream_request_paths',
+    parser: P.pathPrefixes,
+    default: [],
+    doc:
+      'Comma-separated PATH_INFO prefixes (plain string prefixes: /upload also matches /uploads) whose ' +
+      'request bodies stream to the app as they arrive instead of being received whole first, for apps ' +
+      'that process uploads as they come. Such a request holds a worker thread for as long as its client ' +
+      'takes to send, and the app decides when 100 Continue is sent (when it first reads the body).',
   }),
   rawEnv: many<string>({
     section: 'Server Mechanics',

@@ -16,9 +16,11 @@ import type { AccessLog } from '../log/access';
 import { buildEnviron, splitTarget, type ListenerInfo } from './environ';
 import { checkRequest, checkTrailers, endsConnection } from './checks';
 import { Connections } from './connections';
-import { BodyLimit, checkLimits, h2Limits, serverLimits, type Limits } from './limits';
+import { BodyLimit, bodyTooLarge, checkLimits, h2Limits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
-import { HttpResponseSink, respondWithError } from './sink';
+import { HttpResponseSink, respondWithError, type SpoolSettings } from './sink';
+import { receiveBody, type BodyOptions } from './receive';
+import { ConnectionCap } from './connection-cap';
 import { HttpError } from '../errors';
 import { refusedPeer, type TlsSetup } from './tls';
 import { createH2Server, isH2Request, isH2Response, type AnyRequest, type AnyResponse, type FrontServer } from './h2';
@@ -33,6 +35,17 @@ export interface FrontendOptions {
   tls: TlsSetup | null;
   /** --forwarded-allow-ips and --secure-scheme-headers, compiled. */
   trust: ProxyTrust;
+  /** --header-timeout in ms; 0 = none. */
+  headerTimeoutMs: number;
+  /** --body-timeout in ms and --body-min-rate: how slowly a buffered body may arrive. */
+  bodyTimeoutMs: number;
+  bodyMinRate: number;
+  /** PATH_INFO prefixes whose bodies stream to the app unbuffered (--stream-request-paths). */
+  streamPaths: readonly string[];
+  /** Memory and temp-file room for bodies a slow party has not taken yet. */
+  spool: SpoolSettings;
+  /** --worker-connections; 0 = no cap. */
+  maxConnections: number;
 }
 
 class HttpExchange implements Exchange {
@@ -68,15 +81,24 @@ export class Frontend {
     private readonly access: AccessLog | null,
   ) {
     this.connections = new Connections(log);
+    this.cap = new ConnectionCap(options.maxConnections, log);
+    const { memory, dir } = options.spool;
+    this.bodyOptions = { memory, dir, maxBody: options.limits.body, timeoutMs: options.bodyTimeoutMs, minRate: options.bodyMinRate };
   }
 
   private readonly connections: Connections;
+  private readonly cap: ConnectionCap;
+  private readonly bodyOptions: BodyOptions;
 
   createServer(listener: ListenerInfo): FrontServer {
     const tls = listener.scheme === 'https' ? this.options.tls : null;
     const http1 = {
       keepAliveTimeout: this.options.keepAliveMs,
-      // Bodies are streamed to the worker: a whole-request deadline would cut long uploads.
+      // Slowloris: the head must arrive within --header-timeout (answered 408 in clientError).
+      headersTimeout: this.options.headerTimeoutMs,
+      // Node checks every 30 s by default, which would stretch a short timeout a lot.
+      connectionsCheckingInterval: checkingInterval(this.options.headerTimeoutMs),
+      // Buffered bodies have their own timeout (receive.ts); streamed ones must not be cut.
       requestTimeout: 0,
       // A missing Host is refused by checkRequest, so it is logged and closed like every refusal.
       requireHostHeader: false,
@@ -94,8 +116,9 @@ export class Frontend {
     // server hands its HTTP/1.1 connections to node:http's code, which reads these from the server.
     Object.assign(server, http1);
     if (tls !== null) this.watchTls(server, tls);
+    this.cap.watch(server, tls === null);
     server.on('request', (req: AnyRequest, res: AnyResponse) => this.handle(req, res, listener, false));
-    // Answering 100 Continue is the app's call: only when it reads the body (PEP 3333).
+    // Expect: 100-continue: answered at once for buffered bodies, by the app for streamed ones.
     server.on('checkContinue', (req: AnyRequest, res: AnyResponse) => this.handle(req, res, listener, true));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.connections.clientError(err, socket));
     server.on('connect', (req: AnyRequest, socket: Socket | Http2ServerResponse) => {
@@ -131,6 +154,7 @@ export class Frontend {
   }
 
   private handle(req: AnyRequest, res: AnyResponse, listener: ListenerInfo, expectContinue: boolean): void {
+    if (this.cap.refused(req.socket)) return;
     // HTTP/1 only: HTTP/2 streams are framed apart, so nothing is pipelined behind another.
     const h1 = isH2Response(res) ? null : res;
     if (h1 !== null && !isH2Request(req)) {
@@ -148,7 +172,7 @@ export class Frontend {
       }
     }
     const isHead = req.method === 'HEAD';
-    const sink = new HttpResponseSink(res, isHead, this.log);
+    const sink = new HttpResponseSink(res, isHead, this.log, this.options.spool);
     const rejection = checkRequest(req) ?? checkLimits(req, this.options.limits);
     if (rejection) {
       this.reject(req, sink, rejection);
@@ -159,6 +183,8 @@ export class Frontend {
       this.reject(req, sink, client);
       return;
     }
+    // node:http reads a keepAliveTimeout of 0 as "never time out"; --keep-alive 0 means "close".
+    if (h1 !== null && this.options.keepAliveMs === 0) h1.shouldKeepAlive = false;
     const environ = buildEnviron(req, client, this.options.scriptName);
     let flags = 0;
     // llhttp already rejected conflicting framing; what is left is chunked, a length, or none.
@@ -171,35 +197,21 @@ export class Frontend {
     }
     // HTTP/2 frames its own body (RFC 9113 §8.1): without Content-Length it runs to END_STREAM.
     if (flags === 0 && isH2Request(req) && !req.stream.endAfterHeaders) flags = RequestFlags.HAS_BODY | RequestFlags.CHUNKED;
-    let body: Readable | null = null;
-    if (flags) body = req;
-    const maxBody = this.options.limits.body;
-    if (flags & RequestFlags.CHUNKED && maxBody > 0) {
-      body = req.pipe(
-        new BodyLimit(maxBody, () => {
-          exchange.abort();
-          this.reject(req, sink, new HttpError(413, 'ERR_LIMIT_REQUEST_BODY', `chunked body exceeds --limit-request-body ${maxBody}`));
-        }),
-      );
-    }
-    if (expectContinue && body) flags |= RequestFlags.EXPECT_CONTINUE;
-    const exchange = new HttpExchange(flags, environ, body, sink);
+    let exchange: HttpExchange | null = null;
+    let stopReceiving: (() => void) | null = null;
     const failRequest = (error: HttpError): void => {
-      exchange.abort();
+      stopReceiving?.();
+      exchange?.abort();
       this.reject(req, sink, error);
     };
     if (h1 !== null && !isH2Request(req)) this.connections.track(req, h1, failRequest);
-    // Trailers arrive with the end of a chunked body; this listener runs before the channel's.
-    if (flags & RequestFlags.CHUNKED) {
-      req.once('end', () => {
-        const bad = checkTrailers(req.rawTrailers);
-        if (bad) failRequest(bad);
-      });
-    }
     const start = Date.now();
     const startHr = performance.now();
     res.once('close', () => {
-      if (!sink.delivered) exchange.abort();
+      stopReceiving?.();
+      // A client that left while sending its body was never dispatched nor answered: no line.
+      if (exchange === null && !res.headersSent) return;
+      if (exchange && !sink.delivered) exchange.abort();
       this.access?.log({
         // gunicorn's %(h)s is REMOTE_ADDR: the client a trusted proxy names, else the peer.
         remoteAddr: client.remoteAddr || '-',
@@ -216,7 +228,60 @@ export class Frontend {
         workerPid: 0,
       });
     });
-    this.dispatch(exchange);
+    const send = (body: Readable | null): void => {
+      exchange = new HttpExchange(flags, environ, body, sink);
+      this.dispatch(exchange);
+    };
+    if (!flags) {
+      send(null);
+      return;
+    }
+    if (!this.streams(environ)) {
+      // Buffered: the worker sees the request only once the body is whole. The client is told to
+      // go ahead at once, as nginx does; the app's reading decides nothing here.
+      if (expectContinue) res.writeContinue();
+      stopReceiving = receiveBody(req, this.bodyOptions, {
+        spilled: () => this.log.debug(`request body of ${req.method} ${req.url} past ${this.options.spool.memory} bytes: spooled to a temp file`),
+        spoolFailed: (err) => {
+          this.log.error(`cannot spool a request body in ${this.options.spool.dir}: ${err.message}`);
+          if (exchange) {
+            exchange.abort();
+            sink.fail(new HttpError(500, 'ERR_SPOOL', err.message), true);
+          }
+        },
+        done: (error, body) => {
+          // The whole body is in, trailers too: a forbidden trailer is refused before the app runs.
+          const refusal = error ?? (flags & RequestFlags.CHUNKED ? checkTrailers(req.rawTrailers) : null);
+          if (refusal) this.reject(req, sink, refusal);
+          else send(body);
+        },
+      });
+      return;
+    }
+    // Streamed (--stream-request-paths): the body flows to the app as it arrives.
+    let body: Readable = req;
+    const maxBody = this.options.limits.body;
+    if (flags & RequestFlags.CHUNKED && maxBody > 0) body = req.pipe(new BodyLimit(maxBody, () => failRequest(bodyTooLarge(maxBody))));
+    if (flags & RequestFlags.CHUNKED) {
+      // Trailers arrive with the end of a chunked body; this listener runs before the channel's.
+      req.once('end', () => {
+        const bad = checkTrailers(req.rawTrailers);
+        if (bad) failRequest(bad);
+      });
+    }
+    // Answering 100 Continue is then the app's call: only when it reads the body (PEP 3333).
+    if (expectContinue) flags |= RequestFlags.EXPECT_CONTINUE;
+    send(body);
+  }
+
+  /** Whether the request's body streams to the app unbuffered (--stream-request-paths). */
+  private streams(environ: Pairs): boolean {
+    const prefixes = this.options.streamPaths;
+    if (prefixes.length === 0) return false;
+    for (const [key, value] of environ) {
+      if (key === 'PATH_INFO') return prefixes.some((p) => value.startsWith(p));
+    }
+    return false;
   }
 
   /** Every rejection: logged at debug with its reason, answered, and the connection closed. */
@@ -225,4 +290,9 @@ export class Frontend {
     if (!isH2Request(req)) this.connections.closeAfterResponse(req.socket);
     sink.fail(error, true);
   }
+}
+
+/** How often node:http looks for connections past --header-timeout: a quarter of it, 0.25 to 5 s. */
+function checkingInterval(timeoutMs: number): number {
+  return timeoutMs === 0 ? 30_000 : Math.min(5000, Math.max(250, Math.floor(timeoutMs / 4)));
 }

@@ -70,6 +70,11 @@ export function checkLimits(req: IncomingMessage | Http2ServerRequest, limits: L
   return null;
 }
 
+/** The 413 for a chunked body that grew past the limit (a Content-Length one is refused upfront). */
+export function bodyTooLarge(max: number): HttpError {
+  return new HttpError(413, 'ERR_LIMIT_REQUEST_BODY', `chunked body exceeds --limit-request-body ${max}`);
+}
+
 /**
  * Passes a chunked body through while counting it: a body that announces no length can only be
  * held to --limit-request-body as it arrives. Past the limit nothing more goes through.

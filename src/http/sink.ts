@@ -13,23 +13,55 @@ import type { FileRange } from '../protocol/frames';
 import { WHOLE_FILE } from '../protocol/frames';
 import type { HttpError } from '../errors';
 import type { Logger } from '../log/logger';
+import { Spool } from './spool';
 
-type Op = () => void;
+/** Output that waits for the client, in order. */
+type Op =
+  | { kind: 'bytes'; n: number }
+  | { kind: 'file'; range: FileRange }
+  | { kind: 'end' }
+  | { kind: 'fail'; error: HttpError; close: boolean };
 
+/** How much of a response a slow client may leave with Node (--body-buffer-size and friends). */
+export interface SpoolSettings {
+  /** Bytes held in memory per response before the temp file. */
+  memory: number;
+  /** Where the temp file goes. */
+  dir: string;
+  /** The most bytes the temp file may hold; past it the worker waits for the client. 0: no file. */
+  maxFile: number;
+}
+
+/** Reads of a response's temp file. */
+const FILE_READ = 256 * 1024;
+
+/**
+ * The worker gets its flow-control credit as soon as Node holds the bytes (the socket took them,
+ * node:http buffered them, or the spool did), never when the client reads them: a client that
+ * reads slowly, or not at all, costs a spool, never a Python thread.
+ */
 export class HttpResponseSink implements ResponseSink {
   /** Body bytes the app declared with Content-Length, or -1. */
   private declared = -1;
+  /** Body bytes accepted so far (sent or queued), for the Content-Length checks. */
   private written = 0;
   private finished = false;
-  /** While a file streams, later operations wait here so the body stays in order. */
-  private pending: Op[] | null = null;
-  private unflushed = 0;
-  private flushWaiters: Array<(n: number) => void> = [];
+  /**
+   * null while the socket keeps up: bytes are written straight through (the fast path, no spool).
+   * Otherwise what waits for the client: body bytes (held by `spool`), files, the end.
+   */
+  private backlog: Op[] | null = null;
+  private spool: Spool | null = null;
+  /** A temp-file read or a file_wrapper file is on its way to the socket. */
+  private busy = false;
   private drainHooked = false;
+  /** Credits kept back while the spool holds more than it may (--max-temp-file-size). */
+  private held: Array<() => void> = [];
   /** Set by the response writer: what the access log reports. */
   status = 0;
   bytes = 0;
   responseHeaders: Pairs = [];
+
   /** The response as either kind takes bytes. */
   private readonly res: Writable & Pick<ServerResponse, 'headersSent' | 'writeContinue'>;
   /** The same response, as exactly one of these. */
@@ -40,6 +72,7 @@ export class HttpResponseSink implements ResponseSink {
     private readonly response: AnyResponse,
     private readonly isHead: boolean,
     private readonly log: Logger,
+    private readonly settings: SpoolSettings,
   ) {
     this.res = response;
     this.h2 = isH2Response(response) ? response : null;
@@ -56,6 +89,11 @@ export class HttpResponseSink implements ResponseSink {
   /** The response can take no more bytes. (Http2ServerResponse has no `destroyed`; its stream does.) */
   private get gone(): boolean {
     return this.h2 ? this.h2.stream.destroyed : this.res.destroyed;
+  }
+
+  /** The socket (or HTTP/2 stream) holds more than its high-water mark: wait for 'drain'. */
+  private get needsDrain(): boolean {
+    return this.h2 ? this.h2.stream.writableNeedDrain : this.res.writableNeedDrain;
   }
 
   get headersSent(): boolean {
@@ -100,15 +138,11 @@ export class HttpResponseSink implements ResponseSink {
   }
 
   body(chunk: Buffer, flushed: (n: number) => void): void {
-    if (this.pending) {
-      this.pending.push(() => this.body(chunk, flushed));
-      return;
-    }
-    if (this.finished || this.gone) {
-      flushed(chunk.length);
-      return;
-    }
     const size = chunk.length;
+    if (this.finished || this.gone) {
+      flushed(size);
+      return;
+    }
     if (this.declared >= 0 && this.written + size > this.declared) {
       // More than the app's Content-Length: sending it would desynchronise the connection.
       this.log.warning(`app sent more than its Content-Length of ${this.declared}: truncated`);
@@ -120,33 +154,28 @@ export class HttpResponseSink implements ResponseSink {
       return;
     }
     this.bytes += chunk.length;
-    if (this.res.write(chunk) && this.unflushed === 0) {
+    if (this.backlog === null) {
+      // node:http holds what the socket did not take: accepted either way.
+      if (!this.res.write(chunk)) this.fallBehind();
       flushed(size);
       return;
     }
-    this.unflushed += size;
-    this.flushWaiters.push(flushed);
-    if (!this.drainHooked) {
-      this.drainHooked = true;
-      this.res.once('drain', this.onDrain);
-    }
+    const spool = (this.spool ??= new Spool({
+      memory: this.settings.memory,
+      dir: this.settings.maxFile > 0 ? this.settings.dir : null,
+      onError: this.spoolFailed,
+    }));
+    const last = this.backlog[this.backlog.length - 1];
+    if (last?.kind === 'bytes') last.n += chunk.length;
+    else this.backlog.push({ kind: 'bytes', n: chunk.length });
+    spool.append(chunk, () => {
+      if (spool.unread <= this.settings.memory + this.settings.maxFile) flushed(size);
+      else this.held.push(() => flushed(size));
+    });
+    this.pump();
   }
 
-  private readonly onDrain = (): void => {
-    this.drainHooked = false;
-    const n = this.unflushed;
-    const waiters = this.flushWaiters;
-    this.unflushed = 0;
-    this.flushWaiters = [];
-    // One acknowledgement per drain is enough: the channel sums them per request.
-    for (let i = 0; i < waiters.length; i++) (waiters[i] as (n: number) => void)(i === 0 ? n : 0);
-  };
-
   file(range: FileRange): void {
-    if (this.pending) {
-      this.pending.push(() => this.file(range));
-      return;
-    }
     if (this.finished || this.isHead) return;
     let length = range.length;
     if (this.declared >= 0) {
@@ -154,43 +183,157 @@ export class HttpResponseSink implements ResponseSink {
       length = length === WHOLE_FILE ? room : Math.min(length, room);
     }
     if (length === 0) return;
-    this.pending = [];
+    // Counted now, so the Content-Length checks of what follows see it in order.
+    if (length !== WHOLE_FILE) this.written += length;
+    this.enqueue({ kind: 'file', range: { ...range, length } });
+  }
+
+  end(): void {
+    if (this.finished) return;
+    this.enqueue({ kind: 'end' });
+  }
+
+  /** `close`: the request itself was bad, so the connection cannot be trusted for another. */
+  fail(error: HttpError, close = false): void {
+    if (this.finished) return;
+    this.enqueue({ kind: 'fail', error, close });
+  }
+
+  /** Runs `op` now unless output ahead of it still waits for the client. */
+  private enqueue(op: Exclude<Op, { kind: 'bytes' }>): void {
+    if (this.backlog !== null && (this.backlog.length > 0 || this.busy)) {
+      this.backlog.push(op);
+      return;
+    }
+    this.run(op);
+  }
+
+  private run(op: Exclude<Op, { kind: 'bytes' }>): void {
+    if (op.kind === 'file') {
+      this.busy = true;
+      if (this.backlog === null) this.openBacklog();
+      this.sendFile(op.range, () => {
+        this.busy = false;
+        this.pump();
+      });
+    } else if (op.kind === 'end') this.finish();
+    else this.abandon(op.error, op.close);
+  }
+
+  /** The socket is full: what comes next waits in the backlog until it drains. */
+  private fallBehind(): void {
+    this.openBacklog();
+    this.hookDrain();
+  }
+
+  private openBacklog(): void {
+    this.backlog = [];
+    this.res.once('close', this.onClose);
+  }
+
+  private hookDrain(): void {
+    if (this.drainHooked) return;
+    this.drainHooked = true;
+    this.res.once('drain', this.onDrain);
+  }
+
+  private readonly onDrain = (): void => {
+    this.drainHooked = false;
+    this.pump();
+  };
+
+  /** Moves the backlog to the socket as fast as the client takes it. */
+  private readonly pump = (): void => {
+    const backlog = this.backlog;
+    if (backlog === null || this.busy) return;
+    while (backlog.length > 0) {
+      if (this.needsDrain) {
+        this.hookDrain();
+        return;
+      }
+      const op = backlog[0] as Op;
+      if (op.kind !== 'bytes') {
+        backlog.shift();
+        this.run(op);
+        if (this.busy || this.backlog === null) return;
+        continue;
+      }
+      if (op.n === 0) {
+        backlog.shift();
+        continue;
+      }
+      const spool = this.spool as Spool;
+      const chunk = spool.shiftMemory(op.n);
+      if (chunk) {
+        op.n -= chunk.length;
+        this.res.write(chunk);
+        this.releaseCredits(spool);
+        continue;
+      }
+      this.busy = true;
+      spool.read(Math.min(op.n, FILE_READ), (err, data) => {
+        this.busy = false;
+        // An error was reported by onError; null means the spool was destroyed (client gone).
+        if (err || data === null || this.backlog === null) return;
+        op.n -= data.length;
+        this.res.write(data);
+        this.releaseCredits(spool);
+        this.pump();
+      });
+      return;
+    }
+    if (this.needsDrain) {
+      this.hookDrain();
+      return;
+    }
+    // Caught up: back to writing straight through.
+    this.backlog = null;
+    this.res.off('close', this.onClose);
+  };
+
+  private releaseCredits(spool: Spool): void {
+    while (this.held.length > 0 && spool.unread <= this.settings.memory + this.settings.maxFile) (this.held.shift() as () => void)();
+  }
+
+  private sendFile(range: FileRange, done: () => void): void {
+    const length = range.length;
     const stream = createReadStream(range.path, {
       start: range.offset,
       end: length === WHOLE_FILE ? undefined : range.offset + length - 1,
       highWaterMark: 256 * 1024,
     });
+    let sent = 0;
     stream.on('data', (chunk) => {
       const buf = chunk as Buffer;
-      this.written += buf.length;
+      sent += buf.length;
       this.bytes += buf.length;
       if (!this.res.write(buf)) {
         stream.pause();
         this.res.once('drain', () => stream.resume());
       }
     });
-    const done = (err?: Error): void => {
+    const finish = (err?: Error): void => {
       if (err) {
         this.log.error(`file_wrapper: cannot send ${range.path}: ${err.message}`);
         this.res.destroy();
       }
-      const ops = this.pending ?? [];
-      this.pending = null;
-      for (const op of ops) op();
+      if (length === WHOLE_FILE) this.written += sent;
+      else if (sent < length && !err) this.written -= length - sent;
+      done();
     };
-    stream.once('end', () => done());
-    stream.once('error', done);
+    stream.once('end', () => finish());
+    stream.once('error', finish);
     this.res.once('close', () => stream.destroy());
   }
 
-  end(): void {
-    if (this.pending) {
-      this.pending.push(() => this.end());
+  private finish(): void {
+    if (this.finished) return;
+    if (this.gone) {
+      // The client left mid-body: nothing to complete, and the app did nothing wrong.
+      this.settle();
       return;
     }
-    if (this.finished) return;
-    // A client that left took the missing bytes' fault with it: nothing to warn about.
-    if (!this.isHead && !this.gone && this.declared >= 0 && this.written < this.declared) {
+    if (!this.isHead && this.declared >= 0 && this.written < this.declared) {
       // Fewer bytes than promised: the client would wait for the rest forever, so close.
       this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
       this.abortConnection();
@@ -200,12 +343,8 @@ export class HttpResponseSink implements ResponseSink {
     this.settle();
   }
 
-  /** `close`: the request itself was bad, so the connection cannot be trusted for another. */
-  fail(error: HttpError, close = false): void {
-    if (this.pending) {
-      this.pending.push(() => this.fail(error, close));
-      return;
-    }
+  /** Ends the exchange with an error: an error response if nothing was sent, else an abort. */
+  private abandon(error: HttpError, close: boolean): void {
     if (this.finished) return;
     if (this.res.headersSent || this.gone) {
       this.abortConnection();
@@ -235,9 +374,23 @@ export class HttpResponseSink implements ResponseSink {
     setTimeout(() => socket.destroy(), 2000).unref();
   }
 
+  private readonly spoolFailed = (err: Error): void => {
+    this.log.error(`cannot spool a response for a slow client: ${err.message}`);
+    // The frontend sees the close and aborts the exchange, which stops the app.
+    this.res.destroy();
+    this.onClose();
+  };
+
+  /** The connection is gone (or the response is done): nothing more will be sent. */
+  private readonly onClose = (): void => {
+    this.backlog = null;
+    this.held = [];
+    this.settle();
+  };
+
   private settle(): void {
-    if (this.finished) return;
     this.finished = true;
+    this.spool?.destroy();
   }
 }
 
