@@ -4,19 +4,19 @@
 // pinned to the other core. Figures: req/s, latency, errors, CPU µs per request of the whole
 // server process tree (from /proc), and its peak RSS. `--quick`: hello vs gunicorn and uWSGI.
 //
+// A full run (no --quick/--only/--servers) adds the reference floors (floors.mjs) and the apps'
+// in-process cost (inprocess.py); `--floors [--rounds N]` measures the floors alone.
+//
 // Usage: npm run bench [-- --quick] [-- --only hello,get10k] [-- --servers nodicorn,gunicorn-sync]
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+//                      [-- --floors [--rounds 3]]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { floorsSection, measureFloors } from './floors.mjs';
+import { inprocessSection, measureInprocess } from './inprocess.mjs';
+import { LOAD_CPU, SERVER_CPU, bin, fmt, here, measure, py, root, venv } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const apps = join(here, 'apps');
-const venv = join(here, '.venv');
-const py = join(venv, 'bin', 'python');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const option = (name) => {
@@ -25,8 +25,6 @@ const option = (name) => {
 };
 const WORKERS = 2;
 const DURATION = quick ? 5 : 10;
-const SERVER_CPU = '0';
-const LOAD_CPU = cpus().length > 1 ? '1' : '0';
 
 // ---------------------------------------------------------------- setup, from nothing
 
@@ -68,8 +66,6 @@ function pipVersion(pkg) {
 }
 
 // ---------------------------------------------------------------- servers
-
-const bin = (name) => join(venv, 'bin', name);
 
 /** Each server: how it is started for `module:attr` on a port, and its mode, for the table. */
 const SERVERS = [
@@ -135,234 +131,7 @@ const SCENARIOS = [
   { name: 'sleep10ms-c256', app: 'scenarios:sleep10', path: '/', conc: 256, expect: 'slept' },
 ];
 
-// ---------------------------------------------------------------- /proc accounting
-
-const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-function procStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), utime: Number(fields[11]), stime: Number(fields[12]), cutime: Number(fields[13]), cstime: Number(fields[14]) };
-  } catch {
-    return null;
-  }
-}
-
-function tree(rootPid) {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = procStat(name);
-    if (!st) continue;
-    if (!children.has(st.ppid)) children.set(st.ppid, []);
-    children.get(st.ppid).push(Number(name));
-  }
-  const out = [rootPid];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
-  return out;
-}
-
-/** CPU seconds of the root process alone (for nodicorn: Node, without the Python workers). */
-function rootCpu(rootPid) {
-  const st = procStat(rootPid);
-  return st ? (st.utime + st.stime) / TICK : 0;
-}
-
-/** CPU seconds used by the tree, including children that already exited (cutime/cstime). */
-function treeCpu(rootPid) {
-  let ticks = 0;
-  for (const pid of tree(rootPid)) {
-    const st = procStat(pid);
-    if (st) ticks += st.utime + st.stime + (pid === rootPid ? st.cutime + st.cstime : 0);
-  }
-  return ticks / TICK;
-}
-
-function rssKb(pid) {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-// ---------------------------------------------------------------- running one cell
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** One request with a raw socket: returns {status, body}. */
-function probe(port, scenario) {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(port, '127.0.0.1');
-    const chunks = [];
-    const body = scenario.body ? Buffer.alloc(scenario.body, 'x') : null;
-    sock.setTimeout(10000, () => sock.destroy(new Error('probe timeout')));
-    sock.on('connect', () => {
-      const head = `${body ? 'POST' : 'GET'} ${scenario.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${body ? `Content-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` : ''}\r\n`;
-      sock.write(head);
-      if (body) sock.write(body);
-    });
-    sock.on('data', (c) => chunks.push(c));
-    sock.on('error', reject);
-    sock.on('close', () => {
-      const raw = Buffer.concat(chunks);
-      const sep = raw.indexOf('\r\n\r\n');
-      const head = raw.subarray(0, sep).toString('latin1');
-      let payload = raw.subarray(sep + 4);
-      if (/transfer-encoding:\s*chunked/i.test(head)) payload = dechunk(payload);
-      resolve({ status: Number(head.split(' ')[1]), body: payload });
-    });
-  });
-}
-
-function dechunk(buf) {
-  const out = [];
-  let at = 0;
-  for (;;) {
-    const eol = buf.indexOf('\r\n', at);
-    if (eol < 0) break;
-    const size = parseInt(buf.subarray(at, eol).toString('latin1'), 16);
-    if (!size) break;
-    out.push(buf.subarray(eol + 2, eol + 2 + size));
-    at = eol + 4 + size;
-  }
-  return Buffer.concat(out);
-}
-
-function checkAnswer(scenario, answer) {
-  if (answer.status !== 200) return `status ${answer.status}`;
-  const text = answer.body.toString('latin1');
-  if (scenario.expect !== undefined && text !== scenario.expect) return `body ${JSON.stringify(text.slice(0, 60))}`;
-  if (scenario.expectLength !== undefined && answer.body.length !== scenario.expectLength) return `body of ${answer.body.length} bytes`;
-  if (scenario.expectIncludes !== undefined && !text.includes(scenario.expectIncludes)) return `body lacks ${scenario.expectIncludes}`;
-  return null;
-}
-
-async function waitReady(port, scenario, child) {
-  const deadline = Date.now() + 30000;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-    try {
-      const problem = checkAnswer(scenario, await probe(port, scenario));
-      if (!problem) return;
-      last = problem;
-      if (!/status 50[23]/.test(problem)) break;
-    } catch (err) {
-      last = err.message;
-    }
-    await sleep(200);
-  }
-  throw new Error(`did not answer correctly: ${last}`);
-}
-
-function luaScript(scenario) {
-  if (!scenario.body) return null;
-  const file = join(here, 'results', `.post-${scenario.body}.lua`);
-  writeFileSync(file, `wrk.method = "POST"\nwrk.body = string.rep("x", ${scenario.body})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
-  return file;
-}
-
-function runWrk(port, scenario, seconds) {
-  return new Promise((resolve) => {
-    const argv = ['-c', LOAD_CPU, 'wrk', '-t', '1', '-c', String(scenario.conc), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
-    const script = luaScript(scenario);
-    if (script) argv.push('-s', script);
-    argv.push(`http://127.0.0.1:${port}${scenario.path}`);
-    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('close', () => resolve(parseWrk(out)));
-  });
-}
-
-function toMs(value, unit) {
-  return Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 }[unit] ?? 1);
-}
-
-function parseWrk(out) {
-  const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
-  const pct = (p) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, 'm').exec(out);
-    return m ? toMs(m[1], m[2]) : NaN;
-  };
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (num(/Non-2xx or 3xx responses: (\d+)/) || 0);
-  return { requests: num(/(\d+) requests in/), rps: num(/Requests\/sec:\s+([\d.]+)/), p50: pct(50), p99: pct(99), errors, raw: out };
-}
-
-async function measure(server, scenario) {
-  const port = await freePort();
-  const argv = server.argv(scenario.app, port);
-  const child = spawn('taskset', ['-c', SERVER_CPU, ...argv], { cwd: apps, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: apps } });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
-  const command = argv.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ').replaceAll(root + '/', '');
-  try {
-    await waitReady(port, scenario, child);
-    await runWrk(port, { ...scenario, conc: Math.min(scenario.conc, 64) }, 2); // warm-up
-    const cpu0 = treeCpu(child.pid);
-    const root0 = rootCpu(child.pid);
-    let peakTree = 0;
-    let peakRoot = 0;
-    const sampler = setInterval(() => {
-      let sum = 0;
-      for (const pid of tree(child.pid)) sum += rssKb(pid);
-      peakTree = Math.max(peakTree, sum);
-      peakRoot = Math.max(peakRoot, rssKb(child.pid));
-    }, 200);
-    const result = await runWrk(port, scenario, DURATION);
-    clearInterval(sampler);
-    const cpu = treeCpu(child.pid) - cpu0;
-    const rootCpuSeconds = rootCpu(child.pid) - root0;
-    const still = checkAnswer(scenario, await probe(port, scenario));
-    return {
-      server: server.name,
-      scenario: scenario.name,
-      command,
-      requests: result.requests,
-      rps: result.rps,
-      p50ms: result.p50,
-      p99ms: result.p99,
-      errors: result.errors,
-      cpuSeconds: cpu,
-      cpuUsPerRequest: result.requests > 0 ? (cpu * 1e6) / result.requests : null,
-      cpuMsPer1000: result.requests > 0 ? (cpu * 1e6) / result.requests : null,
-      // The root process's share: where the cost sits (Node vs workers, arbiter vs workers).
-      rootCpuUsPerRequest: result.requests > 0 ? (rootCpuSeconds * 1e6) / result.requests : null,
-      peakTreeRssMb: peakTree / 1024,
-      peakRootRssMb: peakRoot / 1024,
-      healthyAfter: still === null,
-    };
-  } catch (err) {
-    return { server: server.name, scenario: scenario.name, command, failed: `${err.message}; stderr: ${stderr.slice(-300)}` };
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => {
-      const t = setTimeout(() => (child.kill('SIGKILL'), r()), 5000);
-      child.once('exit', () => (clearTimeout(t), r()));
-    });
-    await sleep(300);
-  }
-}
-
 // ---------------------------------------------------------------- reports
-
-function fmt(n, digits = 1) {
-  return n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toFixed(digits);
-}
 
 function writeReport(run) {
   const lines = [];
@@ -391,6 +160,7 @@ function writeReport(run) {
     if (ours) lines.push('', `nodicorn's Node process peaked at ${fmt(ours.peakRootRssMb)} MB RSS.`);
     lines.push('');
   }
+  lines.push(...inprocessSection(run), ...(run.floors ? floorsSection(run.floors, floorsContext(run)) : []));
   lines.push('## Exact commands', '');
   const seen = new Set();
   for (const r of run.results) {
@@ -436,6 +206,41 @@ fig.savefig(sys.argv[2], dpi=90)
   if (r.status !== 0) console.log('chart: matplotlib failed; the table is still written');
 }
 
+// ---------------------------------------------------------------- floors and in-process cost
+
+const HELLO = SCENARIOS.find((s) => s.name === 'hello');
+
+/** The floors next to uWSGI and nodicorn on hello: floors.mjs measures, this picks the peers. */
+function measureFloorsWith(servers) {
+  const peers = servers.filter((s) => (s.name === 'uwsgi' || s.name === 'nodicorn') && !s.missing);
+  const rounds = Number(option('--rounds')?.[0] ?? 1);
+  return measureFloors({ hello: HELLO, peers, seconds: DURATION, rounds });
+}
+
+const floorsContext = (run) => ({ seconds: DURATION, conc: HELLO.conc, date: run.date });
+
+/** `--floors` alone: its own JSON, and RESULTS.md's "Floors" section replaced in place. */
+function writeFloorsOnly(run) {
+  const stamp = run.date.replace(/[:.]/g, '-');
+  writeFileSync(join(here, 'results', `floors-${stamp}.json`), JSON.stringify(run, null, 1));
+  const file = join(here, 'RESULTS.md');
+  const lines = floorsSection(run.floors, floorsContext(run));
+  const section = lines.join('\n') + '\n';
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const start = text.indexOf(`\n${lines[0]}\n`);
+  const commands = text.indexOf('\n## Exact commands');
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
+  } else if (commands >= 0) {
+    text = text.slice(0, commands + 1) + section + text.slice(commands + 1);
+  } else {
+    text += '\n' + section;
+  }
+  writeFileSync(file, text);
+  console.log(`results: results/floors-${stamp}.json, bench/RESULTS.md (Floors)`);
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -458,16 +263,24 @@ async function main() {
     results: [],
   };
   for (const s of servers) if (s.missing) console.log(`${s.name}: MISSING (${s.missing})`);
+  if (args.includes('--floors')) {
+    run.scenarios = [];
+    run.floors = await measureFloorsWith(servers);
+    return writeFloorsOnly(run);
+  }
   for (const scenario of scenarios) {
     for (const server of servers) {
       if (server.missing) continue;
       process.stdout.write(`${scenario.name.padEnd(16)} ${server.name.padEnd(17)} `);
-      const r = await measure(server, scenario);
+      const r = await measure(server, scenario, DURATION);
       run.results.push(r);
       console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req (root ${fmt(r.rootCpuUsPerRequest)})  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB`);
     }
   }
-  const file = join(here, 'results', `${quick ? 'quick' : 'full'}-${run.date.replace(/[:.]/g, '-')}.json`);
+  if (!quick) run.inprocess = measureInprocess(scenarios);
+  if (!quick && !onlyScenarios && !option('--servers')) run.floors = await measureFloorsWith(servers);
+  const kind = quick ? 'quick' : onlyScenarios || option('--servers') ? 'partial' : 'full';
+  const file = join(here, 'results', `${kind}-${run.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(run, null, 1));
   writeFileSync(join(here, 'results', `latest${quick ? '-quick' : ''}.json`), JSON.stringify(run, null, 1));
   if (!quick) {

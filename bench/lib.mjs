@@ -1,0 +1,298 @@
+// What every benchmark script shares: paths, the CPU pinning, /proc accounting, the correctness
+// probe, the wrk runner, and the measurement of one server on one scenario. run.mjs (the peer
+// matrix) and floors.mjs (the reference floors) both measure through `measure`, so their figures
+// come from one method.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, '..');
+export const apps = join(here, 'apps');
+export const venv = join(here, '.venv');
+export const py = join(venv, 'bin', 'python');
+export const bin = (name) => join(venv, 'bin', name);
+
+/** The server tree runs on CPU 0, wrk (and the in-process loop's peers) on the other. */
+export const SERVER_CPU = '0';
+export const LOAD_CPU = cpus().length > 1 ? '1' : '0';
+export const WARMUP = 2;
+
+// ---------------------------------------------------------------- /proc accounting
+
+const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+function procStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), utime: Number(fields[11]), stime: Number(fields[12]), cutime: Number(fields[13]), cstime: Number(fields[14]) };
+  } catch {
+    return null;
+  }
+}
+
+export function tree(rootPid) {
+  const children = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(name);
+    if (!st) continue;
+    if (!children.has(st.ppid)) children.set(st.ppid, []);
+    children.get(st.ppid).push(Number(name));
+  }
+  const out = [rootPid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
+  return out;
+}
+
+/** CPU seconds of the root process alone (for nodicorn: Node, without the Python workers). */
+export function rootCpu(rootPid) {
+  const st = procStat(rootPid);
+  return st ? (st.utime + st.stime) / TICK : 0;
+}
+
+/** CPU seconds used by the tree, including children that already exited (cutime/cstime). */
+export function treeCpu(rootPid) {
+  const { user, system } = treeTimes(rootPid);
+  return user + system;
+}
+
+/** The same, split into user and system (kernel) seconds. */
+function treeTimes(rootPid) {
+  let user = 0;
+  let system = 0;
+  for (const pid of tree(rootPid)) {
+    const st = procStat(pid);
+    if (!st) continue;
+    user += st.utime + (pid === rootPid ? st.cutime : 0);
+    system += st.stime + (pid === rootPid ? st.cstime : 0);
+  }
+  return { user: user / TICK, system: system / TICK };
+}
+
+export function rssKb(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------- checking an answer
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = s.address().port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * One request with a raw socket: returns {status, body}. It asks for Connection: close, but a
+ * response framed by Content-Length is complete without the close, so a reference server that
+ * never reads the request (floors.mjs's canned node:net) can be checked too.
+ */
+export function probe(port, scenario) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(port, '127.0.0.1');
+    const chunks = [];
+    const body = scenario.body ? Buffer.alloc(scenario.body, 'x') : null;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const raw = Buffer.concat(chunks);
+      const sep = raw.indexOf('\r\n\r\n');
+      const head = raw.subarray(0, sep).toString('latin1');
+      let payload = raw.subarray(sep + 4);
+      if (/transfer-encoding:\s*chunked/i.test(head)) payload = dechunk(payload);
+      sock.destroy();
+      resolve({ status: Number(head.split(' ')[1]), body: payload });
+    };
+    sock.setTimeout(10000, () => sock.destroy(new Error('probe timeout')));
+    sock.on('connect', () => {
+      const head = `${body ? 'POST' : 'GET'} ${scenario.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${body ? `Content-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` : ''}\r\n`;
+      sock.write(head);
+      if (body) sock.write(body);
+    });
+    let received = 0;
+    let complete = -1; // the byte count of the whole response, once its head says it
+    sock.on('data', (c) => {
+      chunks.push(c);
+      received += c.length;
+      if (complete < 0) {
+        const raw = Buffer.concat(chunks);
+        const sep = raw.indexOf('\r\n\r\n');
+        if (sep < 0) return;
+        const head = raw.subarray(0, sep).toString('latin1');
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        complete = length && !/transfer-encoding/i.test(head) ? sep + 4 + Number(length[1]) : Infinity;
+      }
+      if (received >= complete) finish();
+    });
+    sock.on('error', (err) => done || ((done = true), reject(err)));
+    sock.on('close', finish);
+  });
+}
+
+function dechunk(buf) {
+  const out = [];
+  let at = 0;
+  for (;;) {
+    const eol = buf.indexOf('\r\n', at);
+    if (eol < 0) break;
+    const size = parseInt(buf.subarray(at, eol).toString('latin1'), 16);
+    if (!size) break;
+    out.push(buf.subarray(eol + 2, eol + 2 + size));
+    at = eol + 4 + size;
+  }
+  return Buffer.concat(out);
+}
+
+export function checkAnswer(scenario, answer) {
+  if (answer.status !== 200) return `status ${answer.status}`;
+  const text = answer.body.toString('latin1');
+  if (scenario.expect !== undefined && text !== scenario.expect) return `body ${JSON.stringify(text.slice(0, 60))}`;
+  if (scenario.expectLength !== undefined && answer.body.length !== scenario.expectLength) return `body of ${answer.body.length} bytes`;
+  if (scenario.expectIncludes !== undefined && !text.includes(scenario.expectIncludes)) return `body lacks ${scenario.expectIncludes}`;
+  return null;
+}
+
+async function waitReady(port, scenario, child) {
+  const deadline = Date.now() + 30000;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    try {
+      const problem = checkAnswer(scenario, await probe(port, scenario));
+      if (!problem) return;
+      last = problem;
+      if (!/status 50[23]/.test(problem)) break;
+    } catch (err) {
+      last = err.message;
+    }
+    await sleep(200);
+  }
+  throw new Error(`did not answer correctly: ${last}`);
+}
+
+// ---------------------------------------------------------------- wrk
+
+function luaScript(scenario) {
+  if (!scenario.body) return null;
+  const file = join(here, 'results', `.post-${scenario.body}.lua`);
+  writeFileSync(file, `wrk.method = "POST"\nwrk.body = string.rep("x", ${scenario.body})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
+  return file;
+}
+
+export function runWrk(port, scenario, seconds) {
+  return new Promise((resolve) => {
+    const argv = ['-c', LOAD_CPU, 'wrk', '-t', '1', '-c', String(scenario.conc), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
+    const script = luaScript(scenario);
+    if (script) argv.push('-s', script);
+    argv.push(`http://127.0.0.1:${port}${scenario.path}`);
+    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('close', () => resolve(parseWrk(out)));
+  });
+}
+
+function toMs(value, unit) {
+  return Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 }[unit] ?? 1);
+}
+
+function parseWrk(out) {
+  const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
+  const pct = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, 'm').exec(out);
+    return m ? toMs(m[1], m[2]) : NaN;
+  };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (num(/Non-2xx or 3xx responses: (\d+)/) || 0);
+  return { requests: num(/(\d+) requests in/), rps: num(/Requests\/sec:\s+([\d.]+)/), p50: pct(50), p99: pct(99), errors, raw: out };
+}
+
+// ---------------------------------------------------------------- one cell
+
+/**
+ * Starts `server.argv(scenario.app, port)` pinned to SERVER_CPU, checks it answers correctly,
+ * warms it up, then runs wrk for `seconds` and reads the tree's CPU and RSS over that window.
+ * `server.env` (optional) is added to the environment; `server.onWindow(pid)` (optional) runs as
+ * the measured window opens and returns a function awaited as it closes (profile.mjs attaches
+ * perf there, so the profile covers exactly the requests counted).
+ */
+export async function measure(server, scenario, seconds) {
+  const port = await freePort();
+  const argv = server.argv(scenario.app, port);
+  const child = spawn('taskset', ['-c', SERVER_CPU, ...argv], { cwd: apps, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: apps, ...server.env } });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
+  const command = argv.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ').replaceAll(root + '/', '');
+  try {
+    await waitReady(port, scenario, child);
+    await runWrk(port, { ...scenario, conc: Math.min(scenario.conc, 64) }, WARMUP);
+    const times0 = treeTimes(child.pid);
+    const root0 = rootCpu(child.pid);
+    let peakTree = 0;
+    let peakRoot = 0;
+    const sampler = setInterval(() => {
+      let sum = 0;
+      for (const pid of tree(child.pid)) sum += rssKb(pid);
+      peakTree = Math.max(peakTree, sum);
+      peakRoot = Math.max(peakRoot, rssKb(child.pid));
+    }, 200);
+    const closeWindow = await server.onWindow?.(child.pid);
+    const result = await runWrk(port, scenario, seconds);
+    await closeWindow?.();
+    clearInterval(sampler);
+    const times = treeTimes(child.pid);
+    const systemSeconds = times.system - times0.system;
+    const cpu = times.user - times0.user + systemSeconds;
+    const rootCpuSeconds = rootCpu(child.pid) - root0;
+    const still = checkAnswer(scenario, await probe(port, scenario));
+    return {
+      server: server.name,
+      scenario: scenario.name,
+      command,
+      requests: result.requests,
+      rps: result.rps,
+      p50ms: result.p50,
+      p99ms: result.p99,
+      errors: result.errors,
+      cpuSeconds: cpu,
+      cpuUsPerRequest: result.requests > 0 ? (cpu * 1e6) / result.requests : null,
+      cpuMsPer1000: result.requests > 0 ? (cpu * 1e6) / result.requests : null,
+      // The root process's share: where the cost sits (Node vs workers, arbiter vs workers).
+      rootCpuUsPerRequest: result.requests > 0 ? (rootCpuSeconds * 1e6) / result.requests : null,
+      // The kernel's share (stime): on loopback it includes the TCP work of both ends' sockets.
+      systemCpuUsPerRequest: result.requests > 0 ? (systemSeconds * 1e6) / result.requests : null,
+      peakTreeRssMb: peakTree / 1024,
+      peakRootRssMb: peakRoot / 1024,
+      healthyAfter: still === null,
+      ...(result.requests > 0 ? {} : { wrk: result.raw }),
+    };
+  } catch (err) {
+    return { server: server.name, scenario: scenario.name, command, failed: `${err.message}; stderr: ${stderr.slice(-300)}` };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => {
+      const t = setTimeout(() => (child.kill('SIGKILL'), r()), 5000);
+      child.once('exit', () => (clearTimeout(t), r()));
+    });
+    await sleep(300);
+  }
+}
+
+export function fmt(n, digits = 1) {
+  return n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toFixed(digits);
+}
