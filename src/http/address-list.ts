@@ -32,6 +32,8 @@ export function parseAddressRule(item: string): { address: string; prefix: numbe
   return { address: text, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
+const SEEN_MAX = 4096;
+
 export class AddressList {
   private readonly any: boolean;
   private readonly list = new BlockList();
@@ -55,10 +57,28 @@ export class AddressList {
     this.empty = count === 0;
   }
 
+  /**
+   * Answers already given, by address: a BlockList check builds a native SocketAddress each
+   * time (a C++ object, a global handle, work for the GC), and this runs for every request, while
+   * the peers are few and come back on every keep-alive request.
+   */
+  private readonly seen = new Map<string, boolean>();
+
   /** Whether an IP address is on the list (a UNIX-socket peer has none: see origin.ts). */
   has(address: string): boolean {
     if (this.any) return true;
     if (this.empty) return false;
+    let answer = this.seen.get(address);
+    if (answer === undefined) {
+      answer = this.check(address);
+      // Bounded: a flood of distinct peers only costs the checks again.
+      if (this.seen.size >= SEEN_MAX) this.seen.clear();
+      this.seen.set(address, answer);
+    }
+    return answer;
+  }
+
+  private check(address: string): boolean {
     // A link-local peer may carry its zone: fe80::1%eth0.
     const percent = address.indexOf('%');
     const bare = percent >= 0 ? address.slice(0, percent) : address;

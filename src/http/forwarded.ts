@@ -82,7 +82,8 @@ export class ProxyTrust {
 
     let forwardedFor: string[] | null = null;
     let forwarded: string[] | null = null;
-    const verdicts = new Set<Scheme>();
+    // Allocated only when a scheme header is present: this runs for every request from a trusted peer.
+    let verdicts: Set<Scheme> | null = null;
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i] as string;
       if (!this.lengths.has(name.length)) continue;
@@ -91,7 +92,7 @@ export class ProxyTrust {
       if (lower === 'x-forwarded-for') (forwardedFor ??= []).push(value);
       else if (lower === 'forwarded') (forwarded ??= []).push(value);
       const secure = this.schemeHeaders.get(lower);
-      if (secure !== undefined) verdicts.add(value.trim().toLowerCase() === secure ? 'https' : 'http');
+      if (secure !== undefined) (verdicts ??= new Set()).add(value.trim().toLowerCase() === secure ? 'https' : 'http');
     }
 
     const hops = forwardedFor ? parseForwardedFor(forwardedFor.join(',')) : forwarded ? (parseForwarded(forwarded.join(',')) ?? []) : [];
@@ -101,9 +102,11 @@ export class ProxyTrust {
       client.remotePort = portText(reached.hop.port);
     }
     const proto = schemeOf(reached.proto);
-    if (proto) verdicts.add(proto);
-    if (verdicts.size > 1) return new HttpError(400, 'ERR_SCHEME_HEADERS', CONTRADICTORY_SCHEME);
-    for (const v of verdicts) client.scheme = v;
+    if (proto) (verdicts ??= new Set()).add(proto);
+    if (verdicts) {
+      if (verdicts.size > 1) return new HttpError(400, 'ERR_SCHEME_HEADERS', CONTRADICTORY_SCHEME);
+      for (const v of verdicts) client.scheme = v;
+    }
     return client;
   }
 
