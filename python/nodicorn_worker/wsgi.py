@@ -237,15 +237,22 @@ class WsgiRequest(RequestState):
                     return
             elif rtype is FileWrapper and self._send_file(result):
                 return
-            # A streamed answer leaves as it comes, not with the rest of a corked batch.
-            self.channel.corked = False
             poll = self.channel.poll
+            streamed = None
             for chunk in result:
                 poll()
                 if self.aborted:
                     break
                 if type(chunk) is not bytes:
                     raise TypeError('the app yielded %s, not bytes' % type(chunk).__name__)
+                if streamed is None:
+                    # Without a Content-Length the body is a stream (server-sent events, a long
+                    # export): it leaves as it comes, not with the rest of a corked batch. With
+                    # one it is an ordinary answer (Flask's and Django's are iterables, not
+                    # lists) and goes out with its batch.
+                    streamed = self.headers is None or content_length(self.headers) is None
+                    if streamed:
+                        self.channel.corked = False
                 if chunk:
                     self._emit(chunk)
         except BaseException as e:

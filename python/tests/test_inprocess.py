@@ -31,14 +31,46 @@ class Recorder(Channel):
         self.writes.append(b''.join(parts))
 
 
-def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/'))):
+def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/')), corked=False):
     wsgi.configure(app, 1, False)
     channel = Recorder()
+    # corked: as inline with more requests of the batch waiting (Channel._serve_inline).
+    channel.corked = corked
     payload = P.encode_request(7, 0, list(environ))[P.HEADER_SIZE:]
     state = wsgi.WsgiRequest(channel, 7, payload)
     state.cond = threading.Condition(channel.lock)
     state()
     return [[(t, bytes(p)) for t, _, p in P.FrameReader().push(w)] for w in channel.writes]
+
+
+class LengthIterable:
+    """What Flask and Django return: an iterable that is not a list, with a Content-Length."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+
+def flask_like(environ, start_response):
+    start_response('200 OK', [('Content-Length', '5')])
+    return LengthIterable([b'hel', b'lo'])
+
+
+class Batching(unittest.TestCase):
+    """Inline and corked, an answer waits for the batch's write; a stream never does."""
+
+    def test_an_iterable_with_a_content_length_stays_in_the_batch(self):
+        self.assertEqual(run(flask_like, corked=True), [])
+
+    def test_a_stream_without_a_content_length_leaves_at_once(self):
+        writes = run(gen, corked=True)
+        self.assertEqual([t for t, _ in writes[0]], [P.RESPONSE_HEAD, P.RESPONSE_BODY])
+        self.assertEqual(writes[0][1][1], b'a')
+
+    def test_a_list_body_stays_in_the_batch(self):
+        self.assertEqual(run(hello, corked=True), [])
 
 
 class Writes(unittest.TestCase):
