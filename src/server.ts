@@ -86,6 +86,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       headerTimeoutMs: config.headerTimeout * 1000,
       bodyTimeoutMs: config.bodyTimeout * 1000,
       bodyMinRate: config.bodyMinRate,
+      sendTimeoutMs: config.sendTimeout * 1000,
       streamPaths: config.streamRequestPaths,
       spool: { memory: config.bodyBufferSize, dir: spoolDir(config.spoolDir), maxFile: config.maxTempFileSize },
       maxConnections: config.workerConnections,

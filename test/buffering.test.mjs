@@ -235,6 +235,50 @@ test('a client that stops reading a large response does not hold the worker; it 
   await assertNoSpool(server, dir);
 });
 
+test('--send-timeout: a client that reads nothing is cut off and its temp file goes; a slow steady reader is not', async (t) => {
+  const dir = spoolDir(t);
+  const server = await serverFor(t, ['mixed_app:app', '--chdir', APPS, '-w', '1', '--spool-dir', dir, '--send-timeout', '1', '--log-level', 'debug']);
+
+  await t.test('reads nothing: closed after about a second, nothing left behind', async (t) => {
+    const c = await connect(t, server.port);
+    c.socket.pause();
+    await c.write(buildRequest({ path: '/download?mb=16&piece=64' }));
+    const line = await server.waitStderr(/DEBUG.*client took none of \d+ waiting bytes in 1\.0 s \(--send-timeout\)/, 10_000);
+    assert.ok(line, 'the cut is logged at debug with its reason');
+    await assertNoSpool(server, dir);
+    c.socket.resume();
+    const got = [];
+    await c.readToEnd(performance.now() + 5_000, (b) => got.push(b)).catch(() => {});
+    assert.ok(c.ended, 'the connection is closed');
+    assert.ok(Buffer.concat(got).length < 16 * MB, 'and the response was not completed');
+  });
+
+  await t.test('reads a little every 0.6 s: served whole, though it takes longer than the timeout', async (t) => {
+    const c = await connect(t, server.port);
+    c.socket.pause();
+    const hash = createHash('sha256');
+    const started = performance.now();
+    const reading = c.readResponse({ timeout: 60_000, sink: (b) => hash.update(b) });
+    await c.write(buildRequest({ path: '/download?mb=16&piece=64' }));
+    let done = false;
+    reading.finally(() => (done = true));
+    while (!done) {
+      await sleep(600);
+      c.socket.resume();
+      await sleep(20);
+      if (!done) c.socket.pause();
+    }
+    const res = await reading;
+    c.socket.resume();
+    assert.equal(res.bodyLength, 16 * MB);
+    assert.equal(hash.digest('hex'), downloadSha(16));
+    assert.ok(performance.now() - started > 1_500, 'the download outlasted --send-timeout, so the clock restarted as it read');
+  });
+
+  const ok = await request(server.port, { path: '/' });
+  assert.equal(ok.text(), 'hello');
+});
+
 test('--max-temp-file-size 0: responses are not spooled to disk, so the app waits for the client', async (t) => {
   const dir = spoolDir(t);
   const server = await serverFor(t, ['mixed_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--spool-dir', dir, '--max-temp-file-size', '0']);

@@ -67,6 +67,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     headerTimeout: 30,
     bodyTimeout: 30,
     bodyMinRate: 1024,
+    sendTimeout: 60,
     prefetch: 4,
     timeout: 30,
     gracefulTimeout: 30,

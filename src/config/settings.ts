@@ -293,6 +293,19 @@ export const SETTINGS = {
       'passes, a trickle does not. Past it the client gets 408 and the connection closes. Bodies streamed ' +
       'to the app (--stream-request-paths) are not timed here. 0 means no limit.',
   }),
+  sendTimeout: one<number>({
+    section: 'Security',
+    flags: ['--send-timeout'],
+    metavar: 'SECONDS',
+    file: 'send_timeout',
+    parser: P.seconds,
+    default: 60,
+    doc:
+      'How long a client may take none of the response bytes waiting for it before the connection is ' +
+      'closed (nginx\u2019s send_timeout). The clock runs only while output is waiting and restarts each time ' +
+      'the client reads some, so a slow but steady download is never cut; a client that stops reading ' +
+      'gives back its connection slot and its temp file. 0 means no limit.',
+  }),
   bodyMinRate: one<number>({
     section: 'Security',
     flags: ['--body-min-rate'],

@@ -18,6 +18,7 @@ import { checkRequest, checkTrailers, endsConnection } from './checks';
 import { Connections } from './connections';
 import { BodyLimit, bodyTooLarge, checkLimits, h2Limits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
+import { SendWatch } from './send-watch';
 import { HttpResponseSink, respondWithError, type SpoolSettings } from './sink';
 import { receiveBody, type BodyOptions } from './receive';
 import { ConnectionCap } from './connection-cap';
@@ -40,6 +41,8 @@ export interface FrontendOptions {
   /** --body-timeout in ms and --body-min-rate: how slowly a buffered body may arrive. */
   bodyTimeoutMs: number;
   bodyMinRate: number;
+  /** --send-timeout in ms; 0 = none. */
+  sendTimeoutMs: number;
   /** PATH_INFO prefixes whose bodies stream to the app unbuffered (--stream-request-paths). */
   streamPaths: readonly string[];
   /** Memory and temp-file room for bodies a slow party has not taken yet. */
@@ -82,12 +85,14 @@ export class Frontend {
   ) {
     this.connections = new Connections(log);
     this.cap = new ConnectionCap(options.maxConnections, log);
+    this.sendWatch = new SendWatch(options.sendTimeoutMs, log);
     const { memory, dir } = options.spool;
     this.bodyOptions = { memory, dir, maxBody: options.limits.body, timeoutMs: options.bodyTimeoutMs, minRate: options.bodyMinRate };
   }
 
   private readonly connections: Connections;
   private readonly cap: ConnectionCap;
+  private readonly sendWatch: SendWatch;
   private readonly bodyOptions: BodyOptions;
 
   createServer(listener: ListenerInfo): FrontServer {
@@ -172,7 +177,7 @@ export class Frontend {
       }
     }
     const isHead = req.method === 'HEAD';
-    const sink = new HttpResponseSink(res, isHead, this.log, this.options.spool);
+    const sink = new HttpResponseSink(res, isHead, this.log, this.options.spool, this.sendWatch);
     const rejection = checkRequest(req) ?? checkLimits(req, this.options.limits);
     if (rejection) {
       this.reject(req, sink, rejection);

@@ -14,6 +14,7 @@ import { WHOLE_FILE } from '../protocol/frames';
 import type { HttpError } from '../errors';
 import type { Logger } from '../log/logger';
 import { Spool } from './spool';
+import type { SendWatch } from './send-watch';
 
 /** Output that waits for the client, in order. */
 type Op =
@@ -73,6 +74,7 @@ export class HttpResponseSink implements ResponseSink {
     private readonly isHead: boolean,
     private readonly log: Logger,
     private readonly settings: SpoolSettings,
+    private readonly sendWatch: SendWatch,
   ) {
     this.res = response;
     this.h2 = isH2Response(response) ? response : null;
@@ -226,6 +228,18 @@ export class HttpResponseSink implements ResponseSink {
     this.hookDrain();
   }
 
+  /** --send-timeout: the client must take some of what waits for it, or lose the connection. */
+  private watchSocket(): void {
+    if (this.h1) {
+      const socket = this.h1.socket;
+      if (socket) this.sendWatch.watch(socket, () => socket.destroy());
+      return;
+    }
+    // node:http2 hands out a proxy that refuses destroy(): the session is what closes.
+    const session = this.h2?.stream.session;
+    if (session?.socket) this.sendWatch.watch(session.socket, () => session.destroy());
+  }
+
   private openBacklog(): void {
     this.backlog = [];
     this.res.once('close', this.onClose);
@@ -234,6 +248,7 @@ export class HttpResponseSink implements ResponseSink {
   private hookDrain(): void {
     if (this.drainHooked) return;
     this.drainHooked = true;
+    this.watchSocket();
     this.res.once('drain', this.onDrain);
   }
 
@@ -308,6 +323,7 @@ export class HttpResponseSink implements ResponseSink {
       sent += buf.length;
       this.bytes += buf.length;
       if (!this.res.write(buf)) {
+        this.watchSocket();
         stream.pause();
         this.res.once('drain', () => stream.resume());
       }
