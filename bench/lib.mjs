@@ -74,6 +74,17 @@ function treeTimes(rootPid) {
   return { user: user / TICK, system: system / TICK };
 }
 
+/**
+ * Ticks of one CPU from /proc/stat: total, and stolen by the hypervisor. On a shared virtual
+ * machine, steal on the server's core is time it wanted and did not get; cells measured under
+ * heavy steal are noisier (caches are shared with the neighbours too), so each cell records it.
+ */
+export function cpuTicks(cpu) {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  const f = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
+  return { total: f.reduce((a, b) => a + (b || 0), 0), steal: f[7] || 0 };
+}
+
 export function rssKb(pid) {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
@@ -243,6 +254,7 @@ export async function measure(server, scenario, seconds) {
     await runWrk(port, { ...scenario, conc: Math.min(scenario.conc, 64) }, WARMUP);
     const times0 = treeTimes(child.pid);
     const root0 = rootCpu(child.pid);
+    const ticks0 = cpuTicks(SERVER_CPU);
     let peakTree = 0;
     let peakRoot = 0;
     const sampler = setInterval(() => {
@@ -259,6 +271,7 @@ export async function measure(server, scenario, seconds) {
     const systemSeconds = times.system - times0.system;
     const cpu = times.user - times0.user + systemSeconds;
     const rootCpuSeconds = rootCpu(child.pid) - root0;
+    const ticks = cpuTicks(SERVER_CPU);
     const still = checkAnswer(scenario, await probe(port, scenario));
     return {
       server: server.name,
@@ -276,6 +289,7 @@ export async function measure(server, scenario, seconds) {
       rootCpuUsPerRequest: result.requests > 0 ? (rootCpuSeconds * 1e6) / result.requests : null,
       // The kernel's share (stime): on loopback it includes the TCP work of both ends' sockets.
       systemCpuUsPerRequest: result.requests > 0 ? (systemSeconds * 1e6) / result.requests : null,
+      stealPct: ticks.total > ticks0.total ? (100 * (ticks.steal - ticks0.steal)) / (ticks.total - ticks0.total) : null,
       peakTreeRssMb: peakTree / 1024,
       peakRootRssMb: peakRoot / 1024,
       healthyAfter: still === null,

@@ -138,7 +138,10 @@ function writeReport(run) {
   lines.push('# Benchmark results', '');
   lines.push(`Run ${run.date} on ${run.machine.cpus} × ${run.machine.cpuModel}, ${run.machine.memGb} GiB, ${run.machine.kernel}.`);
   lines.push(`Server tree pinned to CPU ${SERVER_CPU} with \`taskset\`, wrk (1 thread) pinned to CPU ${LOAD_CPU}; ${DURATION} s per cell after a 2 s warm-up; ${WORKERS} workers everywhere a server has a process pool.`);
-  lines.push('CPU µs/req is the whole server process tree\'s user+system time (from `/proc`) divided by the requests wrk completed: the fairest cost figure when wrk is the ceiling.', '');
+  lines.push('CPU µs/req is the whole server process tree\'s user+system time (from `/proc`) divided by the requests wrk completed: the fairest cost figure when wrk is the ceiling.');
+  const steals = run.results.map((r) => r.stealPct).filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (steals.length) lines.push(`"steal %" is the share of the server core's time the hypervisor gave to other machines during the cell (from \`/proc/stat\`); this run: median ${fmt(steals[Math.floor(steals.length / 2)], 0)} %, highest ${fmt(steals[steals.length - 1], 0)} %. Where it is high, the machine's neighbours were busy and the cell is noisier; compare ratios within one run.`);
+  lines.push('');
   lines.push('| server | version | mode |', '|---|---|---|');
   for (const s of run.servers) lines.push(`| ${s.name} | ${s.version ?? 'missing'} | ${s.missing ? `**missing**: ${s.missing}` : s.mode} |`);
   lines.push('');
@@ -146,16 +149,16 @@ function writeReport(run) {
     const cells = run.results.filter((r) => r.scenario === scenario.name);
     const ours = cells.find((r) => r.server === 'nodicorn' && !r.failed);
     lines.push(`## ${scenario.name} (c=${scenario.conc})`, '');
-    lines.push('| server | req/s | p50 ms | p99 ms | errors | CPU µs/req | peak tree RSS MB | nodicorn req/s ratio | nodicorn CPU ratio |');
-    lines.push('|---|---|---|---|---|---|---|---|---|');
+    lines.push('| server | req/s | p50 ms | p99 ms | errors | CPU µs/req | peak tree RSS MB | steal % | nodicorn req/s ratio | nodicorn CPU ratio |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of cells) {
       if (r.failed) {
-        lines.push(`| ${r.server} | failed: ${r.failed.split(';')[0]} | | | | | | | |`);
+        lines.push(`| ${r.server} | failed: ${r.failed.split(';')[0]} | | | | | | | | |`);
         continue;
       }
       const rpsRatio = ours && r.rps ? ours.rps / r.rps : null;
       const cpuRatio = ours && r.cpuUsPerRequest ? ours.cpuUsPerRequest / r.cpuUsPerRequest : null;
-      lines.push(`| ${r.server} | ${fmt(r.rps, 0)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${r.errors} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.peakTreeRssMb)} | ${fmt(rpsRatio, 2)}× | ${fmt(cpuRatio, 2)}× |`);
+      lines.push(`| ${r.server} | ${fmt(r.rps, 0)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${r.errors} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.peakTreeRssMb)} | ${fmt(r.stealPct, 0)} | ${fmt(rpsRatio, 2)}× | ${fmt(cpuRatio, 2)}× |`);
     }
     if (ours) lines.push('', `nodicorn's Node process peaked at ${fmt(ours.peakRootRssMb)} MB RSS.`);
     lines.push('');
@@ -274,7 +277,7 @@ async function main() {
       process.stdout.write(`${scenario.name.padEnd(16)} ${server.name.padEnd(17)} `);
       const r = await measure(server, scenario, DURATION);
       run.results.push(r);
-      console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req (root ${fmt(r.rootCpuUsPerRequest)})  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB`);
+      console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req (root ${fmt(r.rootCpuUsPerRequest)})  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB  steal ${fmt(r.stealPct, 0)} %`);
     }
   }
   if (!quick) run.inprocess = measureInprocess(scenarios);

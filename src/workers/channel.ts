@@ -22,6 +22,7 @@ import {
   writeHeader,
   type Frame,
 } from '../protocol/frames';
+import { StreamTable } from './stream-table';
 
 /** Up to this many queued bytes are joined into one write; past it they leave as one writev. */
 const JOIN_LIMIT = 64 * 1024;
@@ -59,8 +60,7 @@ export interface ChannelEvents {
 export class Channel {
   // Response bodies pass through in pieces as read: no join, no copy.
   private readonly reader = new FrameReader(new Set([FrameType.RESPONSE_BODY]));
-  private readonly streams = new Map<number, Stream>();
-  private nextId = 1;
+  private readonly streams = new StreamTable<Stream>();
   private outbox: Buffer[] = [];
   private outboxBytes = 0;
   private flushScheduled = false;
@@ -90,10 +90,8 @@ export class Channel {
   }
 
   start(exchange: Exchange, now: number): void {
-    const id = this.nextId;
-    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
-    const stream: Stream = { id, exchange, startedAt: now, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false };
-    this.streams.set(id, stream);
+    const stream = this.streams.add((id): Stream => ({ id, exchange, startedAt: now, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false }));
+    const id = stream.id;
     this.send(encodeRequest(id, exchange.flags, exchange.environ));
     exchange.onAbort(() => {
       if (this.streams.get(id) === stream) this.send(encodeFrame(FrameType.ABORT, id));
@@ -107,8 +105,7 @@ export class Channel {
    * one's answer, e.g. 504 for the one that timed out and 502 for the rest.
    */
   failAll(errorFor: (startedAt: number) => HttpError): void {
-    const streams = [...this.streams.values()];
-    this.streams.clear();
+    const streams = this.streams.takeAll();
     for (const s of streams) {
       s.ended = true;
       s.exchange.body?.pause();
@@ -259,7 +256,7 @@ export class Channel {
 
   private finish(stream: Stream): void {
     stream.ended = true;
-    this.streams.delete(stream.id);
+    this.streams.delete(stream);
     // A body the app never read must not keep arriving, nor keep the stream alive.
     const body = stream.exchange.body;
     if (body && !body.readableEnded) {
