@@ -61,7 +61,10 @@ function llhttpServer({ consume, environ }) {
   const { kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
   const build = environ ? require(join(root, 'dist', 'http', 'environ.js')).buildEnviron : null;
   const encode = environ ? require(join(root, 'dist', 'protocol', 'frames.js')).encodeRequest : null;
-  const listener = { scheme: 'http' };
+  // The client's address and scheme, resolved per request as the frontend does (default trust).
+  const { ProxyTrust } = environ ? require(join(root, 'dist', 'http', 'forwarded.js')) : {};
+  const { originOf } = environ ? require(join(root, 'dist', 'http', 'origin.js')) : {};
+  const trust = environ ? new ProxyTrust({ forwardedAllowIps: ['127.0.0.1', '::1'], secureSchemeHeaders: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' } }) : null;
   let nextId = 1;
   let sunk = null; // keeps the built frame observable, so the work cannot be optimised away
 
@@ -85,7 +88,7 @@ function llhttpServer({ consume, environ }) {
       }
       if (build) {
         const req = { url, method: methods[method], httpVersion: `${major}.${minor}`, httpVersionMajor: major, rawHeaders: headers, socket: sock };
-        sunk = encode(nextId++ & 0xffffffff, 0, build(req, listener, ''));
+        sunk = encode(nextId++ & 0xffffffff, 0, build(req, trust.resolve(originOf(sock), headers, 'http'), ''));
       }
       return upgrade ? 2 : 0;
     };
