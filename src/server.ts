@@ -75,7 +75,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     log,
   );
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
-  const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders });
+  const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders, forwarderHeaders: config.forwarderHeaders });
   const frontend = new Frontend(
     {
       keepAliveMs: config.keepAlive * 1000,

@@ -19,6 +19,7 @@ for (const [args, named] of [
   [['hello_app:app', '--bind', 'localhost:notaport'], /(-b|--bind)\b/],
   [['hello_app:app', '--max-requests', '1.5'], /--max-requests\b/],
   [['hello_app:app', '--workers'], /(-w|--workers)\b/],
+  [['hello_app:app', '--forwarder-headers', 'SCRIPT_NAME,CONTENT_LENGTH'], /--forwarder-headers\b.*CONTENT_LENGTH/],
 ]) {
   test(`usage error: ${args.slice(1).join(' ')} -> exit 2, one line naming the flag`, async () => {
     const r = await runCli([...args, '--chdir', APPS, ...(args.includes('--bind') ? [] : bind)], { timeout: 15_000 });

@@ -65,6 +65,34 @@ const V2_TCP6 = v2(1, 0x21, Buffer.concat([
 ])); // [2001:db8::1]:54321 → [2001:db8::2]:80
 const V2_LOCAL = v2(0, 0x00, Buffer.alloc(0));
 
+test('--forwarder-headers (SCRIPT_NAME,PATH_INFO by default): a trusted front end mounts the app', async (t) => {
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS]);
+  const env = async (path, headers) => (await echo(server.port, { path, headers })).environ;
+
+  let e = await env('/app/items/7?x=1', [['SCRIPT_NAME', '/app']]);
+  assert.deepEqual([e.SCRIPT_NAME, e.PATH_INFO, e.QUERY_STRING], ['/app', '/items/7', 'x=1'], 'the mount comes off the front of the path');
+  e = await env('/items/7', [['SCRIPT_NAME', '/app/']]);
+  assert.deepEqual([e.SCRIPT_NAME, e.PATH_INFO], ['/app', '/items/7'], 'a proxy that stripped the prefix already: the path stays whole');
+  e = await env('/whatever', [['PATH_INFO', '/from-proxy']]);
+  assert.equal(e.PATH_INFO, '/from-proxy');
+  e = await env('/app', [['SCRIPT_NAME', '/app'], ['REMOTE_USER', 'ann']]);
+  assert.deepEqual([e.SCRIPT_NAME, e.PATH_INFO], ['/app', '']);
+  assert.equal(e.REMOTE_USER, undefined, 'REMOTE_USER is not listed by default');
+  assert.equal(Object.keys(e).filter((k) => k.includes('SCRIPT') && k !== 'SCRIPT_NAME').length, 0, 'no HTTP_ key for a name with an underscore');
+
+  await t.test('listed explicitly: REMOTE_USER too', async (t) => {
+    const listed = await serverFor(t, ['echo_app:app', '--chdir', APPS, '--forwarder-headers', 'REMOTE_USER,SCRIPT_NAME']);
+    const doc = await echo(listed.port, { path: '/p', headers: [['REMOTE_USER', 'ann'], ['PATH_INFO', '/ignored']] });
+    assert.deepEqual([doc.environ.REMOTE_USER, doc.environ.PATH_INFO], ['ann', '/p'], 'PATH_INFO is no longer listed');
+  });
+
+  await t.test('from a peer not in --forwarded-allow-ips the headers are dropped', async (t) => {
+    const untrusting = await serverFor(t, ['echo_app:app', '--chdir', APPS, '--forwarded-allow-ips', '10.9.9.9']);
+    const doc = await echo(untrusting.port, { path: '/app/items', headers: [['SCRIPT_NAME', '/app'], ['PATH_INFO', '/x']] });
+    assert.deepEqual([doc.environ.SCRIPT_NAME, doc.environ.PATH_INFO], ['', '/app/items']);
+  });
+});
+
 test('trusted peer (127.0.0.1 by default): forwarded headers set REMOTE_ADDR and wsgi.url_scheme', async (t) => {
   const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, '--access-logfile', '-', '--log-level', 'debug',
     '--forwarded-allow-ips', '127.0.0.1,::1,10.0.0.0/8']);

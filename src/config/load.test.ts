@@ -61,6 +61,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     ciphers: null,
     httpProtocols: ['h1'],
     forwardedAllowIps: ['127.0.0.1', '::1'],
+    forwarderHeaders: ['SCRIPT_NAME', 'PATH_INFO'],
     secureSchemeHeaders: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' },
     proxyProtocol: false,
     proxyAllowIps: ['127.0.0.1', '::1'],

@@ -152,16 +152,21 @@ export const commaList: Parser<string[]> = {
   },
 };
 
+/** A comma list (or a config file's list) whose items `check` validates and may normalise. */
+function checkedList<T>(expected: string, check: (items: string[]) => T[]): Parser<T[]> {
+  return {
+    expected,
+    parse(raw) {
+      return check(commaList.parse(raw));
+    },
+    fromJson(value) {
+      return check(commaList.fromJson?.(value) ?? []);
+    },
+  };
+}
+
 /** "/upload,/ws" → URL path prefixes, each starting with "/"; a config file may give a list. */
-export const pathPrefixes: Parser<string[]> = {
-  expected: 'a comma-separated list of paths starting with /',
-  parse(raw) {
-    return checkPrefixes(commaList.parse(raw));
-  },
-  fromJson(value) {
-    return checkPrefixes(commaList.fromJson?.(value) ?? []);
-  },
-};
+export const pathPrefixes = checkedList('a comma-separated list of paths starting with /', checkPrefixes);
 
 function checkPrefixes(items: string[]): string[] {
   const bad = items.find((p) => !p.startsWith('/'));
@@ -193,15 +198,7 @@ export const HTTP_PROTOCOLS = ['h1', 'h2'] as const;
 export type HttpProtocol = (typeof HTTP_PROTOCOLS)[number];
 
 /** "h2,h1": each of h1 and h2 at most once, at least one. */
-export const httpProtocols: Parser<HttpProtocol[]> = {
-  expected: 'a comma-separated list of h1 and h2',
-  parse(raw) {
-    return checkProtocols(commaList.parse(raw));
-  },
-  fromJson(value) {
-    return checkProtocols(commaList.fromJson?.(value) ?? []);
-  },
-};
+export const httpProtocols = checkedList('a comma-separated list of h1 and h2', checkProtocols);
 
 function checkProtocols(items: string[]): HttpProtocol[] {
   const out: HttpProtocol[] = [];
@@ -216,21 +213,30 @@ function checkProtocols(items: string[]): HttpProtocol[] {
 }
 
 /** Trusted peers: addresses and CIDR networks, or "*"; a config file may also give a list. */
-export const addressList: Parser<string[]> = {
-  expected: ADDRESS_LIST_EXPECTED,
-  parse(raw) {
-    return check(commaList.parse(raw));
-  },
-  fromJson(value) {
-    return check(commaList.fromJson?.(value) ?? []);
-  },
-};
+export const addressList = checkedList(ADDRESS_LIST_EXPECTED, check);
 
 function check(items: string[]): string[] {
   for (const item of items) {
     if (item !== '*' && !parseAddressRule(item)) throw new Invalid(undefined, { value: item });
   }
   return items;
+}
+
+/**
+ * gunicorn's forwarder_headers: upper-case environ names (SCRIPT_NAME, PATH_INFO, REMOTE_USER…)
+ * a trusted front end may set with a header of that exact name. Names that would alias the body's
+ * framing are refused.
+ */
+export const forwarderHeaders = checkedList(
+  'a comma-separated list of upper-case environ names such as SCRIPT_NAME,PATH_INFO (not CONTENT_LENGTH or CONTENT_TYPE)',
+  checkForwarderNames,
+);
+
+function checkForwarderNames(items: string[]): string[] {
+  const out = items.map((item) => item.toUpperCase());
+  const bad = out.find((name) => !/^[A-Z][A-Z0-9_]*$/.test(name) || name === 'CONTENT_LENGTH' || name === 'CONTENT_TYPE');
+  if (bad !== undefined) throw new Invalid(undefined, { value: bad });
+  return [...new Set(out)];
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -231,6 +231,22 @@ export const SETTINGS = {
       'the environ. The access log\u2019s %(h)s shows the resulting REMOTE_ADDR. Unlike gunicorn, which leaves ' +
       'REMOTE_ADDR alone, X-Forwarded-For does set it here.',
   }),
+  forwarderHeaders: one<string[]>({
+    section: 'Server Mechanics',
+    flags: ['--forwarder-headers'],
+    metavar: 'NAMES',
+    file: 'forwarder_headers',
+    parser: P.forwarderHeaders,
+    default: ['SCRIPT_NAME', 'PATH_INFO'],
+    defaultDoc: "'SCRIPT_NAME,PATH_INFO'",
+    doc:
+      'Environ variables a trusted front end (--forwarded-allow-ips) may set with a header of the same name, ' +
+      'as gunicorn\u2019s forwarder_headers: nginx\u2019s `proxy_set_header SCRIPT_NAME /app;` mounts the app ' +
+      'under /app. SCRIPT_NAME is taken off the front of PATH_INFO when the path starts with it (a proxy that ' +
+      'already stripped the prefix leaves PATH_INFO as it is); PATH_INFO replaces the path; any other name ' +
+      '(REMOTE_USER, say) is set as given. From any other peer these headers are dropped, like every header ' +
+      'with an underscore in its name. Make sure the front end removes them from what clients send.',
+  }),
   secureSchemeHeaders: one<Record<string, string>>({
     section: 'Server Mechanics',
     flags: ['--secure-scheme-headers'],

@@ -85,9 +85,16 @@ const HTTP_VERSIONS: Record<string, string> = { '1.0': 'HTTP/1.0', '1.1': 'HTTP/
 export function buildEnviron(req: AnyRequest, client: Client, scriptName: string): Pairs {
   const target = req.url ?? '/';
   const { path, query } = splitTarget(target);
-  let pathInfo = percentDecodeLatin1(path);
+  const forwarded = client.forwarded;
+  let pathInfo = forwarded?.PATH_INFO ?? percentDecodeLatin1(path);
   let script = '';
-  if (scriptName && (pathInfo === scriptName || pathInfo.startsWith(scriptName + '/'))) {
+  const proxyScript = forwarded?.SCRIPT_NAME;
+  if (proxyScript !== undefined) {
+    // The front end says where the app is mounted (--forwarder-headers). A proxy that passes the
+    // whole path gets the mount taken off it; one that stripped it already gets the path as is.
+    script = proxyScript.replace(/\/+$/, '');
+    if (pathInfo === script || pathInfo.startsWith(script + '/')) pathInfo = pathInfo.slice(script.length);
+  } else if (scriptName && (pathInfo === scriptName || pathInfo.startsWith(scriptName + '/'))) {
     script = scriptName;
     pathInfo = pathInfo.slice(scriptName.length);
   }
@@ -105,6 +112,16 @@ export function buildEnviron(req: AnyRequest, client: Client, scriptName: string
     ['REMOTE_PORT', client.remotePort],
     ['wsgi.url_scheme', client.scheme],
   ];
+  if (forwarded) {
+    // Any other --forwarder-headers name (REMOTE_USER…): set, or replace the value above.
+    for (const name in forwarded) {
+      if (name === 'SCRIPT_NAME' || name === 'PATH_INFO') continue;
+      const value = forwarded[name] as string;
+      const at = environ.findIndex((pair) => pair[0] === name);
+      if (at >= 0) environ[at] = [name, value];
+      else environ.push([name, value]);
+    }
+  }
   const proxy = client.proxy;
   if (proxy) {
     // gunicorn's names: the PROXY header's protocol and the address the proxy was reached at.

@@ -29,7 +29,7 @@ test('an untrusted peer changes nothing, whatever it sends', () => {
     ['X-Forwarded-Proto', 'https'],
     ['Forwarded', 'for=5.6.7.8;proto=https'],
   ]);
-  assert.deepEqual(c, { remoteAddr: '127.0.0.1', remotePort: '40000', scheme: 'http', proxy: null });
+  assert.deepEqual(c, { remoteAddr: '127.0.0.1', remotePort: '40000', scheme: 'http', proxy: null, forwarded: null });
 });
 
 test('X-Forwarded-For is walked from the right, skipping trusted proxies', () => {
@@ -142,7 +142,7 @@ test('a PROXY header stands for the proxy hop: trust is judged on the client it 
   const info: ProxyInfo = { version: 1, protocol: 'TCP4', sourceAddress: '203.0.113.7', sourcePort: 5555, destinationAddress: '10.0.0.5', destinationPort: 443 };
   // HAProxy on 127.0.0.1 (trusted) forwards a client that sends its own X-Forwarded-For.
   const c = resolve(trust(), tcp('127.0.0.1', 40000, info), [['X-Forwarded-For', '6.6.6.6'], ['X-Forwarded-Proto', 'https']]);
-  assert.deepEqual(c, { remoteAddr: '203.0.113.7', remotePort: '5555', scheme: 'http', proxy: info });
+  assert.deepEqual(c, { remoteAddr: '203.0.113.7', remotePort: '5555', scheme: 'http', proxy: info, forwarded: null });
   // A PROXY-named client that is itself a trusted proxy (HAProxy in front of nginx) is read through.
   const inner: ProxyInfo = { ...info, sourceAddress: '10.1.1.1' };
   const d = resolve(trust(), tcp('127.0.0.1', 40000, inner), [['X-Forwarded-For', '198.51.100.2'], ['X-Forwarded-Proto', 'https']]);
@@ -151,11 +151,20 @@ test('a PROXY header stands for the proxy hop: trust is judged on the client it 
 
 test('UNIX-socket peers are trusted, as in gunicorn', () => {
   const c = resolve(trust([]), UNIX, [['X-Forwarded-For', '203.0.113.7'], ['X-Forwarded-Proto', 'https']]);
-  assert.deepEqual(c, { remoteAddr: '203.0.113.7', remotePort: '', scheme: 'https', proxy: null });
-  assert.deepEqual(resolve(trust([]), UNIX, []), { remoteAddr: '', remotePort: '', scheme: 'http', proxy: null });
+  assert.deepEqual(c, { remoteAddr: '203.0.113.7', remotePort: '', scheme: 'https', proxy: null, forwarded: null });
+  assert.deepEqual(resolve(trust([]), UNIX, []), { remoteAddr: '', remotePort: '', scheme: 'http', proxy: null, forwarded: null });
 });
 
 test('a connection already gone (no address) is not trusted', () => {
   const c = resolve(trust(), { local: false, address: '', port: undefined, proxy: null }, [['X-Forwarded-For', '203.0.113.7']]);
   assert.equal(c.remoteAddr, '');
+});
+
+test('--forwarder-headers: a trusted peer sets the listed environ names; anyone else sets nothing', () => {
+  const t = new ProxyTrust({ forwardedAllowIps: ['10.0.0.0/8'], secureSchemeHeaders: DEFAULT_SCHEME_HEADERS, forwarderHeaders: ['SCRIPT_NAME', 'PATH_INFO', 'REMOTE_USER'] });
+  const headers: Array<[string, string]> = [['SCRIPT_NAME', ' /app '], ['remote_user', 'ann'], ['SCRIPT_NAME', '/other'], ['X_OTHER', 'x']];
+  assert.deepEqual(resolve(t, tcp('10.1.2.3'), headers).forwarded, { SCRIPT_NAME: '/app', REMOTE_USER: 'ann' }, 'the first of each, names matched case-insensitively');
+  assert.equal(resolve(t, tcp('192.0.2.9'), headers).forwarded, null, 'an untrusted peer');
+  assert.equal(resolve(t, tcp('10.1.2.3'), [['Host', 'a']]).forwarded, null, 'none sent');
+  assert.equal(resolve(trust(), tcp('127.0.0.1'), headers).forwarded, null, 'no --forwarder-headers');
 });

@@ -30,6 +30,8 @@ export interface ProxyTrustOptions {
   forwardedAllowIps: readonly string[];
   /** --secure-scheme-headers: header name → the value that means https. */
   secureSchemeHeaders: Readonly<Record<string, string>>;
+  /** --forwarder-headers: upper-case environ names a trusted peer may set by a same-named header. */
+  forwarderHeaders?: readonly string[];
 }
 
 export type Scheme = 'http' | 'https';
@@ -42,6 +44,8 @@ export interface Client {
   scheme: Scheme;
   /** The PROXY header the connection started with, for gunicorn's PROXY_* environ keys. */
   proxy: ProxyInfo | null;
+  /** --forwarder-headers a trusted peer sent: environ name → value. null when none. */
+  forwarded: Record<string, string> | null;
 }
 
 /** One entry of X-Forwarded-For or one element of Forwarded. */
@@ -61,11 +65,17 @@ export class ProxyTrust {
   private readonly schemeHeaders: Map<string, string>;
   /** Lengths of the header names looked at, to skip the others without lower-casing them. */
   private readonly lengths = new Set<number>([15 /* x-forwarded-for */, 9 /* forwarded */]);
+  /** lower-case --forwarder-headers name → its environ name. */
+  private readonly forwarders = new Map<string, string>();
 
   constructor(options: ProxyTrustOptions) {
     this.allow = new AddressList(options.forwardedAllowIps);
     this.schemeHeaders = new Map(Object.entries(options.secureSchemeHeaders).map(([k, v]) => [k.toLowerCase(), v.trim().toLowerCase()]));
     for (const name of this.schemeHeaders.keys()) this.lengths.add(name.length);
+    for (const name of options.forwarderHeaders ?? []) {
+      this.forwarders.set(name.toLowerCase(), name);
+      this.lengths.add(name.length);
+    }
   }
 
   /** The client of one request, or an HttpError (400) for contradictory scheme headers. */
@@ -77,6 +87,7 @@ export class ProxyTrust {
       remotePort: portText(proxy ? proxy.sourcePort : origin.port),
       scheme: listenerScheme,
       proxy,
+      forwarded: null,
     };
     if (!((origin.local && !proxy) || this.allow.has(peer))) return client;
 
@@ -93,6 +104,9 @@ export class ProxyTrust {
       else if (lower === 'forwarded') (forwarded ??= []).push(value);
       const secure = this.schemeHeaders.get(lower);
       if (secure !== undefined) (verdicts ??= new Set()).add(value.trim().toLowerCase() === secure ? 'https' : 'http');
+      const environName = this.forwarders.get(lower);
+      // The first one counts, as with any header that cannot be joined.
+      if (environName !== undefined && client.forwarded?.[environName] === undefined) (client.forwarded ??= {})[environName] = value.trim();
     }
 
     const hops = forwardedFor ? parseForwardedFor(forwardedFor.join(',')) : forwarded ? (parseForwarded(forwarded.join(',')) ?? []) : [];
