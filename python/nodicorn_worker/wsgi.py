@@ -215,6 +215,7 @@ class WsgiRequest(RequestState):
         flags = self.flags
         result = None
         error = None
+        held = False  # this answer corked the channel itself (see below)
         try:
             self.environ = environ = _make_environ(self.payload)
             self.payload = None
@@ -237,7 +238,8 @@ class WsgiRequest(RequestState):
                     return
             elif rtype is FileWrapper and self._send_file(result):
                 return
-            poll = self.channel.poll
+            channel = self.channel
+            poll = channel.poll
             streamed = None
             for chunk in result:
                 poll()
@@ -252,7 +254,12 @@ class WsgiRequest(RequestState):
                     # lists) and goes out with its batch.
                     streamed = self.headers is None or content_length(self.headers) is None
                     if streamed:
-                        self.channel.corked = False
+                        channel.corked = False
+                    elif channel.inline and not channel.corked:
+                        # The last answer of its batch: held too, so that its END leaves in the
+                        # same write as its body instead of a write of its own. A wait for
+                        # credit still flushes (pump), so a long body is never stuck here.
+                        channel.corked = held = True
                 if chunk:
                     self._emit(chunk)
         except BaseException as e:
@@ -260,6 +267,8 @@ class WsgiRequest(RequestState):
                 error = e
         if result is not None:
             self._close(result)
+        if held:
+            self.channel.corked = False
         self._finish(error)
 
     def _send_sequence(self, result):

@@ -20,8 +20,8 @@ def gen(environ, start_response):
 
 
 class Recorder(Channel):
-    def __init__(self):
-        Channel.__init__(self, None, None, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__)
+    def __init__(self, inline=False):
+        Channel.__init__(self, None, None, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__, inline=inline)
         self.writes = []
 
     def _write_all(self, data):
@@ -30,10 +30,13 @@ class Recorder(Channel):
     def _write_parts(self, parts):
         self.writes.append(b''.join(parts))
 
+    def poll(self):
+        pass  # no pipe to look at: nothing can arrive between two chunks
 
-def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/')), corked=False):
+
+def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/')), corked=False, inline=False):
     wsgi.configure(app, 1, False)
-    channel = Recorder()
+    channel = Recorder(inline)
     # corked: as inline with more requests of the batch waiting (Channel._serve_inline).
     channel.corked = corked
     payload = P.encode_request(7, 0, list(environ))[P.HEADER_SIZE:]
@@ -71,6 +74,24 @@ class Batching(unittest.TestCase):
 
     def test_a_list_body_stays_in_the_batch(self):
         self.assertEqual(run(hello, corked=True), [])
+
+    def test_the_last_answer_of_a_batch_leaves_with_its_end_in_one_write(self):
+        # Inline, uncorked (no request of the batch left): body pieces and END in one write.
+        writes = run(flask_like, inline=True)
+        self.assertEqual([[t for t, _ in w] for w in writes], [[P.RESPONSE_HEAD, P.RESPONSE_BODY, P.RESPONSE_BODY, P.END]])
+
+    def test_with_app_threads_each_piece_still_leaves_as_it_comes(self):
+        # Not inline: a thread may not hold the pipe's output while other threads write.
+        writes = run(flask_like)
+        self.assertEqual([[t for t, _ in w] for w in writes], [[P.RESPONSE_HEAD, P.RESPONSE_BODY], [P.RESPONSE_BODY], [P.END]])
+
+    def test_a_failing_answer_is_not_left_corked(self):
+        def fails(environ, start_response):
+            start_response('200 OK', [('Content-Length', '4')])
+            yield b'ab'
+            raise ValueError('boom')
+        writes = run(fails, inline=True)
+        self.assertEqual([t for w in writes for t, _ in w][-1], P.ERROR)
 
 
 class Writes(unittest.TestCase):
