@@ -259,7 +259,9 @@ test('--send-timeout: a client that reads nothing is cut off and its temp file g
     const hash = createHash('sha256');
     const started = performance.now();
     const reading = c.readResponse({ timeout: 60_000, sink: (b) => hash.update(b) });
-    await c.write(buildRequest({ path: '/download?mb=16&piece=64' }));
+    // 48 MiB: loopback socket buffers hold several MiB each way, so a smaller body can be read
+    // whole in two or three windows, before the timeout's second has passed.
+    await c.write(buildRequest({ path: '/download?mb=48&piece=64' }));
     let done = false;
     reading.finally(() => (done = true));
     while (!done) {
@@ -270,8 +272,8 @@ test('--send-timeout: a client that reads nothing is cut off and its temp file g
     }
     const res = await reading;
     c.socket.resume();
-    assert.equal(res.bodyLength, 16 * MB);
-    assert.equal(hash.digest('hex'), downloadSha(16));
+    assert.equal(res.bodyLength, 48 * MB);
+    assert.equal(hash.digest('hex'), downloadSha(48));
     assert.ok(performance.now() - started > 1_500, 'the download outlasted --send-timeout, so the clock restarted as it read');
   });
 

@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger';
 
 interface Watched {
+  socket: Socket;
   /** What the socket still holds, when it last changed. */
   mark: string;
   since: number;
@@ -37,7 +38,13 @@ function progressMark(socket: Socket): string {
 }
 
 export class SendWatch {
-  private readonly watched = new Map<Socket, Watched>();
+  /**
+   * An array and a WeakSet, not a Map: sockets come and go here at the rate of large responses,
+   * and a Map churned like that rebuilds its table again and again, each discarded table kept
+   * alive by the one before it through scavenges (see workers/stream-table.ts).
+   */
+  private watched: Watched[] = [];
+  private readonly members = new WeakSet<Socket>();
   private timer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
 
@@ -52,25 +59,31 @@ export class SendWatch {
 
   /** The sink found `socket` full: time it until the output waiting there has gone. */
   watch(socket: Socket, cut: () => void): void {
-    if (this.timeoutMs === 0 || socket.destroyed || this.watched.has(socket)) return;
-    this.watched.set(socket, { mark: progressMark(socket), since: performance.now(), cut });
+    if (this.timeoutMs === 0 || socket.destroyed || this.members.has(socket)) return;
+    this.members.add(socket);
+    this.watched.push({ socket, mark: progressMark(socket), since: performance.now(), cut });
     this.timer ??= setInterval(this.sweep, this.intervalMs).unref();
   }
 
   private readonly sweep = (): void => {
     const now = performance.now();
-    for (const [socket, entry] of this.watched) {
+    const kept: Watched[] = [];
+    for (const entry of this.watched) {
+      const socket = entry.socket;
       if (socket.destroyed || socket.writableLength === 0) {
         // Gone, or caught up: the sink watches it again if it falls behind again.
-        this.watched.delete(socket);
+        this.members.delete(socket);
         continue;
       }
       const mark = progressMark(socket);
       if (mark !== entry.mark) {
         entry.mark = mark;
         entry.since = now;
-      } else if (now - entry.since >= this.timeoutMs) {
-        this.watched.delete(socket);
+        kept.push(entry);
+      } else if (now - entry.since < this.timeoutMs) {
+        kept.push(entry);
+      } else {
+        this.members.delete(socket);
         this.log.debug(
           `closing connection from ${socket.remoteAddress ?? 'unknown'}: the client took none of ` +
             `${socket.writableLength} waiting bytes in ${(this.timeoutMs / 1000).toFixed(1)} s (--send-timeout)`,
@@ -78,7 +91,8 @@ export class SendWatch {
         entry.cut();
       }
     }
-    if (this.watched.size === 0 && this.timer) {
+    this.watched = kept;
+    if (kept.length === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = null;
     }
