@@ -286,11 +286,12 @@ async function main() {
   const file = join(here, 'results', `${kind}-${run.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(run, null, 1));
   writeFileSync(join(here, 'results', `latest${quick ? '-quick' : ''}.json`), JSON.stringify(run, null, 1));
-  if (!quick) {
+  // Only a full run replaces RESULTS.md and the chart: a narrowed one would wipe the full table.
+  if (kind === 'full') {
     writeReport(run);
     writeChart(file);
   }
-  console.log(`results: ${file}${quick ? '' : ', bench/RESULTS.md, bench/results/chart.png'}`);
+  console.log(`results: ${file}${kind === 'full' ? ', bench/RESULTS.md, bench/results/chart.png' : ''}`);
 }
 
 main().catch((err) => {
