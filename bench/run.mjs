@@ -285,7 +285,7 @@ async function main() {
   const kind = quick ? 'quick' : onlyScenarios || option('--servers') ? 'partial' : 'full';
   const file = join(here, 'results', `${kind}-${run.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(run, null, 1));
-  writeFileSync(join(here, 'results', `latest${quick ? '-quick' : ''}.json`), JSON.stringify(run, null, 1));
+  if (kind !== 'partial') writeFileSync(join(here, 'results', `latest${quick ? '-quick' : ''}.json`), JSON.stringify(run, null, 1));
   // Only a full run replaces RESULTS.md and the chart: a narrowed one would wipe the full table.
   if (kind === 'full') {
     writeReport(run);
