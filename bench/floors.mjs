@@ -3,7 +3,7 @@
 // the same hello in the same run, so the ratios are comparable. run.mjs calls it for full runs
 // and for `npm run bench -- --floors`.
 import { join } from 'node:path';
-import { fmt, here, measure } from './lib.mjs';
+import { fmt, here, measure, median } from './lib.mjs';
 
 /** The servers of floor-servers.mjs, cheapest idea first. */
 export const FLOORS = [
@@ -15,12 +15,6 @@ export const FLOORS = [
 ];
 
 const floorServer = (f) => ({ name: f.name, argv: (_app, port) => [process.execPath, join(here, 'floor-servers.mjs'), f.variant, String(port)] });
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /**
  * Measures every floor, then `peers` (run.mjs's uWSGI and nodicorn entries) on `hello`, `rounds`

@@ -307,6 +307,12 @@ export async function measure(server, scenario, seconds) {
   }
 }
 
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
 export function fmt(n, digits = 1) {
   return n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toFixed(digits);
 }

@@ -8,14 +8,14 @@
 // in-process cost (inprocess.py); `--floors [--rounds N]` measures the floors alone.
 //
 // Usage: npm run bench [-- --quick] [-- --only hello,get10k] [-- --servers nodicorn,gunicorn-sync]
-//                      [-- --floors [--rounds 3]]
+//                      [-- --floors [--rounds 3]] [-- --rounds 3]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { floorsSection, measureFloors } from './floors.mjs';
 import { inprocessSection, measureInprocess } from './inprocess.mjs';
-import { LOAD_CPU, SERVER_CPU, bin, fmt, here, measure, py, root, venv } from './lib.mjs';
+import { LOAD_CPU, SERVER_CPU, bin, fmt, here, measure, median, py, root, venv } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -137,7 +137,7 @@ function writeReport(run) {
   const lines = [];
   lines.push('# Benchmark results', '');
   lines.push(`Run ${run.date} on ${run.machine.cpus} × ${run.machine.cpuModel}, ${run.machine.memGb} GiB, ${run.machine.kernel}.`);
-  lines.push(`Server tree pinned to CPU ${SERVER_CPU} with \`taskset\`, wrk (1 thread) pinned to CPU ${LOAD_CPU}; ${DURATION} s per cell after a 2 s warm-up; ${WORKERS} workers everywhere a server has a process pool.`);
+  lines.push(`Server tree pinned to CPU ${SERVER_CPU} with \`taskset\`, wrk (1 thread) pinned to CPU ${LOAD_CPU}; ${DURATION} s per cell after a 2 s warm-up${(run.rounds ?? 1) > 1 ? `; each cell the median of ${run.rounds} interleaved rounds of the whole matrix` : ''}; ${WORKERS} workers everywhere a server has a process pool.`);
   lines.push('CPU µs/req is the whole server process tree\'s user+system time (from `/proc`) divided by the requests wrk completed: the fairest cost figure when wrk is the ceiling.');
   const steals = run.results.map((r) => r.stealPct).filter((v) => typeof v === 'number').sort((a, b) => a - b);
   if (steals.length) lines.push(`"steal %" is the share of the server core's time the hypervisor gave to other machines during the cell (from \`/proc/stat\`); this run: median ${fmt(steals[Math.floor(steals.length / 2)], 0)} %, highest ${fmt(steals[steals.length - 1], 0)} %. Where it is high, the machine's neighbours were busy and the cell is noisier; compare ratios within one run.`);
@@ -244,6 +244,26 @@ function writeFloorsOnly(run) {
   console.log(`results: results/floors-${stamp}.json, bench/RESULTS.md (Floors)`);
 }
 
+/**
+ * One cell from its rounds: medians of the rates and costs, the highest peaks, all errors. A round
+ * that failed counts only if every round failed; each round's own figures stay in `rounds`.
+ */
+function mergeRounds(runs) {
+  if (runs.length === 1) return runs[0];
+  const good = runs.filter((r) => !r.failed);
+  if (good.length === 0) return { ...runs[0], rounds: runs };
+  const med = (key) => (good.every((r) => typeof r[key] === 'number') ? median(good.map((r) => r[key])) : null);
+  const merged = { ...good[0] };
+  for (const key of ['rps', 'p50ms', 'p99ms', 'cpuUsPerRequest', 'cpuMsPer1000', 'rootCpuUsPerRequest', 'systemCpuUsPerRequest', 'stealPct']) merged[key] = med(key);
+  merged.requests = good.reduce((n, r) => n + r.requests, 0);
+  merged.errors = good.reduce((n, r) => n + r.errors, 0);
+  merged.peakTreeRssMb = Math.max(...good.map((r) => r.peakTreeRssMb));
+  merged.peakRootRssMb = Math.max(...good.map((r) => r.peakRootRssMb));
+  merged.healthyAfter = good.every((r) => r.healthyAfter);
+  merged.rounds = runs;
+  return merged;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -271,15 +291,24 @@ async function main() {
     run.floors = await measureFloorsWith(servers);
     return writeFloorsOnly(run);
   }
-  for (const scenario of scenarios) {
-    for (const server of servers) {
-      if (server.missing) continue;
-      process.stdout.write(`${scenario.name.padEnd(16)} ${server.name.padEnd(17)} `);
-      const r = await measure(server, scenario, DURATION);
-      run.results.push(r);
-      console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req (root ${fmt(r.rootCpuUsPerRequest)})  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB  steal ${fmt(r.stealPct, 0)} %`);
+  // --rounds N: the whole matrix N times over, each cell then the median of its rounds. The
+  // machine's speed drifts by minutes; interleaving spreads the drift over every server alike.
+  const rounds = Math.max(1, Number(option('--rounds')?.[0] ?? 1));
+  const cells = new Map();
+  for (let round = 1; round <= rounds; round++) {
+    for (const scenario of scenarios) {
+      for (const server of servers) {
+        if (server.missing) continue;
+        process.stdout.write(`${rounds > 1 ? `#${round} ` : ''}${scenario.name.padEnd(16)} ${server.name.padEnd(17)} `);
+        const r = await measure(server, scenario, DURATION);
+        const key = `${server.name} ${scenario.name}`;
+        cells.set(key, [...(cells.get(key) ?? []), r]);
+        console.log(r.failed ? `FAILED ${r.failed}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req (root ${fmt(r.rootCpuUsPerRequest)})  p99 ${fmt(r.p99ms, 1)} ms  errors ${r.errors}  rss ${fmt(r.peakTreeRssMb, 0)} MB  steal ${fmt(r.stealPct, 0)} %`);
+      }
     }
   }
+  for (const runs of cells.values()) run.results.push(mergeRounds(runs));
+  run.rounds = rounds;
   if (!quick) run.inprocess = measureInprocess(scenarios);
   if (!quick && !onlyScenarios && !option('--servers')) run.floors = await measureFloorsWith(servers);
   const kind = quick ? 'quick' : onlyScenarios || option('--servers') ? 'partial' : 'full';
