@@ -64,7 +64,12 @@ function llhttpServer({ consume, environ }) {
   // The client's address and scheme, resolved per request as the frontend does (default trust).
   const { ProxyTrust } = environ ? require(join(root, 'dist', 'http', 'forwarded.js')) : {};
   const { originOf } = environ ? require(join(root, 'dist', 'http', 'origin.js')) : {};
-  const trust = environ ? new ProxyTrust({ forwardedAllowIps: ['127.0.0.1', '::1'], secureSchemeHeaders: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' } }) : null;
+  const { SETTINGS } = environ ? require(join(root, 'dist', 'config', 'settings.js')) : {};
+  // The registry's defaults, as nodicorn starts with no flags (no environment consulted).
+  const byDefault = (name) => SETTINGS[name].defaultValue({ cwd: process.cwd(), read: () => undefined });
+  const trust = environ
+    ? new ProxyTrust({ forwardedAllowIps: byDefault('forwardedAllowIps'), secureSchemeHeaders: byDefault('secureSchemeHeaders'), forwarderHeaders: byDefault('forwarderHeaders') })
+    : null;
   let nextId = 1;
   let sunk = null; // keeps the built frame observable, so the work cannot be optimised away
 

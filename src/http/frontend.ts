@@ -19,6 +19,7 @@ import { Connections } from './connections';
 import { BodyLimit, bodyTooLarge, checkLimits, h2Limits, serverLimits, type Limits } from './limits';
 import type { Readable } from 'node:stream';
 import { SendWatch } from './send-watch';
+import { sweepInterval } from './sweep';
 import { HttpResponseSink, respondWithError, type SpoolSettings } from './sink';
 import { receiveBody, type BodyOptions } from './receive';
 import { ConnectionCap } from './connection-cap';
@@ -297,7 +298,7 @@ export class Frontend {
   }
 }
 
-/** How often node:http looks for connections past --header-timeout: a quarter of it, 0.25 to 5 s. */
+/** How often node:http looks for connections past --header-timeout (its default 30 s when none). */
 function checkingInterval(timeoutMs: number): number {
-  return timeoutMs === 0 ? 30_000 : Math.min(5000, Math.max(250, Math.floor(timeoutMs / 4)));
+  return timeoutMs === 0 ? 30_000 : sweepInterval(timeoutMs);
 }

@@ -12,6 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger';
+import { sweepInterval } from './sweep';
 
 interface Watched {
   socket: Socket;
@@ -53,8 +54,7 @@ export class SendWatch {
     private readonly timeoutMs: number,
     private readonly log: Logger,
   ) {
-    // A quarter of the timeout, 0.25 to 5 s: a stalled client is cut within 1.25× the setting.
-    this.intervalMs = Math.min(5000, Math.max(250, Math.floor(timeoutMs / 4)));
+    this.intervalMs = sweepInterval(timeoutMs);
   }
 
   /** The sink found `socket` full: time it until the output waiting there has gone. */

@@ -90,7 +90,7 @@ export class Channel {
   }
 
   start(exchange: Exchange, now: number): void {
-    const stream = this.streams.add((id): Stream => ({ id, exchange, startedAt: now, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false }));
+    const stream = this.streams.add({ id: 0, exchange, startedAt: now, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false });
     const id = stream.id;
     this.send(encodeRequest(id, exchange.flags, exchange.environ));
     exchange.onAbort(() => {

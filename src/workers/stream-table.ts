@@ -21,7 +21,8 @@ const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const GEN_MAX = 0x7fff;
 
 export interface Identified {
-  readonly id: number;
+  /** Set by `add`. */
+  id: number;
 }
 
 export class StreamTable<T extends Identified> {
@@ -34,12 +35,12 @@ export class StreamTable<T extends Identified> {
     return this.count;
   }
 
-  /** Files a new entry: `make` builds it around the id it gets. */
-  add(make: (id: number) => T): T {
+  /** Files `entry` under a new id, which it writes into `entry.id`. */
+  add(entry: T): T {
     if (this.count > SLOT_MASK) throw new Error(`more than ${SLOT_MASK + 1} requests in flight on one worker`);
     const slot = this.free.length > 0 ? (this.free.pop() as number) : this.slots.length;
     this.generation = this.generation >= GEN_MAX ? 1 : this.generation + 1;
-    const entry = make((this.generation << SLOT_BITS) | slot);
+    entry.id = (this.generation << SLOT_BITS) | slot;
     if (slot === this.slots.length) this.slots.push(entry);
     else this.slots[slot] = entry;
     this.count++;
