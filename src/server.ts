@@ -60,6 +60,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         app: config.app,
         threads: config.threads,
         prefetch: config.prefetch,
+        prefetchTimeMs: config.prefetchTime,
         multiprocess: config.workers > 1,
         name: config.name,
         cwd,

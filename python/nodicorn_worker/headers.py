@@ -3,8 +3,9 @@
 The app gets a TypeError or ValueError for a malformed status or header (PEP 3333 leaves the
 check to the server; passing CR/LF through would let an app's data split the response).
 Validated statuses and header names are cached, since an app sends the same few again and
-again: a hello-world head costs a couple of dict lookups per header, one latin-1 encode and one
-struct.pack.
+again. Whole heads are cached too: an API endpoint or a static page answers with the very same
+status and header list (same Content-Length, same Content-Type) request after request, and then
+its head costs one tuple hash and one dict lookup instead of a validation pass per header.
 """
 import re
 import struct
@@ -27,8 +28,14 @@ _CACHE_MAX = 1024
 _names = {}
 _statuses = {}
 _warned = set()
+# (status, tuple(headers)) -> the frame after its id: what encode_head produced for it. Only
+# heads that passed validation get in; one that fails is checked (and fails) again every time.
+_heads = {}
+_HEADS_MAX = 256
 
 _head_prefix = struct.Struct('<IBIHH')
+_pack_header = P.pack_header
+_ID_END = P.HEADER_SIZE  # a frame's bytes past its length, type and id
 _RESPONSE_HEAD = P.RESPONSE_HEAD
 _lens_struct = P._lens_struct
 
@@ -82,6 +89,27 @@ def _warn_dropped(name):
 
 def encode_head(fid, status, headers):
     """The RESPONSE_HEAD frame for this status and header list, or TypeError / ValueError."""
+    if type(headers) is list:
+        try:
+            key = (status, tuple(headers))
+            tail = _heads.get(key)
+        except TypeError:  # an unhashable header or status: the checks below say what is wrong
+            key = tail = None
+        if tail is not None:
+            return _pack_header(len(tail), _RESPONSE_HEAD, fid) + tail
+    else:
+        key = None
+    frame = _encode_head(fid, status, headers)
+    if key is not None:
+        if len(_heads) >= _HEADS_MAX:
+            # Heads that vary per request (a cookie, a length) would churn the cache: start
+            # over rather than track which entries are still useful.
+            _heads.clear()
+        _heads[key] = frame[_ID_END:]
+    return frame
+
+
+def _encode_head(fid, status, headers):
     parsed = _statuses.get(status) if type(status) is str else None
     if parsed is None:
         parsed = _parse_status(status)

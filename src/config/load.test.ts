@@ -70,6 +70,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     bodyMinRate: 1024,
     sendTimeout: 60,
     prefetch: 4,
+    prefetchTime: 5,
     timeout: 30,
     gracefulTimeout: 30,
     keepAlive: 2,

@@ -52,6 +52,7 @@ function integer(min: number, expected: string): Parser<number> {
 
 export const positiveInt = integer(1, 'a positive integer');
 export const nonNegativeInt = integer(0, 'a non-negative integer');
+export const milliseconds = integer(0, 'a whole number of milliseconds (0 or more)');
 
 /** Seconds as a decimal number, 0 or more (gunicorn takes integers; fractions are a superset). */
 export const seconds: Parser<number> = {

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Exchange } from '../exchange';
 import type { Runner } from '../dispatch/dispatcher';
 import type { Logger } from '../log/logger';
+import { PrefetchDepth } from '../dispatch/prefetch';
 import { Channel, type AppError } from './channel';
 
 /** The package directory that holds nodicorn_worker, put first on the worker's PYTHONPATH. */
@@ -19,6 +20,8 @@ export interface WorkerSpec {
   app: string;
   threads: number;
   prefetch: number;
+  /** --prefetch-time in ms: see dispatch/prefetch.ts. */
+  prefetchTimeMs: number;
   multiprocess: boolean;
   name: string | null;
   cwd: string;
@@ -44,8 +47,9 @@ export class Worker implements Runner {
   wasReady = false;
   /** Requests started on this worker, for --max-requests. */
   served = 0;
-  readonly capacity: number;
   readonly pid: number;
+  private readonly threads: number;
+  private readonly prefetch: PrefetchDepth;
   readonly process: ChildProcess;
   private readonly channel: Channel;
 
@@ -56,9 +60,8 @@ export class Worker implements Runner {
     private readonly log: Logger,
     private readonly hooks: WorkerHooks,
   ) {
-    // Past one request per thread, `prefetch` more may wait inside the worker (only when every
-    // worker is busy, as the dispatcher picks the least busy): they then share pipe writes.
-    this.capacity = spec.threads * (1 + spec.prefetch);
+    this.threads = spec.threads;
+    this.prefetch = new PrefetchDepth(spec.prefetch, spec.prefetchTimeMs, spec.threads);
     const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
     if (spec.name) args.push('--name', spec.name);
     // Windows serialises reads and writes on one synchronous pipe handle, so the worker's
@@ -90,6 +93,7 @@ export class Worker implements Runner {
       bootError: (error) => hooks.bootError(this, error),
       appError: (error, exchange) => hooks.appError(this, error, exchange),
       released: () => {
+        this.prefetch.finished(performance.now());
         if (this.state === 'retiring' && this.channel.inflight === 0) this.channel.close();
         hooks.released(this);
       },
@@ -117,12 +121,22 @@ export class Worker implements Runner {
     return this.channel.inflight;
   }
 
+  /**
+   * Past one request per thread, more may wait inside the worker (only when every worker is
+   * busy, as the dispatcher picks the least busy): they then share pipe writes.
+   */
+  get capacity(): number {
+    return this.threads * (1 + this.prefetch.depth);
+  }
+
   oldestStart(): number {
     return this.channel.oldestStart();
   }
 
   run(exchange: Exchange): void {
-    this.channel.start(exchange, performance.now());
+    const now = performance.now();
+    this.prefetch.started(now, this.channel.inflight === 0);
+    this.channel.start(exchange, now);
     // After start(): the request is in flight, so retiring waits for it instead of closing now.
     if (++this.served === this.maxRequests) this.hooks.exhausted(this);
   }
