@@ -360,8 +360,8 @@ export const SETTINGS = {
       'per request: on one core, the hello app and a Flask JSON view used a quarter to a third less CPU per request ' +
       'than at a fixed 4. The price is the wait of a request ' +
       'prefetched behind a slow one: it waits for it even when another worker is free. The depth drops back ' +
-      'to --prefetch as soon as one slow answer shows, and a view that takes a millisecond or more never goes ' +
-      'past it. 0 keeps every worker at --prefetch.',
+      'to --prefetch as soon as one slow answer shows, and with the defaults a worker whose answers take more ' +
+      'than a millisecond each stays at --prefetch. 0 keeps every worker at --prefetch.',
   }),
   timeout: one<number>({
     section: 'Worker Processes',
