@@ -86,10 +86,36 @@ test('a request pipelined behind a refused one never reaches the app', async (t)
   } finally {
     c.close();
   }
-  // One worker thread serves in order: had /smuggled been dispatched, it would print first.
+  await assertNeverRan(server, ['smuggled', 'refused']);
+});
+
+/**
+ * With printing_app and one worker thread, requests run in order: once a later request has
+ * printed its tag, any of `tags` that had been dispatched would have printed before it.
+ */
+async function assertNeverRan(server, tags) {
   const res = await rawExchange(server.port, 'GET /?tag=after HTTP/1.1\r\nHost: a\r\n\r\n');
   assert.equal(res.status, 200);
   await server.waitStderr(/PRINT-STDOUT after/);
-  assert.ok(!server.stderrText().includes('PRINT-STDOUT smuggled'), 'the app ran the request behind the refused one');
-  assert.ok(!server.stderrText().includes('PRINT-STDOUT refused'));
+  for (const tag of tags) assert.ok(!server.stderrText().includes(`PRINT-STDOUT ${tag}`), `the app ran the request tagged ${tag}`);
+}
+
+test('a client that ends its side before its body is whole gets 400, Upgrade or not, and the app never runs', async (t) => {
+  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--threads', '1']);
+  const upgrade = 'Connection: Upgrade\r\nUpgrade: HTTP/2.0\r\n';
+  for (const [tag, extra] of [['plain', ''], ['upgrade', upgrade]]) {
+    await t.test(tag, async () => {
+      const c = await RawClient.connect(server.port);
+      try {
+        await c.write(`POST /?tag=${tag} HTTP/1.1\r\nHost: a\r\n${extra}Content-Length: 15\r\n\r\nsweet pos`);
+        c.socket.end();
+        // Well before the 30 s body timeout: the FIN itself settles it.
+        assert.equal((await c.readResponse({ timeout: 5_000 })).status, 400);
+        assert.equal(await c.waitClosed(2_000), true);
+      } finally {
+        c.close();
+      }
+    });
+  }
+  await assertNeverRan(server, ['plain', 'upgrade']);
 });

@@ -8,6 +8,11 @@
  * - A parse error (node:http's clientError): the error answer must not overtake responses still
  *   owed on the connection (pipelining), and when the broken part is the body of a request in
  *   flight, the answer is that request's own response.
+ * - A client that ends its side (FIN) before its request body is whole: that body can never be
+ *   completed, so the request gets a 400 and never reaches the app. node:http's own EOF check
+ *   says so for most requests; for one that asks for an Upgrade it says nothing (the bytes
+ *   after the head would belong to the new protocol), and the request would wait for the body
+ *   timeout.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -47,6 +52,7 @@ export class Connections {
     let s = this.states.get(socket);
     if (!s) {
       s = { owed: [], closing: false, deferred: null };
+      socket.once('end', () => this.clientEnded(socket));
       this.states.set(socket, s);
     }
     return s;
@@ -80,6 +86,16 @@ export class Connections {
     s.closing = true;
     // node:http calls socket.destroySoon() once the last response is written.
     (socket as Socket & { destroySoon?: () => void }).destroySoon = () => linger(socket);
+  }
+
+  /** The client's FIN: a request whose body is still coming cannot get the rest. */
+  private clientEnded(socket: Socket): void {
+    const s = this.states.get(socket);
+    const current = s?.owed[s.owed.length - 1];
+    // node:http's 'end' listener runs first: a parse error it found has answered already.
+    if (current === undefined || current.req.complete || current.failed) return;
+    current.failed = true;
+    current.fail(new HttpError(400, 'ERR_INCOMPLETE_BODY', 'the client closed its side before the whole request body arrived'));
   }
 
   /** node:http's clientError: llhttp could not parse what arrived on `socket`. */
