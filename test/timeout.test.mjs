@@ -36,3 +36,16 @@ test('a request under --timeout is not cut short', async (t) => {
   assert.equal(res.status, 200);
   assert.equal(res.text(), 'slept 1.0');
 });
+
+test('requests waiting behind the one that timed out are served by the replacement, not failed', async (t) => {
+  const server = await serverFor(t, ['hang_app:app', '--chdir', APPS, '-w', '1', '--timeout', '2', '--prefetch', '4'], { waitWorkers: 1 });
+  const pid1 = Number((await request(server.port, { path: '/' })).get('x-worker-pid'));
+  const hung = request(server.port, { path: '/hang' }, { timeout: 15_000 });
+  await sleep(300);
+  const behind = await Promise.all([0, 1, 2].map(() => request(server.port, { path: '/' }, { timeout: 15_000 })));
+  assert.equal((await hung).status, 504);
+  for (const res of behind) {
+    assert.equal(res.status, 200);
+    assert.notEqual(Number(res.get('x-worker-pid')), pid1, 'served by the new worker');
+  }
+});

@@ -345,7 +345,9 @@ export const SETTINGS = {
       'It only applies when every worker is busy: then requests travel to the workers in batches, one pipe ' +
       'write for many, which roughly triples throughput under load. A worker that answers quickly may hold ' +
       'more (see --prefetch-time). 0 keeps every waiting request in Node\'s queue, where the next free worker ' +
-      'takes it, and turns --prefetch-time off too.',
+      'takes it, and turns --prefetch-time off too. If the worker dies or is killed for --timeout, the ' +
+      'requests it held behind the failed one are dispatched again (with --threads 1 and no request body; ' +
+      'otherwise they may have started, and get 502).',
   }),
   prefetchTime: one<number>({
     section: 'Worker Processes',

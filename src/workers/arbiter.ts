@@ -175,10 +175,14 @@ export class Arbiter {
     this.dispatcher.remove(worker);
     const now = performance.now();
     const timeoutMs = this.options.timeoutMs;
-    worker.failAll((startedAt) =>
-      timeoutMs > 0 && now - startedAt > timeoutMs
-        ? new HttpError(504, 'ERR_WORKER_TIMEOUT', 'the request ran past --timeout')
-        : new HttpError(502, 'ERR_WORKER_DIED', 'the worker died while handling the request'),
+    worker.failAll(
+      (startedAt) =>
+        timeoutMs > 0 && now - startedAt > timeoutMs
+          ? new HttpError(504, 'ERR_WORKER_TIMEOUT', 'the request ran past --timeout')
+          : new HttpError(502, 'ERR_WORKER_DIED', 'the worker died while handling the request'),
+      // Requests it never started go to the other workers (or wait for the replacement),
+      // unless the server is stopping.
+      this.stopping ? undefined : (exchange) => this.dispatcher.dispatch(exchange),
     );
     const how = signal ? `was sent ${signal}` : `exited with code ${code}`;
     if (this.stopping) {

@@ -39,6 +39,8 @@ interface Stream {
   id: number;
   exchange: Exchange;
   startedAt: number;
+  /** Order of dispatch on this channel (ids reuse slots, so they do not tell). */
+  seq: number;
   /** Request body bytes sent and not yet acknowledged by the worker. */
   bodyInFlight: number;
   bodyPaused: boolean;
@@ -65,6 +67,7 @@ export class Channel {
   private outboxBytes = 0;
   private flushScheduled = false;
   private closed = false;
+  private dispatched = 0;
 
   /** `pipe` carries frames to the worker; `from` carries them back (the same pipe on Unix). */
   constructor(
@@ -90,7 +93,7 @@ export class Channel {
   }
 
   start(exchange: Exchange, now: number): void {
-    const stream = this.streams.add({ id: 0, exchange, startedAt: now, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false });
+    const stream = this.streams.add({ id: 0, exchange, startedAt: now, seq: this.dispatched++, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false });
     const id = stream.id;
     this.send(encodeRequest(id, exchange.flags, exchange.environ));
     exchange.onAbort(() => {
@@ -101,16 +104,19 @@ export class Channel {
   }
 
   /**
-   * Ends every request still on this worker (it died or was killed): `errorFor` chooses each
-   * one's answer, e.g. 504 for the one that timed out and 502 for the rest.
+   * Ends every request still on this worker (it died or was killed), oldest first. `errorFor`
+   * chooses each one's answer, e.g. 504 for the one that timed out and 502 for the rest.
+   * `replay`, when given, may take a request back instead (see Worker.failAll); it returns
+   * false for one it cannot send elsewhere.
    */
-  failAll(errorFor: (startedAt: number) => HttpError): void {
-    const streams = this.streams.takeAll();
-    for (const s of streams) {
+  failAll(errorFor: (startedAt: number) => HttpError, replay?: (exchange: Exchange, position: number) => boolean): void {
+    const streams = this.streams.takeAll().sort((a, b) => a.seq - b.seq);
+    streams.forEach((s, position) => {
       s.ended = true;
+      if (replay?.(s.exchange, position)) return;
       s.exchange.body?.pause();
       s.exchange.sink.fail(errorFor(s.startedAt));
-    }
+    });
   }
 
   /** Closes the pipe: the worker reads EOF and exits. */

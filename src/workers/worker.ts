@@ -7,10 +7,32 @@ import { createInterface } from 'node:readline';
 import { delimiter, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Exchange } from '../exchange';
+import type { HttpError } from '../errors';
 import type { Runner } from '../dispatch/dispatcher';
 import type { Logger } from '../log/logger';
 import { PrefetchDepth } from '../dispatch/prefetch';
 import { Channel, type AppError } from './channel';
+
+/** How long a dead worker's pipe may stay open before its requests are settled anyway. */
+const PIPE_DRAIN_MS = 1_000;
+
+/** Runs `then` once `stream` has ended (all its data read), or after `ms` at most. */
+function afterEnd(stream: Duplex, ms: number, then: () => void): void {
+  if (stream.readableEnded || stream.destroyed) {
+    then();
+    return;
+  }
+  let done = false;
+  const go = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    then();
+  };
+  const timer = setTimeout(go, ms);
+  stream.once('end', go);
+  stream.once('close', go);
+}
 
 /** The package directory that holds nodicorn_worker, put first on the worker's PYTHONPATH. */
 export const PYTHON_PACKAGE_DIR = join(__dirname, '..', '..', 'python');
@@ -110,7 +132,11 @@ export class Worker implements Runner {
       this.log.error(`cannot start worker with ${spec.python}: ${err.message}`);
       if (this.process.pid === undefined) this.onExit(null, null);
     });
-    this.process.once('exit', (code, signal) => this.onExit(code, signal));
+    // The frames a dying worker wrote last (an END, above all) are read before its requests are
+    // settled: failAll counts on knowing which requests ended. A grandchild that inherited the
+    // pipe could hold it open, hence the bound.
+    const replies = split ? (this.process.stdio[4] as Duplex) : pipe;
+    this.process.once('exit', (code, signal) => afterEnd(replies, PIPE_DRAIN_MS, () => this.onExit(code, signal)));
   }
 
   get accepting(): boolean {
@@ -152,8 +178,24 @@ export class Worker implements Runner {
     if (this.state !== 'dead') this.process.kill('SIGKILL');
   }
 
-  failAll(errorFor: Parameters<Channel['failAll']>[0]): void {
-    this.channel.failAll(errorFor);
+  /**
+   * Ends the requests this dead worker held. With `redispatch`, the ones it provably never
+   * started go to `redispatch` instead of getting an error, so a crash or a timeout costs only
+   * the request that ran into it, prefetched requests or not. Provably: with one thread the
+   * worker runs its requests one at a time in the order they came, and by now every frame it
+   * wrote has been read (see onExit), so every request but the oldest still held never reached
+   * the app. A request with a body is not replayed (its bytes went into the dead pipe), nor
+   * one whose client left.
+   */
+  failAll(errorFor: (startedAt: number) => HttpError, redispatch?: (exchange: Exchange) => void): void {
+    const replay = redispatch && this.threads === 1
+      ? (exchange: Exchange, position: number): boolean => {
+          if (position === 0 || exchange.body !== null || exchange.aborted || exchange.sink.headersSent) return false;
+          redispatch(exchange);
+          return true;
+        }
+      : undefined;
+    this.channel.failAll(errorFor, replay);
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
