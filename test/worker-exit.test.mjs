@@ -46,9 +46,10 @@ test('a worker killed from outside while idle is replaced', async (t) => {
 test('requests prefetched behind the one that killed the worker are served by its replacement', async (t) => {
   const server = await serverFor(t, ['exit_app:app', '--chdir', APPS, '-w', '1', '--prefetch', '4'], { waitWorkers: 1 });
   const pid1 = Number((await request(server.port, { path: '/' })).get('x-worker-pid'));
-  const dying = request(server.port, { path: '/exit?after=0.7' }, { timeout: 10_000 });
+  const dying = request(server.port, { path: '/exit?after=1.5' }, { timeout: 10_000 });
   await sleep(200);
-  // All prefetched into the busy worker: it holds one running request and four more.
+  // All prefetched into the busy worker (it holds one running request and four more), well
+  // before it dies.
   const behind = [0, 1, 2].map(() => request(server.port, { path: '/' }, { timeout: 10_000 }));
   const withBody = request(server.port, { method: 'POST', path: '/', body: 'abc' }, { timeout: 10_000 });
   assert.equal((await dying).status, 502, 'the request that ran into the crash');
