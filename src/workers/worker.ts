@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { delimiter, join } from 'node:path';
-import type { Duplex } from 'node:stream';
+import { finished, type Duplex } from 'node:stream';
 import type { Exchange } from '../exchange';
 import type { HttpError } from '../errors';
 import type { Runner } from '../dispatch/dispatcher';
@@ -16,22 +16,16 @@ import { Channel, type AppError } from './channel';
 /** How long a dead worker's pipe may stay open before its requests are settled anyway. */
 const PIPE_DRAIN_MS = 1_000;
 
-/** Runs `then` once `stream` has ended (all its data read), or after `ms` at most. */
+/** Runs `then` once `stream` has ended (all its data read) or closed, or after `ms` at most. */
 function afterEnd(stream: Duplex, ms: number, then: () => void): void {
-  if (stream.readableEnded || stream.destroyed) {
-    then();
-    return;
-  }
-  let done = false;
   const go = (): void => {
-    if (done) return;
-    done = true;
     clearTimeout(timer);
+    stopWatching();
     then();
   };
   const timer = setTimeout(go, ms);
-  stream.once('end', go);
-  stream.once('close', go);
+  // finished() calls back once (at once, on the next tick, for a stream that already ended).
+  const stopWatching = finished(stream, { writable: false }, go);
 }
 
 /** The package directory that holds nodicorn_worker, put first on the worker's PYTHONPATH. */
