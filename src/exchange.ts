@@ -3,7 +3,7 @@
  * processes). Neither imports the other; both import this.
  */
 import type { Readable } from 'node:stream';
-import type { FileRange } from './protocol/frames';
+import type { BodyFile, FileRange } from './protocol/frames';
 import type { HttpError } from './errors';
 
 export type Pairs = Array<[string, string]>;
@@ -21,6 +21,33 @@ export interface ResponseSink {
   end(): void;
   /** Ends the exchange with an error: an error response if nothing was sent, else an abort. */
   fail(error: HttpError, close?: boolean): void;
+}
+
+/**
+ * A spooled request body as a worker on this machine can take it: the memory part to send,
+ * and the temp file's part for the worker to read itself, so those bytes skip the pipe.
+ */
+export interface BodyHandOff {
+  chunks: Buffer[];
+  file: BodyFile | null;
+  /** The worker can no longer be opening the file (its request ended, or it died). */
+  release(): void;
+}
+
+/** A body that may be handed off whole instead of read (see BodyHandOff). */
+export interface HandOffBody extends Readable {
+  /**
+   * False, at once, when this body is better sent through the pipe: it never reached the temp
+   * file, or more than `maxMemory` bytes of it are in memory (they would go out without flow
+   * control). Otherwise true, and `done` runs once every byte has landed, or with an error
+   * when the temp file failed or the body was destroyed first: whoever did that also ended the
+   * exchange, so the body must then simply stop.
+   */
+  handOff(maxMemory: number, done: (error: Error | null, handOff: BodyHandOff | null) => void): boolean;
+}
+
+export function canHandOff(body: Readable): body is HandOffBody {
+  return typeof (body as Partial<HandOffBody>).handOff === 'function';
 }
 
 export interface Exchange {

@@ -76,6 +76,16 @@ test('a spooled request body reaches the app intact: memory and temp file, Conte
     const res = await c.readResponse({ timeout: 30_000 });
     assert.equal(res.json().bytes, 2 * MB);
   });
+  await t.test('on Linux the worker reads the temp file itself, through /proc, instead of the pipe', async () => {
+    const data = randomBytes(2 * MB + 5);
+    const res = await request(server.port, { raw: buildRequest({ method: 'POST', path: '/upload?fds=1', body: data }) }, { timeout: 30_000 });
+    assert.equal(res.status, 200, res.text());
+    const { bytes, sha256, unlinked } = res.json();
+    assert.deepEqual({ bytes, sha256 }, { bytes: data.length, sha256: sha(data) });
+    const inSpool = unlinked.filter((f) => f.startsWith(`${dir}${path.sep}nodicorn-`));
+    if (process.platform === 'linux') assert.equal(inSpool.length, 1, `the worker held the spool file open: ${JSON.stringify(unlinked)}`);
+    else assert.deepEqual(inSpool, [], 'elsewhere the body comes down the pipe');
+  });
   await t.test('a client that leaves mid-upload leaves no temp file', async (t) => {
     const c = await connect(t, server.port);
     await c.write(buildRequest({ method: 'POST', path: '/upload', headers: [['Content-Length', String(4 * MB)]] }));

@@ -75,6 +75,17 @@ def _exit(code):
     os._exit(code)
 
 
+def _can_open_node_files():
+    """Whether Node's open files can be opened here through /proc/<pid>/fd (Linux, same user):
+    then Node hands a spooled request body over as its temp file (BODY_FILE) instead of sending
+    its bytes down the pipe."""
+    try:
+        os.listdir('/proc/%d/fd' % os.getppid())
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def _prepend_paths(dirs):
     # Last given ends up last among them: --pythonpath a --pythonpath b gives [cwd, a, b, ...].
     for d in reversed(dirs):
@@ -124,7 +135,8 @@ def main(argv=None):
         if not inline:
             channel.start_threads(args.threads, args.name or 'nodicorn')
         channel.send(P.encode_json(P.READY, 0, {
-            'pid': os.getpid(), 'python': platform.python_version(), 'threads': args.threads}))
+            'pid': os.getpid(), 'python': platform.python_version(), 'threads': args.threads,
+            'body_files': _can_open_node_files()}))
     except BaseException as e:
         _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
 

@@ -52,8 +52,8 @@ class RequestState:
     flight. Booleans and list swaps happen under the channel lock.
     """
 
-    __slots__ = ('channel', 'id', 'flags', 'payload', 'chunks', 'body_done', 'aborted',
-                 'sent', 'acked', 'waiter', 'cond', 'continued')
+    __slots__ = ('channel', 'id', 'flags', 'payload', 'chunks', 'body_file', 'body_done',
+                 'aborted', 'sent', 'acked', 'waiter', 'cond', 'continued')
 
     def __init__(self, channel, fid, payload):
         self.channel = channel
@@ -61,6 +61,7 @@ class RequestState:
         self.payload = payload
         self.flags = payload[0] if payload else 0
         self.chunks = []          # request body bytes received, not yet taken by wsgi.input
+        self.body_file = None     # BODY_FILE's payload: the rest of the body, in Node's temp file
         self.body_done = False    # BODY_END arrived
         self.aborted = False      # ABORT arrived
         self.sent = 0             # response body bytes sent (app thread)
@@ -266,6 +267,7 @@ class Channel:
         requests = self.requests
         lock = self.lock
         REQUEST, BODY, BODY_END, ABORT, CREDIT = P.REQUEST, P.BODY, P.BODY_END, P.ABORT, P.CREDIT
+        BODY_FILE = P.BODY_FILE
         u32 = P.decode_count
         try:
             frames = self._reader.push(chunk)
@@ -284,7 +286,7 @@ class Channel:
             if state is None:
                 # The request already ended (e.g. the app returned without reading its
                 # body): late frames for it are expected and dropped.
-                if ftype not in (BODY, BODY_END, ABORT, CREDIT):
+                if ftype not in (BODY, BODY_FILE, BODY_END, ABORT, CREDIT):
                     return _protocol_exit('unexpected frame type %d' % ftype)
                 continue
             with lock:
@@ -293,6 +295,8 @@ class Channel:
                         state.chunks.append(payload)
                 elif ftype == BODY_END:
                     state.body_done = True
+                elif ftype == BODY_FILE:
+                    state.body_file = payload
                 elif ftype == ABORT:
                     state.aborted = True
                 elif ftype == CREDIT:

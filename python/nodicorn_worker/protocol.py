@@ -25,9 +25,14 @@ Node -> worker                         payload
   BODY_END      0x03  (empty) the request body is complete
   ABORT         0x04  (empty) the client went away: stop the app, call close(), answer END
   CREDIT        0x05  u32 n: Node flushed n more response bytes to the client
+  BODY_FILE     0x06  u64 offset, u64 length, u64 device, u64 inode, UTF-8 path: the rest of
+                      the request body is `length` bytes of the spooled temp file at `offset`,
+                      which the worker opens itself at `path` (/proc/<node pid>/fd/<fd>) and
+                      checks is the same file (device and inode); BODY_END follows. Sent only
+                      to a worker whose READY said `body_files`; those bytes earn no credit
 
 worker -> Node
-  READY         0x10  JSON {pid, python, threads}
+  READY         0x10  JSON {pid, python, threads, body_files}
   BOOT_ERROR    0x11  JSON {type, message, traceback}; the worker then exits with code 3 or 4
   RESPONSE_HEAD 0x12  u16 status, u16 reason len, reason, pair block of headers
   RESPONSE_BODY 0x13  response body bytes
@@ -61,6 +66,7 @@ BODY = 0x02
 BODY_END = 0x03
 ABORT = 0x04
 CREDIT = 0x05
+BODY_FILE = 0x06
 READY = 0x10
 BOOT_ERROR = 0x11
 RESPONSE_HEAD = 0x12
@@ -73,6 +79,7 @@ BODY_CREDIT = 0x18
 
 FRAME_TYPES = {
     'REQUEST': REQUEST, 'BODY': BODY, 'BODY_END': BODY_END, 'ABORT': ABORT, 'CREDIT': CREDIT,
+    'BODY_FILE': BODY_FILE,
     'READY': READY, 'BOOT_ERROR': BOOT_ERROR, 'RESPONSE_HEAD': RESPONSE_HEAD,
     'RESPONSE_BODY': RESPONSE_BODY, 'FILE': FILE, 'END': END, 'ERROR': ERROR,
     'CONTINUE': CONTINUE, 'BODY_CREDIT': BODY_CREDIT,
@@ -213,6 +220,23 @@ def decode_file(payload):
             return WHOLE_FILE
         return (hi << 32) | lo
     return bytes(payload[16:]).decode('utf-8'), join(olo, ohi), join(llo, lhi)
+
+
+_body_file_prefix = struct.Struct('<IBIQQQQ')
+_body_file_fields = struct.Struct('<QQQQ')
+
+
+def encode_body_file(fid, path, offset, length, dev, ino):
+    pb = path.encode('utf-8')
+    return _body_file_prefix.pack(32 + len(pb), BODY_FILE, fid, offset, length, dev, ino) + pb
+
+
+def decode_body_file(payload):
+    """(path, offset, length, dev, ino)."""
+    if len(payload) < 32:
+        raise ProtocolError('BODY_FILE: truncated')
+    offset, length, dev, ino = _body_file_fields.unpack_from(payload, 0)
+    return bytes(payload[32:]).decode('utf-8'), offset, length, dev, ino
 
 
 def dump_json(value):

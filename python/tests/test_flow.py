@@ -1,7 +1,10 @@
 """Flow control both ways, 100-continue, aborts, and threads sharing the pipe."""
 import json
+import os
 import socket
+import tempfile
 import time
+import unittest
 
 from nodicorn_worker import protocol as P
 
@@ -164,3 +167,76 @@ class Threads(WorkerTestCase):
                 bodies[f.id] = b''.join(parts.get(f.id, []))
         self.assertEqual(sorted(bodies), sorted(ids))
         self.assertEqual(set(bodies.values()), {b'one,two,three'})
+
+
+@unittest.skipUnless(os.path.isdir('/proc/self/fd'), 'BODY_FILE needs /proc/<pid>/fd (Linux)')
+class BodyFile(WorkerTestCase):
+    """The rest of a spooled body as Node's temp file: the worker opens it through /proc."""
+
+    def spool(self, data):
+        """An unlinked temp file holding data, open in this process (as Node's spool is)."""
+        fd, path = tempfile.mkstemp(prefix='nodicorn-test-spool-')
+        os.unlink(path)
+        self.addCleanup(os.close, fd)
+        os.write(fd, data)
+        st = os.fstat(fd)
+        return '/proc/%d/fd/%d' % (os.getpid(), fd), st.st_dev, st.st_ino
+
+    def send_body(self, path, memory, file_data, offset=0, length=None, identity=None):
+        """Sends `memory` as BODY frames, then BODY_FILE for file_data[offset:offset+length]."""
+        path_, dev, ino = self.spool(file_data)
+        if length is None:
+            length = len(file_data) - offset
+        dev, ino = identity or (dev, ino)
+        size = len(memory) + length
+        fid = self.get(path[0], path[1], environ={'CONTENT_LENGTH': str(size)}, flags=P.HAS_BODY)
+        if memory:
+            self.worker.send(P.encode_frame(P.BODY, fid, memory))
+        self.worker.send(P.encode_body_file(fid, path_, offset, length, dev, ino)
+                         + P.encode_frame(P.BODY_END, fid))
+        return fid
+
+    def test_ready_says_the_worker_opens_body_files(self):
+        self.assertIs(self.info['body_files'], True)
+
+    def test_memory_then_file_range_in_every_read_form(self):
+        # Bytes outside [offset, offset + length) must never reach the app.
+        memory = b'mem-line-1\nmem-'
+        file_data = b'JUNK' + b'file-line-2\nfile line 3\nlast' + b'TAIL'
+        expected = (memory + file_data[4:-4]).decode('latin-1')
+        for mode in ('read', 'read_n', 'readline', 'readline_n', 'readlines', 'iter'):
+            with self.subTest(mode):
+                fid = self.send_body(('/input', {'mode': mode}), memory, file_data, offset=4, length=len(file_data) - 8)
+                status, _, _, body, _ = self.worker.response(fid)
+                self.assertEqual(status, 200, body)
+                self.assertEqual(''.join(json.loads(body)['parts']), expected)
+
+    def test_file_bytes_earn_no_credit(self):
+        memory = b'm' * 1000
+        file_data = bytes(range(256)) * (3 * MiB // 256)
+        fid = self.send_body(('/echo', None), memory, file_data)
+        frames = self.worker.until_end(fid)
+        self.assertEqual([f.type for f in frames], [P.RESPONSE_HEAD, P.RESPONSE_BODY, P.END])
+        data = memory + file_data
+        self.assertEqual(json.loads(frames[1].payload),
+                         {'size': len(data), 'sum': sum(data[::4096]) & 0xffffffff})
+
+    def test_a_path_that_names_another_file_is_refused(self):
+        fid = self.send_body(('/echo', None), b'', b'x' * 100, identity=(1, 1))
+        frames = self.worker.until_end(fid)
+        self.assertEqual(frames[-1].type, P.ERROR)
+        self.assertIn('no longer the spooled request body', frames[-1].json()['message'])
+
+    def test_a_file_that_cannot_be_opened_is_an_error_not_a_hang(self):
+        fid = self.get('/echo', environ={'CONTENT_LENGTH': '10'}, flags=P.HAS_BODY)
+        self.worker.send(P.encode_body_file(fid, '/proc/%d/fd/99999' % os.getpid(), 0, 10, 1, 1)
+                         + P.encode_frame(P.BODY_END, fid))
+        frames = self.worker.until_end(fid)
+        self.assertEqual(frames[-1].type, P.ERROR)
+        self.assertIn('cannot open the spooled request body', frames[-1].json()['message'])
+
+    def test_a_file_shorter_than_announced_is_an_error(self):
+        fid = self.send_body(('/echo', None), b'', b'x' * 100, length=200)
+        frames = self.worker.until_end(fid)
+        self.assertEqual(frames[-1].type, P.ERROR)
+        self.assertIn('ended 100 bytes early', frames[-1].json()['message'])

@@ -25,6 +25,8 @@ def encode(v):
         return P.encode_response_head(fid, f['status'], f['reason'], [tuple(p) for p in f['headers']])
     if t == P.FILE:
         return P.encode_file(fid, f['path'], f['offset'], f['length'])
+    if t == P.BODY_FILE:
+        return P.encode_body_file(fid, f['path'], f['offset'], f['length'], f['dev'], f['ino'])
     if t in (P.CREDIT, P.BODY_CREDIT):
         return P.encode_count(t, fid, f['n'])
     if t in (P.READY, P.BOOT_ERROR, P.ERROR):
@@ -45,6 +47,9 @@ def fields_of(ftype, payload):
     if ftype == P.FILE:
         path, offset, length = P.decode_file(payload)
         return {'path': path, 'offset': offset, 'length': length}
+    if ftype == P.BODY_FILE:
+        path, offset, length, dev, ino = P.decode_body_file(payload)
+        return {'path': path, 'offset': offset, 'length': length, 'dev': dev, 'ino': ino}
     if ftype in (P.CREDIT, P.BODY_CREDIT):
         return {'n': P.decode_count(payload)}
     if ftype in (P.READY, P.BOOT_ERROR, P.ERROR):

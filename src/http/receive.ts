@@ -6,6 +6,7 @@
  */
 import type { AnyRequest } from './h2';
 import { Readable } from 'node:stream';
+import type { BodyHandOff, HandOffBody } from '../exchange';
 import { HttpError } from '../errors';
 import { Spool } from './spool';
 import { bodyTooLarge } from './limits';
@@ -136,15 +137,34 @@ function spoolBody(req: AnyRequest, options: BodyOptions, hooks: BodyHooks, star
  * listens for one): a temp file that fails mid-read was reported by the spool's onError, which
  * ends the exchange; the body just stops.
  */
-class SpoolReader extends Readable {
+class SpoolReader extends Readable implements HandOffBody {
   /** A file read is in flight: Readable may ask again after a synchronous push, and two reads would take the same bytes. */
   private reading = false;
+  /** Bytes were taken: through _read, or by a hand-off. */
+  private taken = false;
 
   constructor(private readonly spool: Spool) {
     super({ highWaterMark: FILE_READ });
   }
 
+  handOff(maxMemory: number, done: (error: Error | null, handOff: BodyHandOff | null) => void): boolean {
+    const spool = this.spool;
+    if (this.taken || !spool.spilledToFile || spool.memoryBytes > maxMemory) return false;
+    this.taken = true;
+    const chunks: Buffer[] = [];
+    for (let chunk = spool.shiftMemory(Infinity); chunk; chunk = spool.shiftMemory(Infinity)) chunks.push(chunk);
+    spool.lend((error, loan) => {
+      if (error) return done(error, null);
+      if (loan === null) return done(null, { chunks, file: null, release: noop });
+      // The worker's way to this descriptor (Linux): the file itself has no name any more.
+      const path = `/proc/${process.pid}/fd/${loan.fd}`;
+      done(null, { chunks, file: { path, offset: loan.offset, length: loan.length, dev: loan.dev, ino: loan.ino }, release: loan.giveBack });
+    });
+    return true;
+  }
+
   override _read(): void {
+    this.taken = true;
     if (this.reading) return;
     // Memory chunks are the parser's own buffers: handed on as they are, without a copy.
     for (let chunk = this.spool.shiftMemory(Infinity); chunk; chunk = this.spool.shiftMemory(Infinity)) {
@@ -164,3 +184,5 @@ class SpoolReader extends Readable {
     callback(error);
   }
 }
+
+function noop(): void {}

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { fstatSync, mkdtempSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Spool, type SpoolOptions } from './spool';
+import { Spool, type SpoolLoan, type SpoolOptions } from './spool';
 
 /** Runs `body` with a fresh temp dir, removed afterwards. */
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -132,3 +132,51 @@ test('a temp dir that cannot be used: onError once, reads fail, the caller is to
   assert.equal(s.append(Buffer.from('e')), false);
   s.destroy();
 });
+
+test('lend: the file bytes after memory, once written; the descriptor outlives destroy() until given back', () =>
+  inTempDir(async (dir) => {
+    const { spool: s } = spool({ dir, memory: 10 });
+    const data = randomBytes(5000);
+    s.append(data.subarray(0, 10));
+    s.append(data.subarray(10, 3000));
+    s.append(data.subarray(3000));
+    assert.equal(s.spilledToFile, true);
+    assert.deepEqual(s.shiftMemory(Infinity), data.subarray(0, 10));
+    // The writes are still in flight: lend waits for them.
+    const loan = await new Promise<SpoolLoan>((resolve, reject) => s.lend((err, l) => (err || !l ? reject(err ?? new Error('no loan')) : resolve(l))));
+    assert.equal(loan.offset, 0);
+    assert.equal(loan.length, 4990);
+    assert.equal(s.unread, 0, 'lent bytes count as read');
+    const st = fstatSync(loan.fd, { bigint: true });
+    assert.deepEqual([st.dev, st.ino], [loan.dev, loan.ino]);
+    const copy = Buffer.alloc(loan.length);
+    readSync(loan.fd, copy, 0, loan.length, loan.offset);
+    assert.deepEqual(copy, data.subarray(10));
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.doesNotThrow(() => fstatSync(loan.fd), 'still open: the borrower may be opening it by its number');
+    loan.giveBack();
+    await waitFor(() => {
+      try {
+        fstatSync(loan.fd);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    assert.throws(() => fstatSync(loan.fd), /EBADF/, 'closed once given back');
+  }));
+
+test('lend: an error, not a loan, after destroy()', () =>
+  inTempDir(async (dir) => {
+    const { spool: s } = spool({ dir, memory: 0 });
+    s.append(randomBytes(100));
+    s.destroy();
+    const err = await new Promise((resolve) => s.lend((e) => resolve(e)));
+    assert.ok(err instanceof Error);
+  }));
+
+async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+}

@@ -12,7 +12,7 @@
  * descriptor is closed by destroy(), only once no read or write on it is in flight (closing under
  * one would let the number be reused by another open and the I/O land in the wrong file).
  */
-import { close, open, read, unlink, writev } from 'node:fs';
+import { close, fstatSync, open, read, unlink, writev, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -31,6 +31,18 @@ export interface SpoolOptions {
 }
 
 type ReadCallback = (error: Error | null, chunk: Buffer | null) => void;
+
+/** The file's unread bytes, handed to a reader that opens the file itself (see Spool.lend). */
+export interface SpoolLoan {
+  fd: number;
+  offset: number;
+  length: number;
+  /** The file's identity, for the borrower to check it opened this file. */
+  dev: bigint;
+  ino: bigint;
+  /** Ends the loan: the descriptor may close again (at once, if the spool was destroyed meanwhile). */
+  giveBack(): void;
+}
 
 export class Spool {
   /** Bytes appended and not yet read (memory, file and writes in flight). */
@@ -59,8 +71,20 @@ export class Spool {
   private waiter: (() => void) | null = null;
   private drainWaiters: Array<() => void> = [];
   private destroyed = false;
+  /** Loans not given back: the descriptor stays open for their borrowers. */
+  private loans = 0;
 
   constructor(private readonly options: SpoolOptions) {}
+
+  /** Whether any byte went to the temp file. */
+  get spilledToFile(): boolean {
+    return this.spilled;
+  }
+
+  /** Bytes held in memory, not yet read. */
+  get memoryBytes(): number {
+    return this.memBytes;
+  }
 
   /** True while the bytes given to append() have not all reached memory or the disk. */
   get writesPending(): boolean {
@@ -157,6 +181,51 @@ export class Spool {
     callback(null, null);
   }
 
+  /**
+   * Hands the file's unread bytes to a reader that opens the file itself (a worker, through
+   * /proc/<pid>/fd), once every write has landed; memory must have been taken first. The bytes
+   * count as read here. The borrower finds the file by its descriptor number, so the descriptor
+   * stays open until the loan is given back, even past destroy(): closed earlier, the number
+   * could name another request's file. Calls back with null when the file holds nothing unread,
+   * and with an error when the file failed or the spool was destroyed first.
+   */
+  lend(callback: (error: Error | null, loan: SpoolLoan | null) => void): void {
+    if (this.reading || this.waiter) throw new Error('Spool.lend: a read is already in flight');
+    if (this.memHead !== this.mem.length) throw new Error('Spool.lend: memory bytes come first');
+    if (this.destroyed) return callback(new Error('the spool was destroyed'), null);
+    if (this.error) return callback(this.error, null);
+    if (this.end > this.committed) {
+      this.waiter = () => this.lend(callback);
+      return;
+    }
+    if (this.readPos === this.committed) return callback(null, null);
+    let stat: BigIntStats;
+    try {
+      stat = fstatSync(this.fd, { bigint: true });
+    } catch (err) {
+      return callback(this.fail(err as Error), null);
+    }
+    const offset = this.readPos;
+    const length = this.committed - offset;
+    this.readPos = this.committed;
+    this.unread -= length;
+    this.loans++;
+    let out = true;
+    callback(null, {
+      fd: this.fd,
+      offset,
+      length,
+      dev: stat.dev,
+      ino: stat.ino,
+      giveBack: () => {
+        if (!out) return;
+        out = false;
+        this.loans--;
+        if (this.destroyed) this.closeIfIdle();
+      },
+    });
+  }
+
   /** Drops everything; closes (and so frees) the temp file once no I/O is in flight. Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
@@ -249,7 +318,7 @@ export class Spool {
   }
 
   private closeIfIdle(): void {
-    if (this.fd < 0 || this.reading || this.writing || this.opening) return;
+    if (this.fd < 0 || this.reading || this.writing || this.opening || this.loans > 0) return;
     const fd = this.fd;
     this.fd = -1;
     close(fd, noop);

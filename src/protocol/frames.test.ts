@@ -8,11 +8,13 @@ import {
   MAX_PAYLOAD,
   ProtocolError,
   decodeCount,
+  decodeBodyFile,
   decodeFile,
   decodeJson,
   decodeRequest,
   decodeResponseHead,
   encodeCount,
+  encodeBodyFile,
   encodeFile,
   encodeFrame,
   encodeJson,
@@ -51,6 +53,8 @@ function encode(v: Vector): Buffer {
       return encodeJson(t, v.id, f.json);
     case 'FILE':
       return encodeFile(v.id, f);
+    case 'BODY_FILE':
+      return encodeBodyFile(v.id, { ...f, dev: BigInt(f.dev), ino: BigInt(f.ino) });
     default:
       return encodeFrame(t, v.id);
   }
@@ -74,6 +78,10 @@ function decodeFields(v: Vector, frame: Frame): unknown {
       return { json: decodeJson(frame.payload) };
     case 'FILE':
       return decodeFile(frame.payload);
+    case 'BODY_FILE': {
+      const file = decodeBodyFile(frame.payload);
+      return { ...file, dev: Number(file.dev), ino: Number(file.ino) };
+    }
     default:
       assert.equal(frame.payload.length, 0);
       return {};

@@ -24,9 +24,14 @@
  *   BODY_END      0x03  (empty) the request body is complete
  *   ABORT         0x04  (empty) the client went away: stop the app, call close(), answer END
  *   CREDIT        0x05  u32 n: Node flushed n more response bytes to the client
+ *   BODY_FILE     0x06  u64 offset, u64 length, u64 device, u64 inode, UTF-8 path: the rest of
+ *                       the request body is `length` bytes of the spooled temp file at `offset`,
+ *                       which the worker opens itself at `path` (/proc/<node pid>/fd/<fd>) and
+ *                       checks is the same file (device and inode); BODY_END follows. Sent only
+ *                       to a worker whose READY said `body_files`; those bytes earn no credit
  *
  * worker → Node
- *   READY         0x10  JSON {pid, python, threads}
+ *   READY         0x10  JSON {pid, python, threads, body_files}
  *   BOOT_ERROR    0x11  JSON {type, message, traceback}; the worker then exits with code 3 or 4
  *   RESPONSE_HEAD 0x12  u16 status, u16 reason len, reason, pair block of headers
  *   RESPONSE_BODY 0x13  response body bytes
@@ -56,6 +61,7 @@ export const FrameType = {
   BODY_END: 0x03,
   ABORT: 0x04,
   CREDIT: 0x05,
+  BODY_FILE: 0x06,
   READY: 0x10,
   BOOT_ERROR: 0x11,
   RESPONSE_HEAD: 0x12,
@@ -226,19 +232,48 @@ function readU64(buf: Buffer, at: number): number {
   return hi * 0x100000000 + lo;
 }
 
-export function encodeFile(id: number, file: FileRange): Buffer {
+/** FILE and BODY_FILE: offset and length, the file's identity (BODY_FILE), then the path. */
+function encodeFileRange(type: number, id: number, file: FileRange, identity: readonly bigint[]): Buffer {
   const path = Buffer.from(file.path, 'utf8');
-  const out = Buffer.allocUnsafe(HEADER_SIZE + 16 + path.length);
-  writeHeader(out, 0, FrameType.FILE, id, 16 + path.length);
+  const fixed = 16 + 8 * identity.length;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + fixed + path.length);
+  writeHeader(out, 0, type, id, fixed + path.length);
   writeU64(out, HEADER_SIZE, file.offset);
   writeU64(out, HEADER_SIZE + 8, file.length);
-  path.copy(out, HEADER_SIZE + 16);
+  identity.forEach((n, i) => out.writeBigUInt64LE(n, HEADER_SIZE + 16 + 8 * i));
+  path.copy(out, HEADER_SIZE + fixed);
   return out;
+}
+
+export function encodeFile(id: number, file: FileRange): Buffer {
+  return encodeFileRange(FrameType.FILE, id, file, []);
 }
 
 export function decodeFile(payload: Buffer): FileRange {
   if (payload.length < 16) throw new ProtocolError('FILE: truncated');
   return { offset: readU64(payload, 0), length: readU64(payload, 8), path: payload.toString('utf8', 16) };
+}
+
+/** Where a worker finds the spooled rest of a request body (BODY_FILE). */
+export interface BodyFile extends FileRange {
+  /** The file's identity from fstat: a path that now names another file is refused. */
+  dev: bigint;
+  ino: bigint;
+}
+
+export function encodeBodyFile(id: number, file: BodyFile): Buffer {
+  return encodeFileRange(FrameType.BODY_FILE, id, file, [file.dev, file.ino]);
+}
+
+export function decodeBodyFile(payload: Buffer): BodyFile {
+  if (payload.length < 32) throw new ProtocolError('BODY_FILE: truncated');
+  return {
+    offset: readU64(payload, 0),
+    length: readU64(payload, 8),
+    dev: payload.readBigUInt64LE(16),
+    ino: payload.readBigUInt64LE(24),
+    path: payload.toString('utf8', 32),
+  };
 }
 
 export function encodeJson(type: number, id: number, value: unknown): Buffer {

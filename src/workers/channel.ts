@@ -3,7 +3,7 @@
  * routes the frames coming back by request id to each exchange's response sink.
  */
 import type { Duplex } from 'node:stream';
-import type { Exchange } from '../exchange';
+import { canHandOff, type BodyHandOff, type Exchange } from '../exchange';
 import { HttpError } from '../errors';
 import {
   ACK_UNIT,
@@ -16,6 +16,7 @@ import {
   decodeFile,
   decodeJson,
   decodeResponseHead,
+  encodeBodyFile,
   encodeCount,
   encodeFrame,
   encodeRequest,
@@ -48,10 +49,21 @@ interface Stream {
   flushedUnacked: number;
   /** Why the request ended early, if Node ended it (timeout, worker death). */
   ended: boolean;
+  /** A body handed off whole: its temp file stays open until the request is over. */
+  handOff: BodyHandOff | null;
+}
+
+/** What a worker says about itself in READY. */
+export interface WorkerInfo {
+  pid: number;
+  python: string;
+  threads: number;
+  /** It can open Node's spooled temp files itself (/proc/<pid>/fd, Linux): see BODY_FILE. */
+  body_files?: boolean;
 }
 
 export interface ChannelEvents {
-  ready(info: { pid: number; python: string; threads: number }): void;
+  ready(info: WorkerInfo): void;
   bootError(error: AppError): void;
   appError(error: AppError, exchange: Exchange): void;
   /** A request finished (END or ERROR): its thread is free again. */
@@ -68,6 +80,8 @@ export class Channel {
   private flushScheduled = false;
   private closed = false;
   private dispatched = 0;
+  /** The worker said it opens spooled bodies itself. */
+  private bodyFiles = false;
 
   /** `pipe` carries frames to the worker; `from` carries them back (the same pipe on Unix). */
   constructor(
@@ -93,7 +107,7 @@ export class Channel {
   }
 
   start(exchange: Exchange, now: number): void {
-    const stream = this.streams.add({ id: 0, exchange, startedAt: now, seq: this.dispatched++, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false });
+    const stream = this.streams.add({ id: 0, exchange, startedAt: now, seq: this.dispatched++, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false, handOff: null });
     const id = stream.id;
     this.send(encodeRequest(id, exchange.flags, exchange.environ));
     exchange.onAbort(() => {
@@ -113,6 +127,7 @@ export class Channel {
     const streams = this.streams.takeAll().sort((a, b) => a.seq - b.seq);
     streams.forEach((s, position) => {
       s.ended = true;
+      s.handOff?.release();
       if (replay?.(s.exchange, position)) return;
       s.exchange.body?.pause();
       s.exchange.sink.fail(errorFor(s.startedAt));
@@ -168,6 +183,23 @@ export class Channel {
     const body = stream.exchange.body;
     if (!body) return;
     const id = stream.id;
+    // A spooled body skips the pipe: the worker reads the temp file itself. Memory bytes up to
+    // one window still go as BODY frames, since they are not in the file.
+    if (this.bodyFiles && canHandOff(body)) {
+      const taken = body.handOff(WINDOW, (error, handOff) => {
+        // An error: whoever failed or destroyed the body also ended the exchange.
+        if (error || !handOff) return;
+        if (stream.ended) {
+          handOff.release();
+          return;
+        }
+        stream.handOff = handOff;
+        for (const chunk of handOff.chunks) this.sendWithPayload(FrameType.BODY, id, chunk);
+        if (handOff.file) this.send(encodeBodyFile(id, handOff.file));
+        this.send(encodeFrame(FrameType.BODY_END, id));
+      });
+      if (taken) return;
+    }
     body.on('data', (chunk: Buffer) => {
       if (stream.ended) return;
       this.sendWithPayload(FrameType.BODY, id, chunk);
@@ -204,7 +236,11 @@ export class Channel {
   private handle(frame: Frame): void {
     const { type, id, payload } = frame;
     if (id === 0) {
-      if (type === FrameType.READY) this.events.ready(decodeJson(payload) as { pid: number; python: string; threads: number });
+      if (type === FrameType.READY) {
+        const info = decodeJson(payload) as WorkerInfo;
+        this.bodyFiles = info.body_files === true;
+        this.events.ready(info);
+      }
       else if (type === FrameType.BOOT_ERROR) this.events.bootError(decodeJson(payload) as AppError);
       else throw new Error(`unexpected frame type ${type} for id 0`);
       return;
@@ -263,6 +299,7 @@ export class Channel {
   private finish(stream: Stream): void {
     stream.ended = true;
     this.streams.delete(stream);
+    stream.handOff?.release();
     // A body the app never read must not keep arriving, nor keep the stream alive.
     const body = stream.exchange.body;
     if (body && !body.readableEnded) {
