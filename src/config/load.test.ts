@@ -437,6 +437,9 @@ test('resolvePython: --python, then $VIRTUAL_ENV, then ./.venv, then python3/pyt
   const onPath = fakeExe(join(root, 'path', 'python3'));
   const env = { PATH: join(root, 'path') };
   assert.equal(await resolvePython({ python: '/opt/py' }, { ...env, VIRTUAL_ENV: join(root, 'venv') }, root), '/opt/py');
+  // A relative --python is read from where nodicorn started, not from --chdir; a bare name stays a name.
+  assert.equal(await resolvePython({ python: 'venv/bin/python' }, env, join(root, 'project'), root), join(root, 'venv', 'bin', 'python'));
+  assert.equal(await resolvePython({ python: 'python3.11' }, env, join(root, 'project'), root), 'python3.11');
   assert.equal(await resolvePython({ python: null }, { ...env, VIRTUAL_ENV: join(root, 'venv') }, join(root, 'project')), venv);
   assert.equal(await resolvePython({ python: null }, env, join(root, 'project')), local);
   assert.equal(await resolvePython({ python: null }, env, root), onPath);

@@ -193,7 +193,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
   if (configFile) {
     const chdir = top(upper, 'chdir');
     const workDir = chdir ? resolve(cwd, chdir.value as string) : cwd;
-    const python = await resolvePython({ python: (top(upper, 'python')?.value as string | null | undefined) ?? null }, env, workDir);
+    const python = await resolvePython({ python: (top(upper, 'python')?.value as string | null | undefined) ?? null }, env, workDir, cwd);
     const label = `--config (from ${chosen?.source ?? 'default'})`;
     const file = await fileLayer(configFile, label, python, cwd, env);
     warnings.push(...file.warnings);

@@ -3,7 +3,7 @@
  * or python on PATH. Resolved when needed (spawning workers, evaluating a config file).
  */
 import { access, constants } from 'node:fs/promises';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, join, resolve, sep } from 'node:path';
 import type { Config } from './settings';
 
 async function isExecutable(file: string): Promise<boolean> {
@@ -30,14 +30,22 @@ export async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<
 
 /**
  * The interpreter for the workers: --python if given, else $VIRTUAL_ENV's, else ./.venv's (relative
- * to `cwd`), else python3, else python on PATH. Resolved when needed, not at load time.
+ * to `cwd`, the workers' --chdir), else python3, else python on PATH. Resolved when needed, not
+ * at load time.
  */
 export async function resolvePython(
   config: Pick<Config, 'python'>,
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
+  startDir: string = process.cwd(),
 ): Promise<string> {
-  if (config.python) return config.python;
+  if (config.python) {
+    // A relative path was typed in the directory nodicorn started in, as the shell would read it;
+    // the workers are spawned in --chdir, where it would name nothing. A bare name stays a PATH lookup.
+    const named = config.python;
+    const isPath = named.includes('/') || named.includes(sep);
+    return isPath ? resolve(startDir, named) : named;
+  }
   const win = process.platform === 'win32';
   const venvPython = (dir: string): string => (win ? join(dir, 'Scripts', 'python.exe') : join(dir, 'bin', 'python'));
   if (env.VIRTUAL_ENV) {

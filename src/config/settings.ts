@@ -437,7 +437,8 @@ export const SETTINGS = {
     defaultDoc: '$VIRTUAL_ENV/bin/python, else ./.venv/bin/python, else python3, else python',
     doc:
       'The Python interpreter that runs the workers (and evaluates a Python config file). By default ' +
-      'the active virtualenv, then a .venv in the working directory, then python3 or python on PATH.',
+      'the active virtualenv, then a .venv in the working directory, then python3 or python on PATH. ' +
+      'A relative path is read from the directory nodicorn starts in, not from --chdir.',
   }),
   chdir: one<string>({
     section: 'Server Mechanics',
