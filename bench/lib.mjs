@@ -16,6 +16,21 @@ export const venv = join(here, '.venv');
 export const py = join(venv, 'bin', 'python');
 export const bin = (name) => join(venv, 'bin', name);
 
+// ---------------------------------------------------------------- scenarios
+
+/** The load of each cell: the app, the path, wrk's connections and what a correct answer looks like. */
+export const SCENARIOS = [
+  { name: 'hello', app: 'scenarios:hello', path: '/', conc: 64, expect: 'Hello my friend!' },
+  { name: 'hello-c256', app: 'scenarios:hello', path: '/', conc: 256, expect: 'Hello my friend!' },
+  { name: 'get10k', app: 'scenarios:get10k', path: '/', conc: 64, expectLength: 10240 },
+  { name: 'echo10k', app: 'scenarios:echo', path: '/', conc: 64, body: 10240, expectLength: 10240 },
+  { name: 'download1m', app: 'scenarios:download1m', path: '/', conc: 64, expectLength: 1048576 },
+  { name: 'upload10m', app: 'scenarios:upload', path: '/', conc: 64, body: 10 * 1048576, expect: String(10 * 1048576) },
+  { name: 'flask-json', app: 'flask_bench:app', path: '/api/items', conc: 64, expectIncludes: '"total":10' },
+  { name: 'django-template', app: 'django_bench:application', path: '/page/', conc: 64, expectIncludes: 'ROW 19' },
+  { name: 'sleep10ms-c256', app: 'scenarios:sleep10', path: '/', conc: 256, expect: 'slept' },
+];
+
 /** The server tree runs on CPU 0, wrk (and the in-process loop's peers) on the other. */
 export const SERVER_CPU = '0';
 export const LOAD_CPU = cpus().length > 1 ? '1' : '0';

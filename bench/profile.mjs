@@ -3,7 +3,7 @@
 // of lib.mjs's `measure` (same pinning, same wrk load), with Node's --perf-basic-prof so JIT
 // frames have names. Each sample's share times the measured CPU µs/req gives µs per request.
 //
-//   node bench/profile.mjs [--seconds 5] [--top 25] VARIANT...
+//   node bench/profile.mjs [--seconds 5] [--top 25] [--scenario hello] VARIANT...
 //
 // VARIANT: one of floor-servers.mjs's, or `nodicorn` (hello, 2 workers): then only the Node
 // process is recorded, and the shares are of its own CPU per request (the workers' is apart).
@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, here, measure, py, root } from './lib.mjs';
+import { SCENARIOS, fmt, here, measure, py, root } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -27,7 +27,11 @@ const opt = (name, fallback) => {
 const seconds = opt('--seconds', 5);
 const top = opt('--top', 25);
 const variants = args.length ? args : ['http', 'llhttp-consume'];
-const hello = { name: 'hello', app: 'scenarios:hello', path: '/', conc: 64, expect: 'Hello my friend!' };
+// --scenario picks the load (run.mjs's names); the floor servers answer hello only.
+const scenarioAt = args.indexOf('--scenario');
+const scenarioName = scenarioAt < 0 ? 'hello' : args.splice(scenarioAt, 2)[1];
+const scenario = SCENARIOS.find((s) => s.name === scenarioName);
+if (!scenario) throw new Error(`--scenario: expected one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
 // --perf-basic-prof names JIT frames in /tmp/perf-PID.map; V8's log it implies goes to `dir`.
 const nodeFlags = (dir) => ['--perf-basic-prof', '--interpreted-frames-native-stack', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`];
 
@@ -138,7 +142,7 @@ async function profile(variant) {
   // Other sessions on a shared machine can starve a window; such a profile says nothing.
   let cell;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    cell = await measure(server, hello, seconds);
+    cell = await measure(server, scenario, seconds);
     if (cell.failed || cell.requests > 1000 * seconds) break;
     console.log(`${variant}: only ${cell.requests} requests in the window, measuring again`);
   }

@@ -15,7 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { floorsSection, measureFloors } from './floors.mjs';
 import { inprocessSection, measureInprocess } from './inprocess.mjs';
-import { LOAD_CPU, SERVER_CPU, bin, fmt, here, measure, median, py, root, venv } from './lib.mjs';
+import { LOAD_CPU, SCENARIOS, SERVER_CPU, bin, fmt, here, measure, median, py, root, venv } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -115,20 +115,6 @@ const SERVERS = [
       return [py, '-c', `import bjoern, ${mod}; bjoern.run(${mod}.${attr}, '127.0.0.1', ${port})`];
     },
   },
-];
-
-// ---------------------------------------------------------------- scenarios
-
-const SCENARIOS = [
-  { name: 'hello', app: 'scenarios:hello', path: '/', conc: 64, expect: 'Hello my friend!' },
-  { name: 'hello-c256', app: 'scenarios:hello', path: '/', conc: 256, expect: 'Hello my friend!' },
-  { name: 'get10k', app: 'scenarios:get10k', path: '/', conc: 64, expectLength: 10240 },
-  { name: 'echo10k', app: 'scenarios:echo', path: '/', conc: 64, body: 10240, expectLength: 10240 },
-  { name: 'download1m', app: 'scenarios:download1m', path: '/', conc: 64, expectLength: 1048576 },
-  { name: 'upload10m', app: 'scenarios:upload', path: '/', conc: 64, body: 10 * 1048576, expect: String(10 * 1048576) },
-  { name: 'flask-json', app: 'flask_bench:app', path: '/api/items', conc: 64, expectIncludes: '"total":10' },
-  { name: 'django-template', app: 'django_bench:application', path: '/page/', conc: 64, expectIncludes: 'ROW 19' },
-  { name: 'sleep10ms-c256', app: 'scenarios:sleep10', path: '/', conc: 256, expect: 'slept' },
 ];
 
 // ---------------------------------------------------------------- reports
