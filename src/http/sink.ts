@@ -56,6 +56,8 @@ export class HttpResponseSink implements ResponseSink {
   /** A temp-file read or a file_wrapper file is on its way to the socket. */
   private busy = false;
   private drainHooked = false;
+  /** A checkSocket is queued for this tick's writes. */
+  private checkQueued = false;
   /** Credits kept back while the spool holds more than it may (--max-temp-file-size). */
   private held: Array<() => void> = [];
   /** Set by the response writer: what the access log reports. */
@@ -158,7 +160,16 @@ export class HttpResponseSink implements ResponseSink {
     this.bytes += chunk.length;
     if (this.backlog === null) {
       // node:http holds what the socket did not take: accepted either way.
-      if (!this.res.write(chunk)) this.fallBehind();
+      const underMark = this.res.write(chunk);
+      if (!underMark && this.h1 === null) this.fallBehind();
+      else if (!underMark && !this.checkQueued) {
+        // node:http corks the socket until the next tick, so the pieces of a body handed on in
+        // one tick leave in one write, and write() answers false for any piece over 16 KiB
+        // whether or not the socket would take it. Whether the client keeps up is known once
+        // that write was made: this check is queued after node:http's uncork.
+        this.checkQueued = true;
+        process.nextTick(this.checkSocket);
+      }
       flushed(size);
       return;
     }
@@ -221,6 +232,13 @@ export class HttpResponseSink implements ResponseSink {
     } else if (op.kind === 'end') this.finish();
     else this.abandon(op.error, op.close);
   }
+
+  /** After a tick's body writes went to the socket: left more than the high-water mark unsent? */
+  private readonly checkSocket = (): void => {
+    this.checkQueued = false;
+    const res = this.h1 as ServerResponse;
+    if (this.backlog === null && !this.finished && res.writableLength >= res.writableHighWaterMark) this.fallBehind();
+  };
 
   /** The socket is full: what comes next waits in the backlog until it drains. */
   private fallBehind(): void {
