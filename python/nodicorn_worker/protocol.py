@@ -20,7 +20,10 @@ A "pair block" carries environ entries and response headers without per-pair par
   | u16 n | n x (u32 key len, u32 value len) | keys and values, concatenated in order |
 
 Node -> worker                         payload
-  REQUEST       0x01  u8 flags, pair block of environ entries (latin-1 strings)
+  REQUEST       0x01  u8 flags, then the environ entries (latin-1 strings): with TEXT_PAIRS
+                      (0x80) in flags, u16 n and the keys and values joined by NUL (2n - 1
+                      separators, one str.split here); without it (a key or value holds a
+                      NUL), a pair block. Decoders return the flags without TEXT_PAIRS.
   BODY          0x02  request body bytes
   BODY_END      0x03  (empty) the request body is complete
   ABORT         0x04  (empty) the client went away: stop the app, call close(), answer END
@@ -89,6 +92,7 @@ FRAME_TYPES = {
 HAS_BODY = 1          # BODY frames follow, then BODY_END.
 CHUNKED = 2           # The length is unknown: the worker sets wsgi.input_terminated.
 EXPECT_CONTINUE = 4   # No body comes until the worker sends CONTINUE.
+TEXT_PAIRS = 0x80     # Layout, not meaning: the environ is NUL-joined text (see REQUEST).
 
 _header = struct.Struct('<IBI')
 _u16 = struct.Struct('<H')
@@ -158,14 +162,33 @@ def decode_pair_block(buf, at=0):
 
 
 def encode_request(fid, flags, environ):
-    block = encode_pair_block(environ)
-    return _header.pack(1 + len(block), REQUEST, fid) + bytes((flags,)) + block
+    if any('\0' in k or '\0' in v for k, v in environ):
+        block = encode_pair_block(environ)
+        return _header.pack(1 + len(block), REQUEST, fid) + bytes((flags,)) + block
+    text = '\0'.join([s for pair in environ for s in pair]).encode('latin-1')
+    return _header.pack(3 + len(text), REQUEST, fid) + bytes((flags | TEXT_PAIRS,)) + _u16.pack(len(environ)) + text
 
 
 def decode_request(payload):
+    """(flags without TEXT_PAIRS, [(key, value), ...]) from either layout."""
     if len(payload) < 1:
         raise ProtocolError('REQUEST: empty payload')
-    return payload[0], decode_pair_block(payload, 1)
+    flags = payload[0]
+    if not flags & TEXT_PAIRS:
+        return flags, decode_pair_block(payload, 1)
+    return flags & ~TEXT_PAIRS, list(_text_pairs(payload))
+
+
+def _text_pairs(payload):
+    """The pairs of a TEXT_PAIRS payload, as an iterator of (key, value) for dict.update."""
+    if len(payload) < 3:
+        raise ProtocolError('REQUEST: truncated count')
+    n = payload[1] | (payload[2] << 8)
+    parts = payload[3:].decode('latin-1').split('\0') if len(payload) > 3 or n else []
+    if len(parts) != 2 * n:
+        raise ProtocolError('REQUEST: %d strings for %d pairs' % (len(parts), n))
+    it = iter(parts)
+    return zip(it, it)
 
 
 def encode_response_head(fid, status, reason, headers):

@@ -28,6 +28,8 @@ _pack_header = P.pack_header
 _RESPONSE_BODY = P.RESPONSE_BODY
 _END = P.END
 _lens_struct = P._lens_struct
+_text_pairs = P._text_pairs
+_TEXT_PAIRS = P.TEXT_PAIRS
 
 _PLAIN_FILES = (io.BufferedReader, io.BufferedRandom, io.FileIO)
 
@@ -105,11 +107,16 @@ def configure(app, threads, multiprocess):
 
 
 def _make_environ(payload):
-    """The REQUEST payload's pair block, as a dict on top of the shared entries.
+    """The REQUEST payload's environ entries, as a dict on top of the shared entries.
 
-    latin-1 is one byte per character, so the whole text is decoded once and sliced by the
-    lengths that one struct.unpack produced (this runs for every request).
+    This runs for every request. Node's usual layout (TEXT_PAIRS) is one decode and one split,
+    both in C. The other layout (a NUL in some value) is decoded once and sliced by the lengths
+    that one struct.unpack produced.
     """
+    if payload[0] & _TEXT_PAIRS:
+        env = _base_environ.copy()
+        env.update(_text_pairs(payload))
+        return env
     n = payload[1] | (payload[2] << 8)
     lens = _lens_struct(n).unpack_from(payload, 1)
     start = 3 + 8 * n

@@ -21,6 +21,8 @@ import {
   encodeJson,
   encodeRequest,
   encodeResponseHead,
+  RequestFlags,
+  TEXT_PAIRS,
   type Frame,
 } from './frames';
 
@@ -178,7 +180,20 @@ test('an oversized length is a protocol error, not an allocation', () => {
 });
 
 test('a truncated pair block is rejected', () => {
-  const frame = encodeRequest(1, 0, [['A', 'b']]);
+  // A NUL in a value: the length-prefixed layout, whose lengths catch a short payload.
+  const frame = encodeRequest(1, 0, [['A', 'b\0c']]);
+  assert.equal((frame[9] as number) & TEXT_PAIRS, 0);
   const payload = frame.subarray(9, frame.length - 1);
   assert.throws(() => decodeRequest(payload), ProtocolError);
+});
+
+test('the usual REQUEST layout is NUL-joined text, with a count that must match', () => {
+  const frame = encodeRequest(1, RequestFlags.HAS_BODY, [['A', 'b'], ['C', '']]);
+  const payload = frame.subarray(9);
+  assert.equal(payload[0], RequestFlags.HAS_BODY | TEXT_PAIRS);
+  assert.equal(payload.subarray(3).toString('latin1'), 'A\0b\0C\0');
+  assert.deepEqual(decodeRequest(payload), { flags: RequestFlags.HAS_BODY, environ: [['A', 'b'], ['C', '']] });
+  for (const bad of [Buffer.concat([payload, Buffer.from([0])]), payload.subarray(0, 3), payload.subarray(0, 2)]) {
+    assert.throws(() => decodeRequest(bad), ProtocolError);
+  }
 });

@@ -19,7 +19,12 @@
  *   | u16 n | n × (u32 key len, u32 value len) | keys and values, concatenated in order |
  *
  * Node → worker                         payload
- *   REQUEST       0x01  u8 flags, pair block of environ entries (latin-1 strings)
+ *   REQUEST       0x01  u8 flags, then the environ entries (latin-1 strings), in one of two
+ *                       layouts. With TEXT_PAIRS (0x80) in flags: u16 n, then keys and values
+ *                       joined by NUL (k\0v\0k\0v: 2n - 1 separators), which Python takes
+ *                       apart with one str.split; Node sends this whenever no key or value
+ *                       holds a NUL. Without it (a percent-decoded %00 in PATH_INFO): a pair
+ *                       block. Decoders return the flags without TEXT_PAIRS.
  *   BODY          0x02  request body bytes
  *   BODY_END      0x03  (empty) the request body is complete
  *   ABORT         0x04  (empty) the client went away: stop the app, call close(), answer END
@@ -157,18 +162,45 @@ export function readPairBlock(buf: Buffer, at: number): Array<[string, string]> 
   return pairs;
 }
 
+/** REQUEST flags bit: the environ follows as NUL-joined text, not as a pair block. */
+export const TEXT_PAIRS = 0x80;
+
 export function encodeRequest(id: number, flags: number, environ: ReadonlyArray<readonly [string, string]>): Buffer {
-  const length = 1 + pairBlockSize(environ);
+  const n = environ.length;
+  let text = '';
+  for (let i = 0; i < n; i++) {
+    const [k, v] = environ[i] as readonly [string, string];
+    if (k.indexOf('\0') !== -1 || v.indexOf('\0') !== -1) {
+      // Cannot be told apart from a separator: the length-prefixed layout carries anything.
+      const length = 1 + pairBlockSize(environ);
+      const out = Buffer.allocUnsafe(HEADER_SIZE + length);
+      writeHeader(out, 0, FrameType.REQUEST, id, length);
+      out[HEADER_SIZE] = flags;
+      writePairBlock(out, HEADER_SIZE + 1, environ);
+      return out;
+    }
+    text += i === 0 ? `${k}\0${v}` : `\0${k}\0${v}`;
+  }
+  const length = 3 + text.length;
   const out = Buffer.allocUnsafe(HEADER_SIZE + length);
   writeHeader(out, 0, FrameType.REQUEST, id, length);
-  out[HEADER_SIZE] = flags;
-  writePairBlock(out, HEADER_SIZE + 1, environ);
+  out[HEADER_SIZE] = flags | TEXT_PAIRS;
+  out.writeUInt16LE(n, HEADER_SIZE + 1);
+  out.write(text, HEADER_SIZE + 3, 'latin1');
   return out;
 }
 
 export function decodeRequest(payload: Buffer): { flags: number; environ: Array<[string, string]> } {
   if (payload.length < 1) throw new ProtocolError('REQUEST: empty payload');
-  return { flags: payload[0] as number, environ: readPairBlock(payload, 1) };
+  const flags = payload[0] as number;
+  if (!(flags & TEXT_PAIRS)) return { flags, environ: readPairBlock(payload, 1) };
+  if (payload.length < 3) throw new ProtocolError('REQUEST: truncated count');
+  const n = payload.readUInt16LE(1);
+  const parts = n === 0 && payload.length === 3 ? [] : payload.toString('latin1', 3).split('\0');
+  if (parts.length !== 2 * n) throw new ProtocolError(`REQUEST: ${parts.length} strings for ${n} pairs`);
+  const environ: Array<[string, string]> = [];
+  for (let i = 0; i < parts.length; i += 2) environ.push([parts[i] as string, parts[i + 1] as string]);
+  return { flags: flags & ~TEXT_PAIRS, environ };
 }
 
 export interface ResponseHead {
