@@ -8,6 +8,9 @@ const BAD = [
   ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
   ['Transfer-Encoding in HTTP/1.0', 'POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
   ['asterisk-form with GET', 'GET * HTTP/1.1\r\nHost: a\r\n\r\n'],
+  // llhttp parses these; they are no target form, and PATH_INFO would not start with "/".
+  ['a target of "*" and more (GET */x)', 'GET */x HTTP/1.1\r\nHost: a\r\n\r\n'],
+  ['a target of "*" and more (OPTIONS *x)', 'OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n'],
   ['HTTP/2.0 request line', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n'],
   ['duplicate Content-Type', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi'],
   ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n'],

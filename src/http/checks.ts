@@ -49,7 +49,11 @@ export function checkRequest(req: AnyRequest): HttpError | null {
     if (problem) return problem;
   }
   // RFC 9112 §3.2.4 (RFC 9113 §8.3.1 for :path): the asterisk form is only for OPTIONS.
-  if (req.url === '*' && req.method !== 'OPTIONS') return bad(`asterisk-form target with ${req.method}`);
+  const url = req.url ?? '';
+  if (url === '*' && req.method !== 'OPTIONS') return bad(`asterisk-form target with ${req.method}`);
+  // llhttp also lets "*/x" and "*x" through: no request-target form at all (RFC 9112 §3.2), and
+  // the app would get a PATH_INFO that does not start with "/" (PEP 3333).
+  if (url.charCodeAt(0) === 42 /* * */ && url !== '*') return bad(`request target ${JSON.stringify(url.slice(0, 40))} is no request-target form`);
   return null;
 }
 

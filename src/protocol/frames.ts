@@ -165,6 +165,11 @@ export function readPairBlock(buf: Buffer, at: number): Array<[string, string]> 
 /** REQUEST flags bit: the environ follows as NUL-joined text, not as a pair block. */
 export const TEXT_PAIRS = 0x80;
 
+/**
+ * The environ's strings must be latin-1 (every character at most 0xff), as node:http and
+ * node:http2 hand them over and Pairs promises: a wider character is written as its low byte,
+ * which in the text layout could be a NUL and shift every pair after it.
+ */
 export function encodeRequest(id: number, flags: number, environ: ReadonlyArray<readonly [string, string]>): Buffer {
   const n = environ.length;
   let text = '';
