@@ -2,7 +2,8 @@
 // 400 and a closed connection, the server keeps serving, and a valid request is never eaten.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, rawExchange, serverFor } from './helpers.mjs';
+import net from 'node:net';
+import { APPS, RawClient, rawExchange, serverFor, sleep } from './helpers.mjs';
 
 const BAD = [
   ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
@@ -65,6 +66,23 @@ test('requests llhttp lets through are rejected by the server', async (t) => {
   await t.test('CONNECT is answered 405, not dropped', async () => {
     const res = await rawExchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     assert.equal(res.status, 405);
+  });
+
+  await t.test('a client that resets the connection right after a CONNECT does not take the server down', async () => {
+    // node:http hands a CONNECT's socket over without an 'error' listener: the reset (read
+    // ECONNRESET) used to be an unhandled 'error' event, which ended the Node process.
+    for (const delay of [0, 5, 30]) {
+      await new Promise((resolve, reject) => {
+        const socket = net.connect(server.port, '127.0.0.1', () => {
+          socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nbytes the server never reads');
+          setTimeout(() => (socket.resetAndDestroy(), resolve()), delay);
+        });
+        socket.on('error', reject);
+      });
+      await sleep(100);
+      assert.equal(server.exitInfo, null, `the server exited (reset ${delay} ms after the CONNECT)`);
+      assert.equal((await rawExchange(server.port, 'GET /alive HTTP/1.1\r\nHost: a\r\n\r\n')).status, 200);
+    }
   });
 
   await t.test('bytes after Connection: close do not eat the valid response', async () => {

@@ -131,6 +131,9 @@ export class Connections {
    * (for parse errors, and for CONNECT, which a WSGI app cannot tunnel).
    */
   refuse(socket: Socket, status: number, extraHeaders = ''): void {
+    // node:http hands over a CONNECT's socket without its own 'error' listener: a client that
+    // resets the connection now would be an unhandled 'error' event, which ends the process.
+    if (socket.listenerCount('error') === 0) socket.on('error', (err: Error) => this.log.debug(`refused connection: ${err.message}`));
     const s = this.state(socket);
     s.closing = true;
     s.deferred = `HTTP/1.1 ${status} ${reasonFor(status)}\r\n${extraHeaders}Content-Length: 0\r\nConnection: close\r\n\r\n`;
