@@ -160,15 +160,16 @@ export class HttpResponseSink implements ResponseSink {
     this.bytes += chunk.length;
     if (this.backlog === null) {
       // node:http holds what the socket did not take: accepted either way.
-      const underMark = this.res.write(chunk);
-      if (!underMark && this.h1 === null) this.fallBehind();
-      else if (!underMark && !this.checkQueued) {
-        // node:http corks the socket until the next tick, so the pieces of a body handed on in
-        // one tick leave in one write, and write() answers false for any piece over 16 KiB
-        // whether or not the socket would take it. Whether the client keeps up is known once
-        // that write was made: this check is queued after node:http's uncork.
-        this.checkQueued = true;
-        process.nextTick(this.checkSocket);
+      if (!this.res.write(chunk)) {
+        if (this.h1 === null) this.fallBehind();
+        else if (!this.checkQueued) {
+          // node:http corks the socket until the next tick, so the pieces of a body handed on
+          // in one tick leave in one write, and write() answers false for any piece over 16 KiB
+          // whether or not the socket would take it. Whether the client keeps up is known once
+          // that write was made: this check is queued after node:http's uncork.
+          this.checkQueued = true;
+          process.nextTick(this.checkSocket);
+        }
       }
       flushed(size);
       return;

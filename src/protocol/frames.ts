@@ -175,15 +175,8 @@ export function encodeRequest(id: number, flags: number, environ: ReadonlyArray<
   let text = '';
   for (let i = 0; i < n; i++) {
     const [k, v] = environ[i] as readonly [string, string];
-    if (k.indexOf('\0') !== -1 || v.indexOf('\0') !== -1) {
-      // Cannot be told apart from a separator: the length-prefixed layout carries anything.
-      const length = 1 + pairBlockSize(environ);
-      const out = Buffer.allocUnsafe(HEADER_SIZE + length);
-      writeHeader(out, 0, FrameType.REQUEST, id, length);
-      out[HEADER_SIZE] = flags;
-      writePairBlock(out, HEADER_SIZE + 1, environ);
-      return out;
-    }
+    // A NUL cannot be told apart from a separator: the length-prefixed layout carries anything.
+    if (k.indexOf('\0') !== -1 || v.indexOf('\0') !== -1) return encodeRequestPairBlock(id, flags, environ);
     text += i === 0 ? `${k}\0${v}` : `\0${k}\0${v}`;
   }
   const length = 3 + text.length;
@@ -192,6 +185,15 @@ export function encodeRequest(id: number, flags: number, environ: ReadonlyArray<
   out[HEADER_SIZE] = flags | TEXT_PAIRS;
   out.writeUInt16LE(n, HEADER_SIZE + 1);
   out.write(text, HEADER_SIZE + 3, 'latin1');
+  return out;
+}
+
+function encodeRequestPairBlock(id: number, flags: number, environ: ReadonlyArray<readonly [string, string]>): Buffer {
+  const length = 1 + pairBlockSize(environ);
+  const out = Buffer.allocUnsafe(HEADER_SIZE + length);
+  writeHeader(out, 0, FrameType.REQUEST, id, length);
+  out[HEADER_SIZE] = flags;
+  writePairBlock(out, HEADER_SIZE + 1, environ);
   return out;
 }
 
@@ -325,17 +327,18 @@ export function decodeJson(payload: Buffer): unknown {
   }
 }
 
+/** How much of a streamed frame is gathered before it is handed on (see FrameReader.gather). */
+export const STREAM_BATCH = 192 * 1024;
+
 /**
  * Cuts a byte stream into frames. A read holding many small frames costs no copies (payloads are
  * views of the chunk); a frame spread over many reads is joined once, when its last byte arrives.
  *
  * Frame types listed in `streamed` are the exception: their payload is plain bytes with no
- * structure (RESPONSE_BODY), so each read's share is handed on at once as a frame of its own,
- * a view of the read, never joined. A 1 MiB body then costs no copy and no 1 MiB buffer.
+ * structure (RESPONSE_BODY), so it is handed on in pieces, views of the reads, never joined:
+ * up to STREAM_BATCH bytes at a time, as frames of their own returned together. A 1 MiB body
+ * then costs no copy and no 1 MiB buffer.
  */
-/** How much of a streamed frame is gathered before it is handed on (see FrameReader.gather). */
-export const STREAM_BATCH = 192 * 1024;
-
 export class FrameReader {
   private chunks: Buffer[] = [];
   private have = 0;
