@@ -14,8 +14,11 @@ export interface ResponseSink {
   /** The app started reading a body sent with `Expect: 100-continue`. */
   sendContinue(): void;
   head(status: number, reason: string, headers: Pairs): void;
-  /** Queues body bytes; `flushed(n)` fires once they have left Node's buffers (flow control). */
-  body(chunk: Buffer, flushed: (n: number) => void): void;
+  /**
+   * Queues body bytes; `flushed(n)` fires once they have left Node's buffers (flow control).
+   * `ending`: end() follows at once (both came in one read), so the two may leave as one write.
+   */
+  body(chunk: Buffer, flushed: (n: number) => void, ending?: boolean): void;
   /** Sends a byte range of a file straight from disk. */
   file(range: FileRange): void;
   end(): void;

@@ -26,7 +26,9 @@ test('-w 1 --threads 1 --prefetch 0 --backlog 1: the request past the queue boun
 });
 
 test('--prefetch 1: one more request waits inside the busy worker, the rest in the queue, then 503', async (t) => {
-  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '1', '--backlog', '1'], { waitWorkers: 1 });
+  // --prefetch-time 0 holds the depth at --prefetch: by default one quick first answer (under
+  // 2.5 ms, which depends on the machine) would let the worker take two, and nothing would overflow.
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '1', '--prefetch-time', '0', '--backlog', '1'], { waitWorkers: 1 });
   // "Booting worker" is logged at spawn: one answered request proves the worker is READY, so
   // the first slow request runs at once instead of taking the only queue slot.
   assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);

@@ -223,9 +223,11 @@ export class Channel {
       this.events.protocolError(err as Error);
       return;
     }
-    for (const frame of frames) {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i] as Frame;
+      const next = frames[i + 1];
       try {
-        this.handle(frame);
+        this.handle(frame, next !== undefined && next.type === FrameType.END && next.id === frame.id);
       } catch (err) {
         this.events.protocolError(err as Error);
         return;
@@ -233,7 +235,8 @@ export class Channel {
     }
   }
 
-  private handle(frame: Frame): void {
+  /** `endsNext`: the frame after this one, in the same read, is this request's END. */
+  private handle(frame: Frame, endsNext: boolean): void {
     const { type, id, payload } = frame;
     if (id === 0) {
       if (type === FrameType.READY) {
@@ -256,7 +259,7 @@ export class Channel {
         break;
       }
       case FrameType.RESPONSE_BODY:
-        sink.body(payload, (n) => this.acknowledge(stream, n));
+        sink.body(payload, (n) => this.acknowledge(stream, n), endsNext);
         break;
       case FrameType.FILE:
         sink.file(decodeFile(payload));
