@@ -80,6 +80,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const frontend = new Frontend(
     {
       keepAliveMs: config.keepAlive * 1000,
+      engine: config.httpEngine,
       scriptName: process.env.SCRIPT_NAME ?? '',
       limits,
       tls,

@@ -49,3 +49,8 @@ step "black-box tests (test/)"
 export NODICORN_TEST_PYTHON="$VENV/bin/python"
 # Servers with 200 MB transfers and timing assertions: do not run every file at once.
 node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs
+
+# 6. The same black-box tests with the other HTTP/1.1 engine (--http-engine node): both must
+# pass whole, since either one serves users (node:http on Node versions lean was not checked on).
+step "black-box tests (test/), --http-engine node"
+NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs

@@ -385,6 +385,19 @@ export const SETTINGS = {
     default: 30,
     doc: 'On shutdown or reload, how long workers may finish their requests before they are killed.',
   }),
+  httpEngine: one<'node' | 'lean'>({
+    section: 'Server Mechanics',
+    flags: ['--http-engine'],
+    metavar: 'ENGINE',
+    file: 'http_engine',
+    parser: P.choice(['node', 'lean'] as const),
+    default: 'lean',
+    doc:
+      'What serves plain-HTTP/1.1 listeners. lean feeds Node\u2019s own llhttp parser (the one node:http uses) ' +
+      'straight from the socket, with light request and response objects: the same bytes on the wire as node:http, ' +
+      'for about a tenth less CPU per small request. node serves through node:http itself. lean needs a Node ' +
+      'version whose parser binding it was checked on (20); on others, and for TLS and HTTP/2 listeners, node:http serves.',
+  }),
   keepAlive: one<number>({
     section: 'Worker Processes',
     flags: ['--keep-alive'],

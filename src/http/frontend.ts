@@ -28,9 +28,13 @@ import { refusedPeer, type TlsSetup } from './tls';
 import { createH2Server, isH2Request, isH2Response, type AnyRequest, type AnyResponse, type FrontServer } from './h2';
 import type { ProxyTrust } from './forwarded';
 import { originOf } from './origin';
+import { llhttp } from './lean/binding';
+import { LeanServer } from './lean/server';
 
 export interface FrontendOptions {
   keepAliveMs: number;
+  /** --http-engine: what serves plain-HTTP/1.1 listeners. */
+  engine: 'node' | 'lean';
   scriptName: string;
   limits: Limits;
   /** Used by listeners created with scheme 'https'. */
@@ -95,6 +99,7 @@ export class Frontend {
   private readonly cap: ConnectionCap;
   private readonly sendWatch: SendWatch;
   private readonly bodyOptions: BodyOptions;
+  private leanWarned = false;
 
   createServer(listener: ListenerInfo): FrontServer {
     const tls = listener.scheme === 'https' ? this.options.tls : null;
@@ -115,7 +120,15 @@ export class Frontend {
       ...serverLimits(this.options.limits),
     };
     let server: FrontServer;
-    if (tls === null) server = createServer(http1);
+    // The lean engine's requests and responses stand in for node:http's: they carry every member
+    // handle(), the sink and the connection bookkeeping use, with the same meaning.
+    const lean = tls === null && this.options.engine === 'lean' ? llhttp() : null;
+    if (tls === null && this.options.engine === 'lean' && lean === null && !this.leanWarned) {
+      this.leanWarned = true;
+      this.log.warning(`--http-engine lean: Node ${process.versions.node}'s llhttp binding is not one it was checked on; serving with node:http`);
+    }
+    if (lean !== null) server = new LeanServer(lean);
+    else if (tls === null) server = createServer(http1);
     else if (!tls.h2) server = createHttpsServer({ ...tls.options, ...http1 });
     else server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, ...h2Limits(this.options.limits) }, this.options.keepAliveMs);
     // Set as properties: node:http ignores maxHeadersCount as a constructor option, and an HTTP/2

@@ -1,0 +1,122 @@
+/**
+ * Node's own llhttp binding, the parser node:http runs on, reached without node:http's request
+ * and response objects. It is an internal API (`_http_common`), so it is taken only from the
+ * Node majors it was checked on and only when every member the lean engine calls is there;
+ * otherwise `llhttp()` is null and the front end serves through node:http.
+ */
+import { createRequire } from 'node:module';
+
+/** The parser's callback slots: indices into the parser object (the binding's kOn* constants). */
+export interface ParserSlots {
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+}
+
+/** What a parse error from the binding carries. */
+export interface ParseError extends Error {
+  code: string;
+  bytesParsed: number;
+  reason?: string;
+}
+
+export interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  /** Reads straight from the socket's libuv stream in C++; results come through kOnExecute. */
+  consume(handle: unknown): void;
+  unconsume(): void;
+  execute(data: Buffer): number | ParseError;
+  /** The peer's end of input: an error if a message was cut short. */
+  finish(): number | ParseError | undefined;
+  getCurrentBuffer(): Buffer;
+  /** Whether the current message's head is complete (true between messages). */
+  headersCompleted(): boolean;
+  /** Milliseconds since the current message began (meaningless before the first one). */
+  duration(): number;
+  close(): void;
+  [slot: number]: unknown;
+}
+
+export interface Llhttp extends ParserSlots {
+  create(): LlhttpParser;
+  REQUEST: number;
+  /** llhttp's method codes to names (a code missing here is refused). */
+  methods: readonly string[];
+}
+
+/** The Node majors whose binding was read and tested (node:http's own calls are the model). */
+const CHECKED_MAJORS = [20];
+
+/** RTSP's methods, which llhttp also parses (with an RTSP/1.0 version); node:http names them too. */
+const RTSP_METHODS = ['DESCRIBE', 'ANNOUNCE', 'SETUP', 'PLAY', 'PAUSE', 'TEARDOWN', 'GET_PARAMETER', 'SET_PARAMETER', 'REDIRECT', 'RECORD', 'FLUSH'];
+
+type ParserClass = (new () => LlhttpParser) & Record<string, number>;
+
+/**
+ * llhttp reports a method as its code. node:http names it from the binding's `allMethods`, which
+ * only process.binding reaches (with a deprecation warning); the table is rebuilt here instead,
+ * by parsing one request line per known method name and noting the code llhttp gives it.
+ */
+function methodTable(Parser: ParserClass, names: readonly string[]): string[] {
+  const table: string[] = [];
+  const parser = new Parser();
+  let code = -1;
+  parser[Parser.kOnHeaders as number] = () => {};
+  parser[Parser.kOnHeadersComplete as number] = (_major: number, _minor: number, _fields: unknown, method: number) => {
+    code = method;
+    return 0;
+  };
+  parser[Parser.kOnBody as number] = () => {};
+  parser[Parser.kOnMessageComplete as number] = () => {};
+  for (const name of names) {
+    for (const version of ['HTTP/1.1', 'RTSP/1.0']) {
+      code = -1;
+      parser.initialize(Parser.REQUEST as number, {}, 0, 0);
+      parser.execute(Buffer.from(`${name} / ${version}\r\nHost: x\r\n\r\n`, 'latin1'));
+      if (code >= 0) {
+        table[code] = name;
+        break;
+      }
+    }
+  }
+  parser.close();
+  return table;
+}
+
+function load(): Llhttp | null {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (!CHECKED_MAJORS.includes(major)) return null;
+  try {
+    const common = createRequire(__filename)('_http_common') as { HTTPParser?: ParserClass; methods?: string[] };
+    const Parser = common.HTTPParser;
+    if (typeof Parser !== 'function' || !Array.isArray(common.methods)) return null;
+    const slots = ['kOnHeaders', 'kOnHeadersComplete', 'kOnBody', 'kOnMessageComplete', 'kOnExecute'] as const;
+    if (slots.some((k) => typeof Parser[k] !== 'number') || typeof Parser.REQUEST !== 'number') return null;
+    const proto = Parser.prototype as unknown as Record<string, unknown>;
+    const calls = ['initialize', 'consume', 'unconsume', 'execute', 'finish', 'getCurrentBuffer', 'headersCompleted', 'duration', 'close'];
+    if (calls.some((m) => typeof proto[m] !== 'function')) return null;
+    const methods = methodTable(Parser, [...common.methods, ...RTSP_METHODS]);
+    if (methods[1] !== 'GET' || methods[3] !== 'POST') return null;
+    return {
+      create: () => new Parser(),
+      REQUEST: Parser.REQUEST,
+      methods,
+      kOnHeaders: Parser.kOnHeaders as number,
+      kOnHeadersComplete: Parser.kOnHeadersComplete as number,
+      kOnBody: Parser.kOnBody as number,
+      kOnMessageComplete: Parser.kOnMessageComplete as number,
+      kOnExecute: Parser.kOnExecute as number,
+    };
+  } catch {
+    return null;
+  }
+}
+
+let loaded: Llhttp | null | undefined;
+/** The binding, loaded on first use (only the lean engine needs it); null where it is not usable. */
+export function llhttp(): Llhttp | null {
+  if (loaded === undefined) loaded = load();
+  return loaded;
+}
