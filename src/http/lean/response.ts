@@ -275,19 +275,21 @@ export class LeanResponse extends EventEmitter {
     }
     const socket = this.owner.socket;
     let ok = true;
-    if (pieces.length === 1) ok = socket.write(pieces[0] as string | Buffer, 'latin1', final ? this.finishCallback : undefined);
+    if (pieces.length === 1) ok = socket.write(pieces[0] as string | Buffer, 'latin1');
     else if (pieces.length > 1) {
       socket.cork();
-      const lastAt = pieces.length - 1;
-      for (let i = 0; i < lastAt; i++) socket.write(pieces[i] as string | Buffer, 'latin1');
-      ok = socket.write(pieces[lastAt] as string | Buffer, 'latin1', final ? this.finishCallback : undefined);
+      for (const piece of pieces) ok = socket.write(piece, 'latin1');
       socket.uncork();
-    } else if (final) this.onFlushed(this.finishCallback);
-    if (!ok) this.needDrain = true;
+    }
+    if (final) this.onFlushed(this.finishCallback);
+    else if (!ok) this.needDrain = true;
     return ok;
   }
 
-  /** Calls `callback` once what the socket holds now has gone to the kernel. */
+  /**
+   * Calls `callback` once what the socket holds now has gone to the kernel: at once (next tick)
+   * when the kernel took it all, the common case, which saves a write callback per response.
+   */
   private onFlushed(callback: (err?: Error | null) => void): void {
     const socket = this.owner.socket;
     if (socket.destroyed) return;
@@ -295,11 +297,13 @@ export class LeanResponse extends EventEmitter {
     else socket.write('', 'latin1', callback);
   }
 
+  /** Runs a tick after end() at the earliest, so 'close' comes after it, as from node:http. */
   private readonly finishCallback = (err?: Error | null): void => {
-    if (err || this.destroyed) return;
+    if (err || this.destroyed || this.closeEmitted) return;
     this.writableFinished = true;
+    this.closeEmitted = true;
     this.emit('finish');
-    this.emitClose();
+    this.emit('close');
   };
 
   private emitClose(): void {

@@ -57,12 +57,18 @@ export class LeanServer extends Server implements LeanSettings {
     socket.once('close', () => this.live.delete(conn));
   }
 
+  /**
+   * One timer for every connection's timeouts, instead of a socket timer set and cleared per
+   * request: the head timeout, and the keep-alive timeout with node:http's margin.
+   */
   private startSweep(): void {
-    if (this.sweepTimer || this.headersTimeout <= 0) return;
+    const idleMs = this.keepAliveTimeout > 0 ? this.keepAliveTimeout + KEEP_ALIVE_MARGIN_MS : 0;
+    const every = Math.min(this.headersTimeout > 0 ? sweepInterval(this.headersTimeout) : Infinity, idleMs > 0 ? sweepInterval(idleMs) : Infinity);
+    if (this.sweepTimer || every === Infinity) return;
     this.sweepTimer = setInterval(() => {
       const now = performance.now();
-      for (const conn of this.live) conn.checkHeadTimeout(now, this.headersTimeout);
-    }, sweepInterval(this.headersTimeout));
+      for (const conn of this.live) conn.checkTimeouts(now, this.headersTimeout, idleMs);
+    }, every);
     this.sweepTimer.unref();
   }
 
@@ -92,7 +98,8 @@ class LeanConnection implements RequestOwner, ResponseOwner {
   /** Reading was stopped: the request body's reader is full, or answers pile up. */
   private bodyPaused = false;
   private floodPaused = false;
-  private idleTimer = false;
+  /** performance.now() when the connection last went idle between requests; 0 while busy. */
+  private idleSince = 0;
   /** A CONNECT parsed in this read, to be handed over once llhttp stops. */
   private connecting: LeanRequest | null = null;
   /** The method of the request parsed last (node:http drops a connection that sent PRI). */
@@ -117,7 +124,6 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
-    socket.on('timeout', () => socket.destroy());
     const handle = (socket as Socket & { _handle?: { isStreamBase?: boolean; _consumed?: boolean } | null })._handle;
     if (handle?.isStreamBase && !handle._consumed) {
       handle._consumed = true;
@@ -231,10 +237,7 @@ class LeanConnection implements RequestOwner, ResponseOwner {
   /** After each parsed read (consumed), or each execute: errors, and CONNECT's hand-over. */
   private readonly onExecute = (ret: number | ParseError | undefined, data?: Buffer): void => {
     // Bytes of a next request arrived: the keep-alive timer stops, the head timeout takes over.
-    if (this.idleTimer) {
-      this.idleTimer = false;
-      this.socket.setTimeout(0);
-    }
+    this.idleSince = 0;
     if (ret instanceof Error) {
       this.parseError(ret, data);
       return;
@@ -300,8 +303,7 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     }
     if (this.floodPaused && this.responses.length <= MAX_PIPELINED / 2) this.resumeFlood();
     if (this.responses.length === 0 && this.incoming === null && this.keepAliveMs > 0) {
-      this.idleTimer = true;
-      this.socket.setTimeout(this.keepAliveMs + KEEP_ALIVE_MARGIN_MS);
+      this.idleSince = performance.now();
     }
   }
 
@@ -354,10 +356,18 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     this.socket.resume();
   }
 
-  /** --header-timeout: a head begun (or a connection opened) that long ago and still not whole. */
-  checkHeadTimeout(now: number, timeoutMs: number): void {
+  /**
+   * --keep-alive: idle that long since its last response, the connection closes. --header-timeout:
+   * a head begun (or a connection opened) that long ago and still not whole gets 408.
+   */
+  checkTimeouts(now: number, timeoutMs: number, idleMs: number): void {
     const parser = this.parser;
     if (parser === null || this.done || this.socket.destroyed) return;
+    if (this.idleSince > 0) {
+      if (idleMs > 0 && now - this.idleSince >= idleMs) this.socket.destroy();
+      return;
+    }
+    if (timeoutMs <= 0) return;
     let age: number;
     if (this.requests === 0) age = now - this.openedAt;
     else if (parser.headersCompleted() || this.incoming !== null || this.responses.length > 0) return;
@@ -416,7 +426,6 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onClose);
     this.socket.off('drain', this.onDrain);
-    this.socket.removeAllListeners('timeout');
     this.incoming = null;
     this.free();
     this.server.live.delete(this);
