@@ -25,6 +25,21 @@ test('keep-alive and pipelining', async (t) => {
     assert.equal(c.ended, false);
   });
 
+  await t.test('a body bigger than one stream buffer, then another request on the connection', async () => {
+    // 40 KB arrives in one read: more than the request stream holds (16 KiB), so the socket is
+    // no longer read while the body waits for its reader. The body's end must restart reading,
+    // or the next request is never read.
+    const c = await connect();
+    const body = 'b'.repeat(40_000);
+    for (let i = 0; i < 3; i++) {
+      await c.write(buildRequest({ method: 'POST', path: `/big/${i}`, body }));
+      const res = await c.readResponse({ timeout: 2_000 });
+      assert.equal(res.status, 200);
+      assert.equal(pathOf(res), `/big/${i}`);
+      assert.equal(Buffer.from(res.json().body_b64, 'base64').toString(), body);
+    }
+  });
+
   await t.test('HTTP/1.1 Connection: close -> answered, then closed', async () => {
     const c = await connect();
     await c.write(buildRequest({ path: '/bye', headers: [['Connection', 'close']] }));

@@ -232,6 +232,9 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     }
     req.complete = true;
     req.push(null);
+    // A stream that has ended asks for no more, so a stop for its sake would last forever: what
+    // comes next on the connection is the next request (node:http restarts reading here too).
+    if (this.bodyPaused) this.readMore();
   };
 
   /** After each parsed read (consumed), or each execute: errors, and CONNECT's hand-over. */
