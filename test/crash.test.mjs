@@ -47,6 +47,21 @@ test('app exceptions', async (t) => {
     assert.equal(await ok(), pid);
   });
 
+  await t.test('HEAD, raise after the first body chunk -> connection closed, the worker kept', async () => {
+    // For HEAD the worker sends the head alone, then the error: the head is the server's to
+    // send (or not), and the answer can only be an abort, never a second head.
+    const client = await RawClient.connect(server.port);
+    try {
+      await client.write(buildRequest({ method: 'HEAD', path: '/after-body' }));
+      assert.equal(await client.waitClosed(5_000), true, 'the connection is closed');
+    } finally {
+      client.close();
+    }
+    await server.waitStderr(/CrashTestError: boom after the first body chunk/, 5_000);
+    assert.equal(await ok(), pid, 'the same worker still serves');
+    assert.doesNotMatch(server.stderrText(), /protocol error/);
+  });
+
   await t.test('raise right after the first yield: a 500 or an aborted 200, never an empty reply', async () => {
     const client = await RawClient.connect(server.port);
     try {

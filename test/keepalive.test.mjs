@@ -185,3 +185,20 @@ test('--keep-alive 0: every response closes its connection', async (t) => {
   assert.match(res.get('connection') ?? '', /close/i);
   assert.equal(await c.waitClosed(2_000), true);
 });
+
+test('pipelined big answers that overtake each other in the worker still arrive whole, in order', async (t) => {
+  // Two threads answer both requests at once: the second answer's bytes come while the first
+  // is still being written, wait behind it, then go out when it ends. Whoever waits for room
+  // for them must hear of it, or the connection stalls.
+  const server = await serverFor(t, ['mixed_app:app', '--chdir', APPS, '-w', '1', '--threads', '2']);
+  const c = await RawClient.connect(server.port);
+  t.after(() => c.close());
+  await c.write(buildRequest({ path: '/download?mb=3&piece=64' }) + buildRequest({ path: '/download?mb=2&piece=64' }));
+  const first = await c.readResponse({ timeout: 20_000 });
+  const second = await c.readResponse({ timeout: 20_000 });
+  assert.equal(first.status, 200);
+  assert.equal(first.body.length, 3 * 1024 * 1024);
+  assert.equal(second.status, 200);
+  assert.equal(second.body.length, 2 * 1024 * 1024);
+});
+

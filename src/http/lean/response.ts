@@ -47,13 +47,14 @@ export class LeanResponse extends EventEmitter {
   statusMessage = '';
   /** The connection stays open after this response (llhttp's verdict, the app's and ours). */
   shouldKeepAlive: boolean;
+  /** The head was written, as node:http means it: stored by writeHead, on the wire or not yet. */
   headersSent = false;
   writableEnded = false;
   writableFinished = false;
   destroyed = false;
   /** This response may write to the socket: every response ahead of it has ended. */
   private current = false;
-  /** The head, built and not yet written (it goes out with the first body piece). */
+  /** The head, built and not yet on the wire (it goes out with the first body piece). */
   private head: string | null = null;
   /** The message may carry a body: not for HEAD, 1xx, 204 or 304 (RFC 9110 §6.4.1). */
   private hasBody: boolean;
@@ -63,7 +64,6 @@ export class LeanResponse extends EventEmitter {
   /** Pieces written before this response became current, in order. */
   private waiting: Array<string | Buffer> = [];
   private waitingBytes = 0;
-  private needDrain = false;
   private closeEmitted = false;
 
   constructor(
@@ -95,7 +95,7 @@ export class LeanResponse extends EventEmitter {
 
   /** node:http's writeHead(status, reason, [name, value, ...]); throws on what it would refuse. */
   writeHead(status: number, reason?: string | readonly string[], fields?: readonly string[]): this {
-    if (this.head !== null || this.headersSent) throw new Error('writeHead: the head was already written');
+    if (this.headersSent) throw new Error('writeHead: the head was already written');
     if (typeof reason !== 'string') {
       fields = reason;
       reason = undefined;
@@ -168,16 +168,23 @@ export class LeanResponse extends EventEmitter {
       }
     }
     this.head = head + CRLF;
+    this.headersSent = true;
     return this;
   }
 
+  /** The interim answer goes out on its own, before any head this response may have stored. */
   writeContinue(): void {
-    this.send('HTTP/1.1 100 Continue\r\n\r\n', null);
+    const raw = 'HTTP/1.1 100 Continue\r\n\r\n';
+    if (this.current) this.owner.socket.write(raw, 'latin1');
+    else {
+      this.waiting.push(raw);
+      this.waitingBytes += raw.length;
+    }
   }
 
   write(chunk: Buffer | string, encoding?: BufferEncoding): boolean {
     if (this.writableEnded) return false;
-    if (this.head === null) this.writeHead(this.statusCode);
+    if (!this.headersSent) this.writeHead(this.statusCode);
     if (!this.hasBody || chunk.length === 0) return this.flushHead();
     const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
     if (this.chunked) return this.send(`${data.length.toString(16)}\r\n`, data, CRLF);
@@ -186,7 +193,7 @@ export class LeanResponse extends EventEmitter {
 
   end(chunk?: Buffer | string, encoding?: BufferEncoding): this {
     if (this.writableEnded) return this;
-    if (this.head === null) {
+    if (!this.headersSent) {
       // As node:http does for end(data) with no head yet: the length is known.
       const length = chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding ?? 'utf8') : chunk.length;
       this.writeHead(this.statusCode, this.hasBody ? ['Content-Length', String(length)] : []);
@@ -199,7 +206,7 @@ export class LeanResponse extends EventEmitter {
       // A latin-1 string body joins the head in one string: one buffer for the socket.
       const text = typeof body === 'string' && (encoding === 'latin1' || encoding === 'binary');
       const bytes = typeof body === 'string' && !text ? Buffer.from(body, encoding ?? 'utf8') : body;
-      if (this.chunked) pieces.push(`${(typeof bytes === 'string' ? bytes.length : bytes.length).toString(16)}\r\n`, bytes, CRLF);
+      if (this.chunked) pieces.push(`${bytes.length.toString(16)}\r\n`, bytes, CRLF);
       else pieces.push(bytes);
     }
     if (this.chunked) pieces.push(LAST_CHUNK);
@@ -209,6 +216,7 @@ export class LeanResponse extends EventEmitter {
   }
 
   destroy(): this {
+    this.destroyed = true;
     this.owner.socket.destroy();
     return this;
   }
@@ -227,13 +235,20 @@ export class LeanResponse extends EventEmitter {
       socket.uncork();
     }
     if (this.writableEnded) this.onFlushed(this.finishCallback);
-    else this.drained();
+    // Room now, or the socket's 'drain' (which a full socket will emit) says so later.
+    else if (!this.owner.socket.writableNeedDrain) this.drained();
+  }
+
+  /** Some of the head or body is on its way to the socket (node:http's `_headerSent`). */
+  get headOnWire(): boolean {
+    return this.headersSent && this.head === null;
   }
 
   /** The socket took what was queued (its 'drain'). */
   drained(): void {
-    if (!this.needDrain || this.writableEnded) return;
-    this.needDrain = false;
+    // Every time, not only after a refused write: a response that became current wrote its
+    // held pieces without asking, and whoever waits for room must hear of it.
+    if (this.writableEnded) return;
     this.emit('drain');
   }
 
@@ -258,11 +273,12 @@ export class LeanResponse extends EventEmitter {
 
   /** Writes `pieces` (the head first, if it has not gone yet); `final`: the response ends here. */
   private sendAll(pieces: Array<string | Buffer>, final: boolean): boolean {
-    if (this.head !== null && !this.headersSent) {
-      this.headersSent = true;
+    const head = this.head;
+    if (head !== null) {
+      this.head = null;
       const first = pieces[0];
-      if (typeof first === 'string') pieces[0] = this.head + first;
-      else pieces.unshift(this.head);
+      if (typeof first === 'string') pieces[0] = head + first;
+      else pieces.unshift(head);
     }
     if (!this.current) {
       for (const piece of pieces) {
@@ -270,7 +286,6 @@ export class LeanResponse extends EventEmitter {
         this.waitingBytes += piece.length;
       }
       const ok = this.waitingBytes < this.writableHighWaterMark;
-      if (!ok) this.needDrain = true;
       return ok;
     }
     const socket = this.owner.socket;
@@ -282,7 +297,6 @@ export class LeanResponse extends EventEmitter {
       socket.uncork();
     }
     if (final) this.onFlushed(this.finishCallback);
-    else if (!ok) this.needDrain = true;
     return ok;
   }
 

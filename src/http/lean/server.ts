@@ -270,7 +270,7 @@ class LeanConnection implements RequestOwner, ResponseOwner {
       this.server.emit('clientError', err, this.socket);
       return;
     }
-    if (this.socket.writable && (this.responses.length === 0 || !this.responses[0]?.headersSent)) this.socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    if (this.socket.writable && (this.responses.length === 0 || !this.responses[0]?.headOnWire)) this.socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     this.socket.destroy();
   }
 
