@@ -122,8 +122,9 @@ export class Frontend {
     let server: FrontServer;
     // The lean engine's requests and responses stand in for node:http's: they carry every member
     // handle(), the sink and the connection bookkeeping use, with the same meaning.
-    const lean = tls === null && this.options.engine === 'lean' ? llhttp() : null;
-    if (tls === null && this.options.engine === 'lean' && lean === null && !this.leanWarned) {
+    const wantsLean = tls === null && this.options.engine === 'lean';
+    const lean = wantsLean ? llhttp() : null;
+    if (wantsLean && lean === null && !this.leanWarned) {
       this.leanWarned = true;
       this.log.warning(`--http-engine lean: Node ${process.versions.node}'s llhttp binding is not one it was checked on; serving with node:http`);
     }

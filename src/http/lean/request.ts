@@ -16,8 +16,6 @@ export class LeanRequest extends Readable {
   /** The whole message, trailers included, has been parsed. */
   complete = false;
   rawTrailers: string[] = [];
-  /** A CONNECT: the connection is handed over after the head. */
-  upgrade = false;
   private fields: Record<string, string> | null = null;
 
   constructor(

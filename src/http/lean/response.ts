@@ -44,7 +44,6 @@ function httpDate(): string {
 
 export class LeanResponse extends EventEmitter {
   statusCode = 200;
-  statusMessage = '';
   /** The connection stays open after this response (llhttp's verdict, the app's and ours). */
   shouldKeepAlive: boolean;
   /** The head was written, as node:http means it: stored by writeHead, on the wire or not yet. */
@@ -104,7 +103,6 @@ export class LeanResponse extends EventEmitter {
     const phrase = reason ?? STATUS_CODES[status] ?? 'unknown';
     if (INVALID_VALUE.test(phrase)) throw new TypeError('invalid character in the reason phrase');
     this.statusCode = status;
-    this.statusMessage = phrase;
     if (status === 204 || status === 304 || status < 200) this.hasBody = false;
     let head = `HTTP/1.1 ${status} ${phrase}\r\n`;
     let contentLength = false;
@@ -174,21 +172,16 @@ export class LeanResponse extends EventEmitter {
 
   /** The interim answer goes out on its own, before any head this response may have stored. */
   writeContinue(): void {
-    const raw = 'HTTP/1.1 100 Continue\r\n\r\n';
-    if (this.current) this.owner.socket.write(raw, 'latin1');
-    else {
-      this.waiting.push(raw);
-      this.waitingBytes += raw.length;
-    }
+    this.put(['HTTP/1.1 100 Continue\r\n\r\n']);
   }
 
   write(chunk: Buffer | string, encoding?: BufferEncoding): boolean {
     if (this.writableEnded) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
-    if (!this.hasBody || chunk.length === 0) return this.flushHead();
+    // No body bytes: the head alone goes out (node:http's empty write does the same).
+    if (!this.hasBody || chunk.length === 0) return this.sendAll([], false);
     const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
-    if (this.chunked) return this.send(`${data.length.toString(16)}\r\n`, data, CRLF);
-    return this.send(null, data);
+    return this.sendAll(this.chunked ? [`${data.length.toString(16)}\r\n`, data, CRLF] : [data], false);
   }
 
   end(chunk?: Buffer | string, encoding?: BufferEncoding): this {
@@ -234,7 +227,7 @@ export class LeanResponse extends EventEmitter {
       for (const piece of waiting) socket.write(piece, 'latin1');
       socket.uncork();
     }
-    if (this.writableEnded) this.onFlushed(this.finishCallback);
+    if (this.writableEnded) this.finishWhenFlushed();
     // Room now, or the socket's 'drain' (which a full socket will emit) says so later.
     else if (!this.owner.socket.writableNeedDrain) this.drained();
   }
@@ -258,19 +251,6 @@ export class LeanResponse extends EventEmitter {
     this.emitClose();
   }
 
-  /** Makes sure the head went out, for a response whose body is empty so far. */
-  private flushHead(): boolean {
-    return this.sendAll([], false);
-  }
-
-  private send(prefix: string | null, data: Buffer | string | null, suffix?: string): boolean {
-    const pieces: Array<string | Buffer> = [];
-    if (prefix !== null) pieces.push(prefix);
-    if (data !== null) pieces.push(data);
-    if (suffix !== undefined) pieces.push(suffix);
-    return this.sendAll(pieces, false);
-  }
-
   /** Writes `pieces` (the head first, if it has not gone yet); `final`: the response ends here. */
   private sendAll(pieces: Array<string | Buffer>, final: boolean): boolean {
     const head = this.head;
@@ -280,13 +260,19 @@ export class LeanResponse extends EventEmitter {
       if (typeof first === 'string') pieces[0] = head + first;
       else pieces.unshift(head);
     }
+    const ok = this.put(pieces);
+    if (final && this.current) this.finishWhenFlushed();
+    return ok;
+  }
+
+  /** Writes `pieces` as they are, or holds them while responses ahead are still going out. */
+  private put(pieces: Array<string | Buffer>): boolean {
     if (!this.current) {
       for (const piece of pieces) {
         this.waiting.push(piece);
         this.waitingBytes += piece.length;
       }
-      const ok = this.waitingBytes < this.writableHighWaterMark;
-      return ok;
+      return this.waitingBytes < this.writableHighWaterMark;
     }
     const socket = this.owner.socket;
     let ok = true;
@@ -296,19 +282,18 @@ export class LeanResponse extends EventEmitter {
       for (const piece of pieces) ok = socket.write(piece, 'latin1');
       socket.uncork();
     }
-    if (final) this.onFlushed(this.finishCallback);
     return ok;
   }
 
   /**
-   * Calls `callback` once what the socket holds now has gone to the kernel: at once (next tick)
+   * 'finish' and 'close' once what the socket holds now has gone to the kernel: on the next tick
    * when the kernel took it all, the common case, which saves a write callback per response.
    */
-  private onFlushed(callback: (err?: Error | null) => void): void {
+  private finishWhenFlushed(): void {
     const socket = this.owner.socket;
     if (socket.destroyed) return;
-    if (socket.writableLength === 0) process.nextTick(callback);
-    else socket.write('', 'latin1', callback);
+    if (socket.writableLength === 0) process.nextTick(this.finishCallback);
+    else socket.write('', 'latin1', this.finishCallback);
   }
 
   /** Runs a tick after end() at the earliest, so 'close' comes after it, as from node:http. */

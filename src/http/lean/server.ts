@@ -102,8 +102,6 @@ class LeanConnection implements RequestOwner, ResponseOwner {
   private idleSince = 0;
   /** A CONNECT parsed in this read, to be handed over once llhttp stops. */
   private connecting: LeanRequest | null = null;
-  /** The method of the request parsed last (node:http drops a connection that sent PRI). */
-  private lastMethod = '';
   /** The connection was handed over (CONNECT) or failed to parse: no more requests from it. */
   private done = false;
 
@@ -184,10 +182,8 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     }
     const req = new LeanRequest(this, name, url, major, minor, fields);
     this.incoming = req;
-    this.lastMethod = name;
     // An Upgrade nobody takes is an ordinary request (node:http's rule); a CONNECT is handed over.
     if (upgrade && name === 'CONNECT') {
-      req.upgrade = true;
       this.connecting = req;
       return 2;
     }
@@ -252,12 +248,8 @@ class LeanConnection implements RequestOwner, ResponseOwner {
       const head = data ?? this.parser.getCurrentBuffer();
       this.detach();
       this.server.emit('connect', req, this.socket, head.subarray(typeof ret === 'number' ? ret : head.length));
-      return;
     }
-    if (this.lastMethod === 'PRI') {
-      // The HTTP/2 preface on an HTTP/1.1 connection: node:http drops the connection.
-      this.socket.destroy();
-    }
+    // The HTTP/2 preface ("PRI * HTTP/2.0") never gets here: llhttp reports it as an error.
   };
 
   private parseError(err: ParseError, data?: Buffer): void {
@@ -277,12 +269,8 @@ class LeanConnection implements RequestOwner, ResponseOwner {
   // ---------------------------------------------------------------- responses
 
   ended(res: LeanResponse): void {
-    const at = this.responses.indexOf(res);
-    if (at !== 0) {
-      // Ended before its turn: it leaves when the ones ahead have (becomeCurrent).
-      return;
-    }
-    this.advance();
+    // One that ended before its turn leaves when the ones ahead have (advance, becomeCurrent).
+    if (this.responses[0] === res) this.advance();
   }
 
   /** The first response ended: the connection closes, or the next response may write. */
@@ -304,7 +292,7 @@ class LeanConnection implements RequestOwner, ResponseOwner {
       const next = this.responses[0];
       if (next) next.becomeCurrent();
     }
-    if (this.floodPaused && this.responses.length <= MAX_PIPELINED / 2) this.resumeFlood();
+    this.resumeFlood();
     if (this.responses.length === 0 && this.incoming === null && this.keepAliveMs > 0) {
       this.idleSince = performance.now();
     }
@@ -330,7 +318,9 @@ class LeanConnection implements RequestOwner, ResponseOwner {
     this.stopReading();
   }
 
+  /** Reads again once the answers waiting for the client are down to half the bound. */
   private resumeFlood(): void {
+    if (!this.floodPaused || this.responses.length > MAX_PIPELINED / 2) return;
     this.floodPaused = false;
     if (!this.bodyPaused) this.startReading();
   }
@@ -342,8 +332,8 @@ class LeanConnection implements RequestOwner, ResponseOwner {
    */
   private stopReading(): void {
     this.socket.pause();
-    const handle = (this.socket as Socket & { _handle?: { readStop?: () => void; reading?: boolean } | null })._handle;
-    if (this.consumed && handle?.readStop) {
+    const handle = this.consumedHandle;
+    if (handle) {
       handle.reading = false;
       handle.readStop();
     }
@@ -351,12 +341,19 @@ class LeanConnection implements RequestOwner, ResponseOwner {
 
   private startReading(): void {
     if (this.done || this.socket.destroyed) return;
-    const handle = (this.socket as Socket & { _handle?: { readStart?: () => void; reading?: boolean } | null })._handle;
-    if (this.consumed && handle?.readStart) {
+    const handle = this.consumedHandle;
+    if (handle) {
       handle.reading = true;
       handle.readStart();
     }
     this.socket.resume();
+  }
+
+  /** The socket's libuv stream, when llhttp reads it directly: pausing the socket alone stops nothing then. */
+  private get consumedHandle(): { readStart(): void; readStop(): void; reading: boolean } | null {
+    if (!this.consumed) return null;
+    const handle = (this.socket as Socket & { _handle?: { readStart?(): void; readStop?(): void; reading?: boolean } | null })._handle;
+    return handle?.readStart && handle.readStop ? (handle as { readStart(): void; readStop(): void; reading: boolean }) : null;
   }
 
   /**
@@ -384,7 +381,7 @@ class LeanConnection implements RequestOwner, ResponseOwner {
 
   private readonly onDrain = (): void => {
     this.responses[0]?.drained();
-    if (this.floodPaused && this.responses.length <= MAX_PIPELINED / 2) this.resumeFlood();
+    this.resumeFlood();
   };
 
   private readonly onError = (err: Error): void => {
@@ -411,6 +408,7 @@ class LeanConnection implements RequestOwner, ResponseOwner {
 
   private readonly onClose = (): void => {
     this.done = true;
+    // Its response may have ended already (an early answer): destroyed here, not in the loop.
     const req = this.incoming;
     this.incoming = null;
     if (req && !req.complete) req.destroy();
