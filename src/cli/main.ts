@@ -6,7 +6,6 @@ import { loadConfig } from '../config/load';
 import { ConfigError, ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
 import { serve } from '../server';
-import { capYoungGeneration } from '../runtime/young-generation';
 
 async function fail(err: unknown): Promise<never> {
   if (err instanceof NodicornError) {
@@ -33,9 +32,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     process.exit(ExitCode.OK);
   }
   for (const warning of result.warnings) await printErr(`nodicorn: warning: ${warning}\n`);
-  // The master's memory under many connections (see the module): a process-wide V8 setting, so
-  // the CLI applies it, not serve(), which an embedding application may call.
-  capYoungGeneration();
   try {
     await serve(result.config, {
       handleSignals: true,
