@@ -67,7 +67,7 @@ export class HttpResponseSink implements ResponseSink {
   private checkQueued = false;
   /** Credits kept back while the spool holds more than it may (--max-temp-file-size). */
   private held: Array<() => void> = [];
-  /** The last body piece, kept back for end() to send with the head (see ONE_WRITE). */
+  /** The last body piece, kept back for end() to send with the head (a string up to ONE_WRITE). */
   private tail: Buffer | null = null;
   /** Set by the response writer: what the access log reports. */
   status = 0;
@@ -167,7 +167,8 @@ export class HttpResponseSink implements ResponseSink {
       return;
     }
     this.bytes += chunk.length;
-    if (ending && this.backlog === null && this.h1 !== null && chunk.length <= ONE_WRITE && this.tail === null) {
+    // The last piece goes to end() (see finish): no write held for the turn, one write with the head.
+    if (ending && this.backlog === null && this.h1 !== null && this.tail === null) {
       this.tail = chunk;
       flushed(size);
       return;
@@ -177,12 +178,13 @@ export class HttpResponseSink implements ResponseSink {
       if (!this.res.write(chunk)) {
         if (this.h1 === null) this.fallBehind();
         else if (!this.checkQueued) {
-          // node:http corks the socket until the next tick, so the pieces of a body handed on
-          // in one tick leave in one write, and write() answers false for any piece over 16 KiB
-          // whether or not the socket would take it. Whether the client keeps up is known once
-          // that write was made: this check is queued after node:http's uncork.
+          // Both engines cork the socket for a while (node:http until the next tick, the lean
+          // engine until the turn's end), so the pieces of a body handed on together leave in
+          // one write, and write() answers false for any piece over 16 KiB whether or not the
+          // socket would take it. Whether the client keeps up is known once that write was
+          // made: this check is queued after both uncorks.
           this.checkQueued = true;
-          process.nextTick(this.checkSocket);
+          setImmediate(this.checkSocket);
         }
       }
       flushed(size);
@@ -389,8 +391,10 @@ export class HttpResponseSink implements ResponseSink {
       this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
       if (tail) this.res.write(tail);
       this.abortConnection();
-    } else if (tail) {
+    } else if (tail && tail.length <= ONE_WRITE) {
       this.res.end(tail.toString('latin1'), 'latin1');
+    } else if (tail) {
+      this.res.end(tail);
     } else {
       this.res.end();
     }

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { LeanRequest } from './request';
+import { holdForTurn, releaseNow } from './turn-cork';
 
 /** What a response needs from its connection. */
 export interface ResponseOwner {
@@ -181,6 +182,8 @@ export class LeanResponse extends EventEmitter {
     // No body bytes: the head alone goes out (node:http's empty write does the same).
     if (!this.hasBody || chunk.length === 0) return this.sendAll([], false);
     const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
+    // A body in pieces: the pieces of this turn leave together (see turn-cork.ts).
+    if (this.current) holdForTurn(this.owner.socket);
     return this.sendAll(this.chunked ? [`${data.length.toString(16)}\r\n`, data, CRLF] : [data], false);
   }
 
@@ -261,7 +264,10 @@ export class LeanResponse extends EventEmitter {
       else pieces.unshift(head);
     }
     const ok = this.put(pieces);
-    if (final && this.current) this.finishWhenFlushed();
+    if (final && this.current) {
+      releaseNow(this.owner.socket);
+      this.finishWhenFlushed();
+    }
     return ok;
   }
 
