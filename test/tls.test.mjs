@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { APPS, RawClient, runCli, serverFor } from './helpers.mjs';
+import { once } from 'node:events';
+import tls from 'node:tls';
+import { APPS, RawClient, runCli, serverFor, waitUntil } from './helpers.mjs';
 import { httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
 const certs = makeCerts();
@@ -164,4 +166,26 @@ test('bad SSL settings: one error line naming the flag, exit code 2', async (t) 
     await configError([...tlsArgs(certs), '--http-protocols', 'h3'], '--http-protocols');
     await configError([...tlsArgs(certs), '--http-protocols', 'h1,h1'], '--http-protocols');
   });
+});
+
+test('HTTPS: a client that keeps up with a big answer is not taken for a slow one; a client that stops reading is', async (t) => {
+  const server = await serverFor(t, ['big_download:app', '--chdir', APPS, ...tlsArgs(certs), '--log-level', 'debug']);
+  const slow = /a client reads slower than its answer comes/;
+  const count = () => server.stderrLines.filter((l) => slow.test(l)).length;
+  // The check once ran before TLS had written what was uncorked, so every big answer over TLS
+  // went the slow-client way (the backlog and its spool): about a third more CPU per download.
+  for (let i = 0; i < 8; i++) {
+    const res = await httpsRequest(server.port, { path: '/?mb=2', ca: certs.ca });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.length, 2 * 1024 * 1024);
+  }
+  assert.ok(count() < 4, `8 downloads by a reading client, ${count()} taken for a slow client`);
+  // The same answer to a client that reads nothing: the socket fills, the rest waits in Node.
+  const before = count();
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: certs.ca, servername: 'localhost' });
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  socket.pause();
+  socket.write('GET /?mb=64 HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  assert.ok(await waitUntil(() => count() > before, 15_000), 'a client that reads nothing is taken for a slow one');
 });

@@ -259,6 +259,7 @@ export class HttpResponseSink implements ResponseSink {
 
   /** The socket is full: what comes next waits in the backlog until it drains. */
   private fallBehind(): void {
+    this.log.debug('a client reads slower than its answer comes: the rest waits in Node (memory, then a temp file)');
     this.openBacklog();
     this.hookDrain();
   }
