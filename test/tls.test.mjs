@@ -173,7 +173,7 @@ test('HTTPS: a client that keeps up with a big answer is not taken for a slow on
   const slow = /a client reads slower than its answer comes/;
   const count = () => server.stderrLines.filter((l) => slow.test(l)).length;
   // The check once ran before TLS had written what was uncorked, so every big answer over TLS
-  // went the slow-client way (the backlog and its spool): about a third more CPU per download.
+  // went the slow-client way (the backlog and its spool): about half again the CPU per download.
   for (let i = 0; i < 8; i++) {
     const res = await httpsRequest(server.port, { path: '/?mb=2', ca: certs.ca });
     assert.equal(res.status, 200);

@@ -37,9 +37,10 @@ export interface SpoolSettings {
 const FILE_READ = 256 * 1024;
 
 /**
- * A last body piece up to this size leaves in one buffer with the head: node:http joins a head
- * and a string body into one string (a Buffer body goes as a second piece of a writev), and
- * decoding a small piece as latin-1 costs less than the second piece does.
+ * The last body piece always goes to end(), so it leaves in the head's write. Up to this size it
+ * goes as a latin-1 string, which both engines join to the head in one buffer: decoding a small
+ * piece costs less than a writev's second piece. A bigger one goes as a Buffer, that second
+ * piece, since decoding and copying 10 KB cost more (bench/README).
  */
 const ONE_WRITE = 2048;
 
@@ -67,7 +68,7 @@ export class HttpResponseSink implements ResponseSink {
   private checkQueued = false;
   /** Credits kept back while the spool holds more than it may (--max-temp-file-size). */
   private held: Array<() => void> = [];
-  /** The last body piece, kept back for end() to send with the head (a string up to ONE_WRITE). */
+  /** The last body piece, kept back for end() to send with the head (see ONE_WRITE). */
   private tail: Buffer | null = null;
   /** Set by the response writer: what the access log reports. */
   status = 0;
