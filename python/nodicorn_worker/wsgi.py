@@ -218,6 +218,15 @@ class WsgiRequest(RequestState):
     # -- the request's life ------------------------------------------------------------------
 
     def __call__(self):
+        try:
+            self._respond()
+        finally:
+            # The environ holds wsgi.input, which holds this state: kept, every request would
+            # be a reference cycle that only the cyclic GC frees, with its body bytes, some
+            # hundred requests later.
+            self.environ = None
+
+    def _respond(self):
         fid = self.id
         flags = self.flags
         result = None
@@ -277,6 +286,8 @@ class WsgiRequest(RequestState):
         if held:
             self.channel.corked = False
         self._finish(error)
+        # The error's traceback holds this frame, which holds the error: another cycle.
+        error = None
 
     def _send_sequence(self, result):
         """Head, body and END in one frame run; False when the generic path must take over."""

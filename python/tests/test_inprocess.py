@@ -1,9 +1,11 @@
 """The request runner in-process, with the pipe replaced by a recorder: counts the writes."""
+import gc
 import threading
 import unittest
 
 from nodicorn_worker import protocol as P
 from nodicorn_worker import wsgi
+from nodicorn_worker.body import Input
 from nodicorn_worker.channel import Channel
 
 
@@ -116,6 +118,68 @@ class Writes(unittest.TestCase):
         run(app, (('REQUEST_METHOD', 'POST'), ('PATH_INFO', '/caf\xe9'), ('EMPTY', '')))
         self.assertEqual((seen['REQUEST_METHOD'], seen['PATH_INFO'], seen['EMPTY']), ('POST', '/caf\xe9', ''))
         self.assertIs(type(seen['PATH_INFO']), str)
+
+
+def echo(environ, start_response):
+    body = environ['wsgi.input'].read()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+
+
+def echo_iterable(environ, start_response):
+    body = environ['wsgi.input'].read()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return LengthIterable([body])
+
+
+def echo_then_fail(environ, start_response):
+    environ['wsgi.input'].read()
+    raise ValueError('boom')
+
+
+class NoCycles(unittest.TestCase):
+    """A request's state, environ and wsgi.input are freed when it ends, by reference counting.
+
+    A cycle among them would leave each request, its body bytes included, to the cyclic GC some
+    hundred requests later: memory that is not reused while it is warm, and collections that
+    cost the worker a tenth of its time on a 10 KB echo.
+    """
+
+    def leftovers(self, app):
+        wsgi.configure(app, 1, False)
+        gc.collect()
+        enabled = gc.isenabled()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for fid in range(1, 4):
+                payload = P.encode_request(fid, P.HAS_BODY, [
+                    ('REQUEST_METHOD', 'POST'), ('PATH_INFO', '/'), ('CONTENT_LENGTH', '5')])[P.HEADER_SIZE:]
+                channel = Recorder()
+                state = wsgi.WsgiRequest(channel, fid, payload)
+                state.chunks.append(b'hello')
+                state.body_done = True
+                state()
+                frames = [f for w in channel.writes for f in P.FrameReader().push(w)]
+                self.assertIn(frames[-1][0], (P.END, P.ERROR))
+                del state, channel, frames
+            gc.collect()
+            return sorted(type(o).__name__ for o in gc.garbage
+                          if isinstance(o, (wsgi.WsgiRequest, Input)) or (type(o) is dict and 'wsgi.input' in o))
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            if enabled:
+                gc.enable()
+
+    def test_a_list_answer(self):
+        self.assertEqual(self.leftovers(echo), [])
+
+    def test_an_iterable_answer(self):
+        self.assertEqual(self.leftovers(echo_iterable), [])
+
+    def test_an_app_that_raises(self):
+        self.assertEqual(self.leftovers(echo_then_fail), [])
 
 
 if __name__ == '__main__':
