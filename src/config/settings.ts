@@ -393,10 +393,11 @@ export const SETTINGS = {
     parser: P.choice(['node', 'lean'] as const),
     default: 'lean',
     doc:
-      'What serves plain-HTTP/1.1 listeners. lean feeds Node\u2019s own llhttp parser (the one node:http uses) ' +
+      'What serves HTTP/1.1, plain or over TLS. lean feeds Node\u2019s own llhttp parser (the one node:http uses) ' +
       'straight from the socket, with light request and response objects: the same bytes on the wire as node:http, ' +
-      'for about a tenth less CPU per small request. node serves through node:http itself. lean needs a Node ' +
-      'version whose parser binding it was checked on (20); on others, and for TLS and HTTP/2 listeners, node:http serves.',
+      'for about a tenth less CPU per small request. node serves through node:http (node:https) itself. lean needs a ' +
+      'Node version whose parser binding it was checked on (20); on others node:http serves. A TLS listener that offers ' +
+      'HTTP/2 (--http-protocols with h2) is node:http2\u2019s, HTTP/1.1 on it included.',
   }),
   keepAlive: one<number>({
     section: 'Worker Processes',

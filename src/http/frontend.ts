@@ -29,7 +29,7 @@ import { createH2Server, isH2Request, isH2Response, type AnyRequest, type AnyRes
 import type { ProxyTrust } from './forwarded';
 import { originOf } from './origin';
 import { llhttp } from './lean/binding';
-import { LeanServer } from './lean/server';
+import { LeanServer, LeanTlsServer } from './lean/server';
 
 export interface FrontendOptions {
   keepAliveMs: number;
@@ -122,13 +122,14 @@ export class Frontend {
     let server: FrontServer;
     // The lean engine's requests and responses stand in for node:http's: they carry every member
     // handle(), the sink and the connection bookkeeping use, with the same meaning.
-    const wantsLean = tls === null && this.options.engine === 'lean';
+    // HTTP/2 is node:http2's, with HTTP/1.1 on the same listener when both are offered.
+    const wantsLean = (tls === null || !tls.h2) && this.options.engine === 'lean';
     const lean = wantsLean ? llhttp() : null;
     if (wantsLean && lean === null && !this.leanWarned) {
       this.leanWarned = true;
       this.log.warning(`--http-engine lean: Node ${process.versions.node}'s llhttp binding is not one it was checked on; serving with node:http`);
     }
-    if (lean !== null) server = new LeanServer(lean);
+    if (lean !== null) server = tls === null ? new LeanServer(lean) : new LeanTlsServer(lean, tls.options);
     else if (tls === null) server = createServer(http1);
     else if (!tls.h2) server = createHttpsServer({ ...tls.options, ...http1 });
     else server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, ...h2Limits(this.options.limits) }, this.options.keepAliveMs);

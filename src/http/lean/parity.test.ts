@@ -1,15 +1,21 @@
 /**
  * The lean engine against node:http, byte for byte: the same raw requests to both servers, each
  * answered by the same handler through the calls the sink makes (writeHead with a reason and a
- * flat field list, write, end), and the raw bytes that come back compared, Date aside.
+ * flat field list, write, end), and the raw bytes that come back compared, Date aside. Then the
+ * same requests over TLS to the lean engine's TLS server.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Server } from 'node:net';
+import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { once } from 'node:events';
-import { llhttp } from './binding';
-import { LeanServer } from './server';
+import { llhttp, type Llhttp } from './binding';
+import { LeanServer, LeanTlsServer } from './server';
 
 /** Answers by path: /STATUS/MODE, MODE one of the response shapes below. */
 function handler(req: IncomingMessage, res: ServerResponse): void {
@@ -65,8 +71,8 @@ async function listen(server: Server): Promise<number> {
 }
 
 /** Sends `raw`, half-closes, and returns everything the server sent until it closed. */
-async function exchange(port: number, raw: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
+async function exchange(open: () => Socket, raw: string): Promise<string> {
+  const socket = open();
   socket.end(raw);
   const chunks: Buffer[] = [];
   for await (const chunk of socket) chunks.push(chunk as Buffer);
@@ -98,19 +104,24 @@ const CASES: Record<string, string> = {
   'QUERY': 'QUERY /200/length HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nq',
 };
 
-test('the lean engine answers every case with the bytes node:http sends', async () => {
-  // The project runs on Node 20, whose binding the engine was checked on. On another Node this
-  // fails on purpose: check that version's binding before adding it to CHECKED_MAJORS.
-  const binding = llhttp();
-  assert.ok(binding, `the llhttp binding did not load on Node ${process.versions.node}`);
+/** The project runs on Node 20, whose binding the engine was checked on. On another Node this
+ * fails on purpose: check that version's binding before adding it to CHECKED_MAJORS. */
+function binding(): Llhttp {
+  const found = llhttp();
+  assert.ok(found, `the llhttp binding did not load on Node ${process.versions.node}`);
+  return found;
+}
+
+/** Every case to node:http over TCP and to `lean` at once; each answer must be node's, byte for byte. */
+async function compare(lean: Server & { closeAllConnections(): void }, open: (port: number) => Socket): Promise<void> {
   const node = Object.assign(createServer(handler), settings);
-  const lean = Object.assign(new LeanServer(binding), settings);
   lean.on('request', handler);
+  Object.assign(lean, settings);
   const nodePort = await listen(node);
   const leanPort = await listen(lean);
   try {
     for (const [name, raw] of Object.entries(CASES)) {
-      const [want, got] = await Promise.all([exchange(nodePort, raw), exchange(leanPort, raw)]);
+      const [want, got] = await Promise.all([exchange(() => connect(nodePort, '127.0.0.1'), raw), exchange(() => open(leanPort), raw)]);
       assert.ok(want.length > 0, `${name}: node:http answered`);
       assert.equal(got, want, name);
     }
@@ -120,4 +131,23 @@ test('the lean engine answers every case with the bytes node:http sends', async 
     node.closeAllConnections();
     lean.closeAllConnections();
   }
+}
+
+test('the lean engine answers every case with the bytes node:http sends', async () => {
+  await compare(new LeanServer(binding()), (port) => connect(port, '127.0.0.1'));
+});
+
+// The reference stays node:http over TCP: node:https itself, given two pipelined requests and
+// the client's half-close in one go ('204 and 304', 'HTTP/1.0 keep-alive'), answers the first
+// only. It sees the end of the TLS stream before it parses the second request.
+test('over TLS, the lean engine answers every case with the bytes node:http sends over TCP', async (t) => {
+  // A throwaway self-signed certificate, made by the openssl CLI as the black-box TLS tests do.
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-parity-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(made.status, 0, `openssl: ${made.stderr}`);
+  const options = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  const open = (port: number): Socket => connectTls({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  await compare(new LeanTlsServer(binding(), options), open);
 });

@@ -18,6 +18,8 @@ export interface ResponseOwner {
   readonly socket: Socket;
   /** --keep-alive in ms, as node:http's keepAliveTimeout (0: the header is left out). */
   readonly keepAliveMs: number;
+  /** Body pieces of one turn may be held for one write (turn-cork.ts). */
+  readonly holdsTurns: boolean;
   /** The response ended: the next one may write, or the connection closes or idles. */
   ended(res: LeanResponse): void;
 }
@@ -183,7 +185,7 @@ export class LeanResponse extends EventEmitter {
     if (!this.hasBody || chunk.length === 0) return this.sendAll([], false);
     const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
     // A body in pieces: the pieces of this turn leave together (see turn-cork.ts).
-    if (this.current) holdForTurn(this.owner.socket);
+    if (this.current && this.owner.holdsTurns) holdForTurn(this.owner.socket);
     return this.sendAll(this.chunked ? [`${data.length.toString(16)}\r\n`, data, CRLF] : [data], false);
   }
 
@@ -263,6 +265,12 @@ export class LeanResponse extends EventEmitter {
       if (typeof first === 'string') pieces[0] = head + first;
       else pieces.unshift(head);
     }
+    if (final && this.current && !this.owner.holdsTurns && pieces.length > 0) {
+      // TLS (which never holds): its writes complete later anyway, so 'finish' rides on the last
+      // one. The empty write that finishWhenFlushed (and node:http's end()) adds would cost a
+      // TLS write of its own.
+      return this.put(pieces, this.finishCallback);
+    }
     const ok = this.put(pieces);
     if (final && this.current) {
       releaseNow(this.owner.socket);
@@ -272,7 +280,7 @@ export class LeanResponse extends EventEmitter {
   }
 
   /** Writes `pieces` as they are, or holds them while responses ahead are still going out. */
-  private put(pieces: Array<string | Buffer>): boolean {
+  private put(pieces: Array<string | Buffer>, done?: (err?: Error | null) => void): boolean {
     if (!this.current) {
       for (const piece of pieces) {
         this.waiting.push(piece);
@@ -282,10 +290,12 @@ export class LeanResponse extends EventEmitter {
     }
     const socket = this.owner.socket;
     let ok = true;
-    if (pieces.length === 1) ok = socket.write(pieces[0] as string | Buffer, 'latin1');
-    else if (pieces.length > 1) {
+    const last = pieces.length - 1;
+    if (last === 0) ok = socket.write(pieces[0] as string | Buffer, 'latin1', done);
+    else if (last > 0) {
       socket.cork();
-      for (const piece of pieces) ok = socket.write(piece, 'latin1');
+      for (let i = 0; i < last; i++) socket.write(pieces[i] as string | Buffer, 'latin1');
+      ok = socket.write(pieces[last] as string | Buffer, 'latin1', done);
       socket.uncork();
     }
     return ok;

@@ -1,7 +1,8 @@
 /**
- * The lean HTTP/1.1 engine (--http-engine lean): a node:net server whose connections feed
- * Node's own llhttp binding straight from the socket (`consume`, as node:http does), with a
- * request and a response object each that carry only what nodicorn reads and writes. It emits
+ * The lean HTTP/1.1 engine (--http-engine lean): a node:net server (or a node:tls one, for
+ * HTTP/1.1 over TLS) whose connections feed Node's own llhttp binding straight from the socket
+ * (`consume`, as node:http does), with a request and a response object each that carry only
+ * what nodicorn reads and writes. It emits
  * the events node:http's server emits ('request', 'checkContinue', 'connect', 'clientError') with
  * the same meaning, so the front end serves both engines with one handler.
  *
@@ -12,6 +13,7 @@
  * closing idle or all connections on shutdown.
  */
 import { Server, type Socket } from 'node:net';
+import { Server as TlsServer, type TlsOptions } from 'node:tls';
 import type { LlhttpParser, Llhttp, ParseError } from './binding';
 import { LeanRequest, type RequestOwner } from './request';
 import { LeanResponse, type ResponseOwner } from './response';
@@ -31,54 +33,97 @@ export interface LeanSettings {
   httpAllowHalfOpen: boolean;
 }
 
-export class LeanServer extends Server implements LeanSettings {
-  keepAliveTimeout = 5000;
-  headersTimeout = 60_000;
-  maxHeaderSize = 16 * 1024;
-  httpAllowHalfOpen = true;
-  readonly live = new Set<LeanConnection>();
-  private sweepTimer: NodeJS.Timeout | null = null;
+/** What a lean connection needs of its server, on a plain or a TLS listener. */
+interface LeanHost extends LeanSettings {
+  readonly llhttp: Llhttp;
+  readonly live: Set<LeanConnection>;
+  emit(event: string | symbol, ...args: unknown[]): boolean;
+  listenerCount(event: string | symbol): number;
+}
 
-  constructor(readonly llhttp: Llhttp) {
-    // As node:http: the server decides when to end its side, and small answers are not delayed.
-    super({ allowHalfOpen: true, noDelay: true });
-    this.on('connection', (socket: Socket) => this.accept(socket));
-    this.on('listening', () => this.startSweep());
-    this.on('close', () => {
-      if (this.sweepTimer) clearInterval(this.sweepTimer);
-      this.sweepTimer = null;
-    });
+/** The constructor of node:net's Server or of a subclass (node:tls's). */
+type ServerClass = new (...args: any[]) => Server;
+
+/**
+ * The lean engine's server side on top of `Base`, node:net's Server or node:tls's: each socket
+ * the server hands over (`event`: node:net's 'connection', or node:tls's 'secureConnection' once
+ * the handshake is done) gets a parser, and one timer serves every connection's timeouts.
+ * (A class built by a function cannot have private members in TypeScript, hence none here.)
+ */
+function withLeanConnections<TBase extends ServerClass>(Base: TBase, event: 'connection' | 'secureConnection') {
+  return class extends Base {
+    keepAliveTimeout = 5000;
+    headersTimeout = 60_000;
+    maxHeaderSize = 16 * 1024;
+    httpAllowHalfOpen = true;
+    /** Set by the subclass's constructor. */
+    declare readonly llhttp: Llhttp;
+    readonly live = new Set<LeanConnection>();
+    sweepTimer: NodeJS.Timeout | null = null;
+
+    constructor(...args: any[]) {
+      super(...args);
+      this.on(event, (socket: Socket) => this.accept(socket));
+      this.on('listening', () => this.startSweep());
+      this.on('close', () => {
+        if (this.sweepTimer) clearInterval(this.sweepTimer);
+        this.sweepTimer = null;
+      });
+    }
+
+    accept(socket: Socket): void {
+      if (socket.destroyed) return;
+      const conn = new LeanConnection(this, socket);
+      this.live.add(conn);
+      socket.once('close', () => this.live.delete(conn));
+    }
+
+    /**
+     * One timer for every connection's timeouts, instead of a socket timer set and cleared per
+     * request: the head timeout, and the keep-alive timeout with node:http's margin.
+     */
+    startSweep(): void {
+      const idleMs = this.keepAliveTimeout > 0 ? this.keepAliveTimeout + KEEP_ALIVE_MARGIN_MS : 0;
+      const every = Math.min(this.headersTimeout > 0 ? sweepInterval(this.headersTimeout) : Infinity, idleMs > 0 ? sweepInterval(idleMs) : Infinity);
+      if (this.sweepTimer || every === Infinity) return;
+      this.sweepTimer = setInterval(() => {
+        const now = performance.now();
+        for (const conn of this.live) conn.checkTimeouts(now, this.headersTimeout, idleMs);
+      }, every);
+      this.sweepTimer.unref();
+    }
+
+    /** Closes the connections that wait for a request (shutdown: the busy ones finish first). */
+    closeIdleConnections(): void {
+      for (const conn of this.live) if (conn.idle) conn.socket.destroy();
+    }
+
+    closeAllConnections(): void {
+      for (const conn of this.live) conn.socket.destroy();
+    }
+  };
+}
+
+/** As node:http: the server decides when to end its side, and small answers are not delayed. */
+const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true };
+
+export class LeanServer extends withLeanConnections(Server, 'connection') implements LeanHost {
+  constructor(override readonly llhttp: Llhttp) {
+    super(SOCKET_OPTIONS);
   }
+}
 
-  private accept(socket: Socket): void {
-    if (socket.destroyed) return;
-    const conn = new LeanConnection(this, socket);
-    this.live.add(conn);
-    socket.once('close', () => this.live.delete(conn));
-  }
-
-  /**
-   * One timer for every connection's timeouts, instead of a socket timer set and cleared per
-   * request: the head timeout, and the keep-alive timeout with node:http's margin.
-   */
-  private startSweep(): void {
-    const idleMs = this.keepAliveTimeout > 0 ? this.keepAliveTimeout + KEEP_ALIVE_MARGIN_MS : 0;
-    const every = Math.min(this.headersTimeout > 0 ? sweepInterval(this.headersTimeout) : Infinity, idleMs > 0 ? sweepInterval(idleMs) : Infinity);
-    if (this.sweepTimer || every === Infinity) return;
-    this.sweepTimer = setInterval(() => {
-      const now = performance.now();
-      for (const conn of this.live) conn.checkTimeouts(now, this.headersTimeout, idleMs);
-    }, every);
-    this.sweepTimer.unref();
-  }
-
-  /** Closes the connections that wait for a request (shutdown: the busy ones finish first). */
-  closeIdleConnections(): void {
-    for (const conn of this.live) if (conn.idle) conn.socket.destroy();
-  }
-
-  closeAllConnections(): void {
-    for (const conn of this.live) conn.socket.destroy();
+/**
+ * The lean engine behind TLS (HTTP/1.1 only; a listener that offers h2 is node:http2's). llhttp
+ * consumes the TLS stream's plaintext, as node:https's parser does. ALPN, when the client uses
+ * it, agrees on http/1.1, as node:https's default.
+ */
+export class LeanTlsServer extends withLeanConnections(TlsServer, 'secureConnection') implements LeanHost {
+  constructor(
+    override readonly llhttp: Llhttp,
+    options: TlsOptions,
+  ) {
+    super({ ALPNProtocols: ['http/1.1'], ...options, ...SOCKET_OPTIONS });
   }
 }
 
@@ -104,11 +149,18 @@ class LeanConnection implements RequestOwner, ResponseOwner {
   private connecting: LeanRequest | null = null;
   /** The connection was handed over (CONNECT) or failed to parse: no more requests from it. */
   private done = false;
+  /**
+   * A body's pieces of one turn are held for one write (turn-cork.ts) on plain TCP only. Over
+   * TLS, what is uncorked in an immediate is still in TLS's write when the sink's slow-client
+   * check runs in the same immediate phase, so every big answer would look slow (bench/README).
+   */
+  readonly holdsTurns: boolean;
 
   constructor(
-    private readonly server: LeanServer,
+    private readonly server: LeanHost,
     readonly socket: Socket,
   ) {
+    this.holdsTurns = (socket as Socket & { encrypted?: boolean }).encrypted !== true;
     const llhttp = server.llhttp;
     const parser = llhttp.create();
     this.parser = parser;

@@ -11,8 +11,10 @@
  *
  * One immediate serves every held socket. A response that ends releases its socket at once, so
  * an answer that comes whole in one read is not delayed, and its 'finish' bookkeeping sees an
- * empty socket buffer as before. Only the lean engine holds: a node:http response over TLS,
- * held the same way from the sink, measured a third slower (bench/README).
+ * empty socket buffer as before. Only the lean engine holds, and only on plain TCP: over TLS,
+ * what an immediate uncorks is still in TLS's write when the sink's slow-client check runs, so
+ * held TLS answers look slow (a node:http response held from the sink measured a third slower;
+ * bench/README).
  */
 import type { Socket } from 'node:net';
 
