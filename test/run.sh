@@ -54,3 +54,10 @@ node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs
 # pass whole, since either one serves users (node:http on Node versions lean was not checked on).
 step "black-box tests (test/), --http-engine node"
 NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs
+
+# 7. The external corpora once more over TLS, on both engines: the parser then reads the TLS
+# stream's plaintext (one TLS record per byte in the byte-by-byte replays), which must change no
+# verdict. PROXY headers go in the clear before the handshake, as a load balancer sends them.
+step "corpora over TLS (test/corpus-*.test.mjs), both engines"
+NODICORN_CORPUS_TLS=1 node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/corpus-*.test.mjs
+NODICORN_CORPUS_TLS=1 NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/corpus-*.test.mjs

@@ -6,10 +6,61 @@
 // connection, several connections at a time. The seed is printed; NODICORN_CORPUS_SEED=N
 // replays the same splits.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 import { APPS, ROOT, RawClient, ConnectionClosedError, startServer } from '../helpers.mjs';
+import { makeCerts, tlsArgs } from '../tls-helpers.mjs';
+
+/**
+ * NODICORN_CORPUS_TLS=1 (run.sh's last pass): the servers listen with TLS and every case goes
+ * over it. The parser then reads the TLS stream's plaintext (a byte-by-byte case becomes one
+ * TLS record per byte), which must change no verdict.
+ */
+export const OVER_TLS = process.env.NODICORN_CORPUS_TLS === '1';
+let certs = null;
+function serverCerts() {
+  if (certs === null) {
+    certs = makeCerts();
+    process.on('exit', () => certs.cleanup());
+  }
+  return certs;
+}
+
+const PROXY_V2_SIGNATURE = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
+
+/**
+ * The length of the PROXY protocol header (a v1 line or a v2 block) that `raw` starts with, or 0.
+ * Over TLS it goes in the clear before the handshake, as a load balancer sends it.
+ */
+function proxyHeaderLength(raw) {
+  if (raw.subarray(0, 6).toString('latin1') === 'PROXY ') {
+    const eol = raw.indexOf('\r\n');
+    return eol < 0 ? raw.length : eol + 2;
+  }
+  if (raw.length >= 16 && raw.subarray(0, 12).equals(PROXY_V2_SIGNATURE)) return Math.min(raw.length, 16 + raw.readUInt16BE(14));
+  return 0;
+}
+
+/** A client on `port`; over TLS, `clear` (a PROXY header) is sent before the handshake. */
+async function connect(port, clear) {
+  if (!OVER_TLS) return RawClient.connect(port);
+  const tcp = net.connect({ port, host: '127.0.0.1' });
+  await once(tcp, 'connect');
+  if (clear.length > 0) tcp.write(clear);
+  const socket = tls.connect({ socket: tcp, ca: serverCerts().ca, ALPNProtocols: ['http/1.1'] });
+  try {
+    await once(socket, 'secureConnect');
+  } catch (err) {
+    tcp.destroy();
+    throw err;
+  }
+  socket.setNoDelay(true);
+  return new RawClient(socket);
+}
 
 /** ../shared/corpus beside the checkout (CI has it too); NODICORN_CORPUS_DIR overrides. */
 export const CORPUS = process.env.NODICORN_CORPUS_DIR ?? path.resolve(ROOT, '..', 'shared', 'corpus');
@@ -140,8 +191,18 @@ async function send(client, parts, gapMs) {
  * arrives, so a smuggled second response is seen.
  */
 export async function exchange(port, raw, { mode = 'whole', rng = Math.random, segments = null, bytewiseLimit = BYTEWISE_MAX, expect = 1, heads = [], halfClose = false, probeClose = 0, timeout = 10_000 } = {}) {
-  const client = await RawClient.connect(port);
   const result = { responses: [], closed: false, timedOut: false, error: null };
+  const clear = OVER_TLS ? proxyHeaderLength(raw) : 0;
+  let client;
+  try {
+    client = await connect(port, raw.subarray(0, clear));
+  } catch (err) {
+    // The server closed on the PROXY header itself (a malformed one), before any TLS.
+    if (clear === 0) throw err;
+    result.closed = true;
+    return result;
+  }
+  raw = raw.subarray(clear);
   // One read; false when the exchange is over (closed, timed out, or garbage).
   const readOne = async (ms) => {
     try {
@@ -395,4 +456,4 @@ export const crashLines = (server) =>
   server.stderrLines.filter((l) => /Uncaught|unhandled|TypeError|RangeError|ReferenceError|AssertionError|ERR_INTERNAL|worker .*(exited|was sent)/i.test(l));
 
 /** The corpus echo app (fixtures/apps/echo_app.py) under the real CLI, with extra flags. */
-export const startEcho = (flags = []) => startServer(['echo_app:app', '--chdir', APPS, ...flags]);
+export const startEcho = (flags = []) => startServer(['echo_app:app', '--chdir', APPS, ...(OVER_TLS ? tlsArgs(serverCerts()) : []), ...flags]);
