@@ -189,3 +189,22 @@ test('HTTPS: a client that keeps up with a big answer is not taken for a slow on
   socket.write('GET /?mb=64 HTTP/1.1\r\nHost: localhost\r\n\r\n');
   assert.ok(await waitUntil(() => count() > before, 15_000), 'a client that reads nothing is taken for a slow one');
 });
+
+test('HTTPS: each answer on a kept-alive connection is logged when it has gone, before the next request', async (t) => {
+  // The access line is written at the response's 'finish', which over TLS comes from the last
+  // write's completion: a response that never finished would log nothing until the close.
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, ...tlsArgs(certs), '--access-logfile', '-']);
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: certs.ca });
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  const client = new RawClient(socket);
+  for (const [i, body] of [[1, ''], [2, 'x'.repeat(200_000)]]) {
+    const head = body ? `POST /logged/${i} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n` : `GET /logged/${i} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
+    await client.write(head + body);
+    const res = await client.readResponse();
+    assert.equal(res.status, 200);
+    const line = await server.waitStdout(new RegExp(`/logged/${i} HTTP/1\\.1" 200 ${res.body.length} `), 5_000);
+    assert.ok(line, `request ${i} logged`);
+    assert.equal(socket.destroyed, false, 'the connection is still open');
+  }
+});
