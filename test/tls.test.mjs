@@ -208,3 +208,25 @@ test('HTTPS: each answer on a kept-alive connection is logged when it has gone, 
     assert.equal(socket.destroyed, false, 'the connection is still open');
   }
 });
+
+test('HTTPS: --header-timeout answers 408 to a head that trickles in over TLS, and closes', async (t) => {
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, ...tlsArgs(certs), '--header-timeout', '1']);
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: certs.ca });
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  const client = new RawClient(socket);
+  const head = Buffer.from(`GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(100)}\r\n\r\n`);
+  const started = performance.now();
+  let res = null;
+  const reading = client.readResponse({ timeout: 8_000 }).then((r) => (res = r));
+  // One TLS record per byte, one every 100 ms: the head would take 13 s.
+  for (let i = 0; i < head.length - 1 && res === null; i++) {
+    await client.write(head.subarray(i, i + 1)).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await reading;
+  assert.equal(res.status, 408);
+  assert.ok(performance.now() - started >= 900, 'not before --header-timeout');
+  assert.equal(await client.waitClosed(2_000), true);
+  assert.equal((await httpsRequest(server.port, { path: '/after', ca: certs.ca })).status, 200);
+});
