@@ -13,6 +13,14 @@ import { httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
 const certs = makeCerts();
 test.after(() => certs.cleanup());
 
+/** A raw client on a TLS connection to `port` (closed when the test ends). */
+async function tlsClient(t, port) {
+  const socket = tls.connect({ port, host: '127.0.0.1', ca: certs.ca });
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  return new RawClient(socket);
+}
+
 /** A CLI run that must fail at startup with one `nodicorn: error:` line naming `flag`. */
 async function configError(args, flag) {
   const r = await runCli(['echo_app:app', '--chdir', APPS, '--bind', '127.0.0.1:0', ...args], { timeout: 30_000 });
@@ -194,10 +202,7 @@ test('HTTPS: each answer on a kept-alive connection is logged when it has gone, 
   // The access line is written at the response's 'finish', which over TLS comes from the last
   // write's completion: a response that never finished would log nothing until the close.
   const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, ...tlsArgs(certs), '--access-logfile', '-']);
-  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: certs.ca });
-  t.after(() => socket.destroy());
-  await once(socket, 'secureConnect');
-  const client = new RawClient(socket);
+  const client = await tlsClient(t, server.port);
   for (const [i, body] of [[1, ''], [2, 'x'.repeat(200_000)]]) {
     const head = body ? `POST /logged/${i} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n` : `GET /logged/${i} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
     await client.write(head + body);
@@ -205,16 +210,13 @@ test('HTTPS: each answer on a kept-alive connection is logged when it has gone, 
     assert.equal(res.status, 200);
     const line = await server.waitStdout(new RegExp(`/logged/${i} HTTP/1\\.1" 200 ${res.body.length} `), 5_000);
     assert.ok(line, `request ${i} logged`);
-    assert.equal(socket.destroyed, false, 'the connection is still open');
+    assert.equal(client.socket.destroyed, false, 'the connection is still open');
   }
 });
 
 test('HTTPS: --header-timeout answers 408 to a head that trickles in over TLS, and closes', async (t) => {
   const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, ...tlsArgs(certs), '--header-timeout', '1']);
-  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: certs.ca });
-  t.after(() => socket.destroy());
-  await once(socket, 'secureConnect');
-  const client = new RawClient(socket);
+  const client = await tlsClient(t, server.port);
   const head = Buffer.from(`GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(100)}\r\n\r\n`);
   const started = performance.now();
   let res = null;

@@ -265,17 +265,16 @@ export class LeanResponse extends EventEmitter {
       if (typeof first === 'string') pieces[0] = head + first;
       else pieces.unshift(head);
     }
-    if (final && this.current && !this.owner.holdsTurns && pieces.length > 0) {
+    if (!final || !this.current) return this.put(pieces);
+    if (!this.owner.holdsTurns && pieces.length > 0) {
       // TLS (which never holds): its writes complete later anyway, so 'finish' rides on the last
       // one. The empty write that finishWhenFlushed (and node:http's end()) adds would cost a
       // TLS write of its own.
       return this.put(pieces, this.finishCallback);
     }
     const ok = this.put(pieces);
-    if (final && this.current) {
-      releaseNow(this.owner.socket);
-      this.finishWhenFlushed();
-    }
+    releaseNow(this.owner.socket);
+    this.finishWhenFlushed();
     return ok;
   }
 
