@@ -2,6 +2,7 @@
 import json
 import os
 import random
+import tracemalloc
 import unittest
 
 from nodicorn_worker import protocol as P
@@ -139,6 +140,29 @@ class Codec(unittest.TestCase):
         self.assertEqual([(t, i) for t, i, _ in got], [(P.BODY, 1), (P.BODY_END, 1)])
         self.assertEqual(got[0][2], data)
 
+
+    def test_a_cut_frame_costs_no_copy_of_the_read_that_ends_it(self):
+        # A read ends a frame cut by the one before and starts a big frame it cuts in turn.
+        # Only the small frame's payload may be allocated; joining what was held with the read
+        # (as this reader once did) allocates the whole read again.
+        small = P.encode_frame(P.BODY, 1, b'a' * 100)
+        big = P.encode_frame(P.BODY, 2, b'b' * (4 * 1024 * 1024))
+        reader = P.FrameReader()
+        self.assertEqual(reader.push(small[:5]), [])
+        read = small[5:] + big[:1024 * 1024]
+        tracemalloc.start()
+        try:
+            frames = reader.push(read)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        self.assertEqual(frames, [(P.BODY, 1, b'a' * 100)])
+        self.assertLess(peak, 64 * 1024, 'a read of 1 MiB was copied to complete a 100-byte frame')
+        self.assertEqual(reader.buffered, 1024 * 1024)  # the big frame's header and first bytes
+        frames = reader.push(big[1024 * 1024:])
+        self.assertEqual([(t, i, len(p)) for t, i, p in frames], [(P.BODY, 2, 4 * 1024 * 1024)])
+        self.assertIs(type(frames[0][2]), bytes)
+        self.assertEqual(reader.buffered, 0)
 
 if __name__ == '__main__':
     unittest.main()
