@@ -5,12 +5,16 @@
 //
 // Not a test file itself (run.sh runs test/*.test.mjs only).
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { RawClient } from './helpers.mjs';
 
 const OPENSSL = process.env.OPENSSL ?? 'openssl';
 
@@ -59,6 +63,25 @@ export function makeCerts() {
     rogue: { cert: readFileSync(p('rogue.pem')), key: readFileSync(p('rogue.key')) },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A RawClient on a TLS connection to 127.0.0.1:`port`, trusting `ca`. `clear` (a PROXY header)
+ * goes on the TCP connection before the handshake, as a load balancer sends it.
+ */
+export async function tlsRawClient(port, ca, clear = null) {
+  const tcp = net.connect({ port, host: '127.0.0.1' });
+  await once(tcp, 'connect');
+  if (clear !== null && clear.length > 0) tcp.write(clear);
+  const socket = tls.connect({ socket: tcp, ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+  try {
+    await once(socket, 'secureConnect');
+  } catch (err) {
+    tcp.destroy();
+    throw err;
+  }
+  socket.setNoDelay(true);
+  return new RawClient(socket);
 }
 
 /** The server flags for these certificates. */

@@ -8,17 +8,16 @@ import path from 'node:path';
 import { once } from 'node:events';
 import tls from 'node:tls';
 import { APPS, RawClient, runCli, serverFor, waitUntil } from './helpers.mjs';
-import { httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
+import { httpsRequest, makeCerts, tlsArgs, tlsRawClient } from './tls-helpers.mjs';
 
 const certs = makeCerts();
 test.after(() => certs.cleanup());
 
 /** A raw client on a TLS connection to `port` (closed when the test ends). */
 async function tlsClient(t, port) {
-  const socket = tls.connect({ port, host: '127.0.0.1', ca: certs.ca });
-  t.after(() => socket.destroy());
-  await once(socket, 'secureConnect');
-  return new RawClient(socket);
+  const client = await tlsRawClient(port, certs.ca);
+  t.after(() => client.socket.destroy());
+  return client;
 }
 
 /** A CLI run that must fail at startup with one `nodicorn: error:` line naming `flag`. */

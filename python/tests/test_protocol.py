@@ -140,7 +140,6 @@ class Codec(unittest.TestCase):
         self.assertEqual([(t, i) for t, i, _ in got], [(P.BODY, 1), (P.BODY_END, 1)])
         self.assertEqual(got[0][2], data)
 
-
     def test_a_cut_frame_costs_no_copy_of_the_read_that_ends_it(self):
         # A read ends a frame cut by the one before and starts a big frame it cuts in turn.
         # Only the small frame's payload may be allocated; joining what was held with the read
@@ -163,6 +162,7 @@ class Codec(unittest.TestCase):
         self.assertEqual([(t, i, len(p)) for t, i, p in frames], [(P.BODY, 2, 4 * 1024 * 1024)])
         self.assertIs(type(frames[0][2]), bytes)
         self.assertEqual(reader.buffered, 0)
+
 
 if __name__ == '__main__':
     unittest.main()

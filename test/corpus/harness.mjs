@@ -6,14 +6,11 @@
 // connection, several connections at a time. The seed is printed; NODICORN_CORPUS_SEED=N
 // replays the same splits.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import { APPS, ROOT, RawClient, ConnectionClosedError, startServer } from '../helpers.mjs';
-import { makeCerts, tlsArgs } from '../tls-helpers.mjs';
+import { makeCerts, tlsArgs, tlsRawClient } from '../tls-helpers.mjs';
 
 /**
  * NODICORN_CORPUS_TLS=1 (run.sh's last pass): the servers listen with TLS and every case goes
@@ -46,20 +43,8 @@ function proxyHeaderLength(raw) {
 }
 
 /** A client on `port`; over TLS, `clear` (a PROXY header) is sent before the handshake. */
-async function connect(port, clear) {
-  if (!OVER_TLS) return RawClient.connect(port);
-  const tcp = net.connect({ port, host: '127.0.0.1' });
-  await once(tcp, 'connect');
-  if (clear.length > 0) tcp.write(clear);
-  const socket = tls.connect({ socket: tcp, ca: serverCerts().ca, ALPNProtocols: ['http/1.1'] });
-  try {
-    await once(socket, 'secureConnect');
-  } catch (err) {
-    tcp.destroy();
-    throw err;
-  }
-  socket.setNoDelay(true);
-  return new RawClient(socket);
+function connect(port, clear) {
+  return OVER_TLS ? tlsRawClient(port, serverCerts().ca, clear) : RawClient.connect(port);
 }
 
 /** ../shared/corpus beside the checkout (CI has it too); NODICORN_CORPUS_DIR overrides. */
