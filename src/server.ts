@@ -17,10 +17,10 @@ import { Arbiter } from './workers/arbiter';
 import { Frontend } from './http/frontend';
 import type { FrontServer } from './http/h2';
 import { tlsSetup } from './http/tls';
-import { parseBind, formatAddress, type BindAddress } from './http/address';
-import { AddressList } from './http/address-list';
-import { ProxyTrust } from './http/forwarded';
-import { createProxyIntake } from './http/proxy-intake';
+import { parseBind, formatAddress, type BindAddress } from './config/address';
+import { AddressList } from './http/proxy/address-list';
+import { ProxyTrust } from './http/proxy/forwarded';
+import { createProxyIntake } from './http/proxy/proxy-intake';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;

@@ -3,8 +3,8 @@
  * env var, a config-file value) into a typed one, or throws Invalid; the loader turns that into
  * one ConfigError line naming the flag, its source and `expected`.
  */
-import { parseBind } from '../http/address';
-import { ADDRESS_LIST_EXPECTED, parseAddressRule } from '../http/address-list';
+import { parseBind } from './address';
+import { ADDRESS_LIST_EXPECTED, parseAddressRule } from '../http/proxy/address-list';
 
 /** Thrown by a parser: the value is not what `expected` describes. */
 export class Invalid extends Error {

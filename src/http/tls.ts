@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
 import { ConfigError } from '../errors';
-import type { HttpProtocol } from '../config/parsers';
 
 export interface TlsSettings {
   certfile: string | null;
@@ -16,7 +15,8 @@ export interface TlsSettings {
   caCerts: string | null;
   certReqs: 0 | 1 | 2;
   ciphers: string | null;
-  httpProtocols: HttpProtocol[];
+  /** --http-protocols: which of HTTP/1.1 and HTTP/2 the TLS listeners offer. */
+  httpProtocols: ReadonlyArray<'h1' | 'h2'>;
 }
 
 export interface TlsSetup {

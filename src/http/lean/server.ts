@@ -17,7 +17,7 @@ import { Server as TlsServer, type TlsOptions } from 'node:tls';
 import type { LlhttpParser, Llhttp, ParseError } from './binding';
 import { LeanRequest, type RequestOwner } from './request';
 import { LeanResponse, type ResponseOwner } from './response';
-import { sweepInterval } from '../sweep';
+import { sweepInterval } from '../conn/sweep';
 
 /** node:http's margin over the advertised keep-alive timeout before it closes an idle connection. */
 const KEEP_ALIVE_MARGIN_MS = 1000;

@@ -16,9 +16,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HttpError } from '../errors';
-import type { Logger } from '../log/logger';
-import { reasonFor } from './sink';
+import { HttpError } from '../../errors';
+import type { Logger } from '../../log/logger';
+import { reasonFor } from '../response/sink';
 
 /** How long a closing connection keeps reading (and dropping) what the client still sends. */
 const LINGER_MS = 2_000;

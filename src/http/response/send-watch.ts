@@ -11,8 +11,8 @@
  * a socket is watched only from the moment the sink finds it full.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from '../log/logger';
-import { sweepInterval } from './sweep';
+import type { Logger } from '../../log/logger';
+import { sweepInterval } from '../conn/sweep';
 
 interface Watched {
   socket: Socket;

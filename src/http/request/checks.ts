@@ -3,8 +3,8 @@
  * HttpError to answer with, or null.
  */
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from '../errors';
-import { isH2Request, type AnyRequest } from './h2';
+import { HttpError } from '../../errors';
+import { isH2Request, type AnyRequest } from '../h2';
 
 const bad = (reason: string): HttpError => new HttpError(400, 'ERR_BAD_REQUEST', reason);
 

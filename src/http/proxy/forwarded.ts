@@ -20,7 +20,7 @@
  *   middleware such as Werkzeug's ProxyFix.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { HttpError } from '../errors';
+import { HttpError } from '../../errors';
 import { AddressList } from './address-list';
 import type { Origin } from './origin';
 import type { ProxyInfo } from './proxy-protocol';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HttpError } from '../errors';
+import { HttpError } from '../../errors';
 import { ProxyTrust, parseForwarded, parseNode, type Client } from './forwarded';
 import type { Origin } from './origin';
 import type { ProxyInfo } from './proxy-protocol';

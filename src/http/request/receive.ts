@@ -4,11 +4,11 @@
  * a Python thread. While it waits it holds the body to --limit-request-body and to the body
  * timeout; once complete, the worker reads it through a Readable over the spool, at its own pace.
  */
-import type { AnyRequest } from './h2';
+import type { AnyRequest } from '../h2';
 import { Readable } from 'node:stream';
-import type { BodyHandOff, HandOffBody } from '../exchange';
-import { HttpError } from '../errors';
-import { Spool } from './spool';
+import type { BodyHandOff, HandOffBody } from '../../exchange';
+import { HttpError } from '../../errors';
+import { Spool } from '../spool';
 import { bodyTooLarge } from './limits';
 
 export interface BodyOptions {

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { Transform, type TransformCallback } from 'node:stream';
-import { HttpError } from '../errors';
+import { HttpError } from '../../errors';
 
 export interface Limits {
   requestLine: number;

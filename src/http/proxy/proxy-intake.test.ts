@@ -15,7 +15,7 @@ import { connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
-import type { Logger } from '../log/logger';
+import type { Logger } from '../../log/logger';
 import { AddressList } from './address-list';
 import { originOf } from './origin';
 import { createProxyIntake } from './proxy-intake';

@@ -6,7 +6,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { HttpResponseSink } from './sink';
 import { SendWatch } from './send-watch';
-import type { Logger } from '../log/logger';
+import type { Logger } from '../../log/logger';
 
 const quiet: Logger = {
   debug() {},

@@ -7,13 +7,13 @@ import { createReadStream } from 'node:fs';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
-import { isH2Response, STREAM_ABORT_CODE, type AnyResponse } from './h2';
-import type { Pairs, ResponseSink } from '../exchange';
-import type { FileRange } from '../protocol/frames';
-import { WHOLE_FILE } from '../protocol/frames';
-import type { HttpError } from '../errors';
-import type { Logger } from '../log/logger';
-import { Spool } from './spool';
+import { isH2Response, STREAM_ABORT_CODE, type AnyResponse } from '../h2';
+import type { Pairs, ResponseSink } from '../../exchange';
+import type { FileRange } from '../../protocol/frames';
+import { WHOLE_FILE } from '../../protocol/frames';
+import type { HttpError } from '../../errors';
+import type { Logger } from '../../log/logger';
+import { Spool } from '../spool';
 import type { SendWatch } from './send-watch';
 
 /** Output that waits for the client, in order. */

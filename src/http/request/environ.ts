@@ -2,9 +2,9 @@
  * Builds the CGI part of a WSGI environ (PEP 3333) from what llhttp parsed. The worker adds the
  * wsgi.* objects. Every value is a latin-1 string: one code point per byte on the wire.
  */
-import type { Pairs } from '../exchange';
-import type { AnyRequest } from './h2';
-import type { Client } from './forwarded';
+import type { Pairs } from '../../exchange';
+import type { AnyRequest } from '../h2';
+import type { Client } from '../proxy/forwarded';
 
 export interface ListenerInfo {
   scheme: 'http' | 'https';

@@ -5,7 +5,7 @@
  * ones included, so the cap bounds the sockets (and spools) that slow clients can hold.
  */
 import type { Server, Socket } from 'node:net';
-import type { Logger } from '../log/logger';
+import type { Logger } from '../../log/logger';
 
 const BODY = '503 Service Unavailable\n';
 const REFUSAL = `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${BODY.length}\r\nConnection: close\r\n\r\n${BODY}`;

@@ -11,7 +11,7 @@
  * logged at debug level with its reason.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Logger } from '../log/logger';
+import type { Logger } from '../../log/logger';
 import type { AddressList } from './address-list';
 import { detectProxyHeader, parseProxyHeader, type ProxyInfo } from './proxy-protocol';
 import { recordOrigin } from './origin';
