@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
-import { resolvePython } from './config/settings';
+import { resolvePython } from './config/python';
 import { NodicornError, ExitCode, ConfigError } from './errors';
 import { createLogger, type Logger } from './log/logger';
 import { AccessLog } from './log/access';

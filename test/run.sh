@@ -19,7 +19,8 @@ if ! "$VENV/bin/python" -c 'import flask, django' >/dev/null 2>&1; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django
 fi
 
-# 2. Build when dist/ is missing or older than any source file.
+# 2. Build when dist/ is missing or older than any source file (the build starts from an empty
+# dist/, so no module that moved or went away is left behind).
 stale=0
 if [ ! -f dist/cli/main.js ] || [ ! -f dist/server.js ]; then
   stale=1
@@ -31,11 +32,15 @@ if [ "$stale" = 1 ]; then
   npm run build
 fi
 
-# 3. The Python worker's own tests (stdlib unittest, run by the test venv's interpreter).
+# 3. No module, and no folder of src/, imports another that imports it back (prints the cycle).
+step "import cycles"
+node test/import-cycles.mjs
+
+# 4. The Python worker's own tests (stdlib unittest, run by the test venv's interpreter).
 step "python worker tests"
 "$VENV/bin/python" -m unittest discover -s python/tests -t python
 
-# 4. Node unit tests compiled beside the modules.
+# 5. Node unit tests compiled beside the modules.
 step "node unit tests (dist/)"
 mapfile -t unit < <(find dist -name '*.test.js' | sort)
 if [ "${#unit[@]}" -gt 0 ]; then
@@ -44,18 +49,18 @@ else
   echo "no unit tests found in dist/"
 fi
 
-# 5. Black-box tests: the real CLI, raw sockets, the venv's python for the workers.
+# 6. Black-box tests: the real CLI, raw sockets, the venv's python for the workers.
 step "black-box tests (test/)"
 export NODICORN_TEST_PYTHON="$VENV/bin/python"
 # Servers with 200 MB transfers and timing assertions: do not run every file at once.
 node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs
 
-# 6. The same black-box tests with the other HTTP/1.1 engine (--http-engine node): both must
+# 7. The same black-box tests with the other HTTP/1.1 engine (--http-engine node): both must
 # pass whole, since either one serves users (node:http on Node versions lean was not checked on).
 step "black-box tests (test/), --http-engine node"
 NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/*.test.mjs
 
-# 7. The external corpora once more over TLS, on both engines: the parser then reads the TLS
+# 8. The external corpora once more over TLS, on both engines: the parser then reads the TLS
 # stream's plaintext (one TLS record per byte in the byte-by-byte replays), which must change no
 # verdict. PROXY headers go in the clear before the handshake, as a load balancer sends them.
 step "corpora over TLS (test/corpus-*.test.mjs), both engines"

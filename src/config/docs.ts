@@ -3,7 +3,7 @@
  * (npm run docs). A unit test fails when the checked-in file differs from this output.
  */
 import { ENTRIES, SECTIONS } from './settings';
-import { usageOf } from '../cli/help';
+import { usageOf } from './help';
 
 function code(text: string): string {
   return text.includes('`') ? `\`\` ${text} \`\`` : `\`${text}\``;

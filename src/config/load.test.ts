@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LoadResult } from './load';
 import { shellSplit } from './argv';
-import { VALUE_ENTRIES, envName, resolvePython } from './settings';
+import { VALUE_ENTRIES, envName } from './settings';
+import { resolvePython } from './python';
 
 /** The test process's env without anything that would change the defaults. */
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -10,15 +10,15 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors';
-import { renderHelp, renderVersion } from '../cli/help';
+import { renderHelp, renderVersion } from './help';
 import { parseArgs, shellSplit, type ParsedArgs } from './argv';
 import { readConfigFile } from './file';
+import { resolvePython } from './python';
 import { Invalid } from './parsers';
 import {
   SETTINGS,
   VALUE_ENTRIES,
   primaryFlag,
-  resolvePython,
   type Config,
   type DefaultContext,
   type SettingEntry,

@@ -4,7 +4,6 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join, resolve, sep } from 'node:path';
-import type { Config } from './settings';
 
 async function isExecutable(file: string): Promise<boolean> {
   try {
@@ -34,7 +33,7 @@ export async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<
  * at load time.
  */
 export async function resolvePython(
-  config: Pick<Config, 'python'>,
+  config: { readonly python: string | null },
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
   startDir: string = process.cwd(),

@@ -9,7 +9,6 @@ import { action, flag, one, many, type Action, type DefaultContext, type Setting
 import * as P from './parsers';
 
 export { SECTIONS, type Section, type Setting, type Action, type DefaultContext } from './define';
-export { resolvePython, findOnPath } from './python';
 
 /** gunicorn's default: PORT (as set by Heroku-style platforms) on all interfaces, else local 8000. */
 function bindFromPort(ctx: DefaultContext): string[] {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENTRIES, SECTIONS } from '../config/settings';
+import { ENTRIES, SECTIONS } from './settings';
 import { renderHelp, renderVersion, usageOf, wrap } from './help';
 
 const ROOT = join(__dirname, '..', '..');

@@ -1,7 +1,7 @@
 /** --help and --version, rendered from the settings registry. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENTRIES, SECTIONS, type ActionEntry, type SettingEntry } from '../config/settings';
+import { ENTRIES, SECTIONS, type ActionEntry, type SettingEntry } from './settings';
 
 const WIDTH = 100;
 const COLUMN = 32;
@@ -12,7 +12,7 @@ interface PackageInfo {
 }
 
 function packageInfo(): PackageInfo {
-  // dist/cli/help.js → package.json at the project root.
+  // dist/config/help.js → package.json at the project root.
   return JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as PackageInfo;
 }
 
