@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
-import { resolvePython } from './config/python';
+import { choosePython } from './config/python';
 import { NodicornError, ExitCode, ConfigError } from './errors';
 import { createLogger, type Logger } from './log/logger';
 import { AccessLog } from './log/access';
@@ -53,10 +53,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const access = config.accessLogfile ? new AccessLog({ file: config.accessLogfile, format: config.accessLogformat, json: config.logFormat === 'json' }) : null;
   const dispatcher = new Dispatcher(config.backlog);
   const cwd = resolvePath(config.chdir);
+  const python = await choosePython(config, process.env, cwd);
   const arbiter = new Arbiter(
     {
       spec: {
-        python: await resolvePython(config, process.env, cwd),
+        python: python.path,
         app: config.app,
         threads: config.threads,
         prefetch: config.prefetch,
@@ -100,6 +101,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const proxyAllow = new AddressList(config.proxyAllowIps);
 
   log.info(`Starting nodicorn ${version()}`);
+  log.info(`Workers run ${python.path} (${python.reason})`);
   const servers: FrontServer[] = [];
   /** The PROXY protocol intakes that listen in front of the HTTP servers (--proxy-protocol). */
   const intakes: NetServer[] = [];

@@ -91,8 +91,8 @@ class LineCollector {
  * Starts `node bin/nodicorn ...args --bind 127.0.0.1:0` and waits for the Listening line.
  * Returns { port, pid, proc, stderrLines, stdoutLines, waitStderr, waitStdout, exited, stop, kill }.
  */
-export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000, bind = true, waitWorkers = 0, echo = !!process.env.NODICORN_TEST_ECHO } = {}) {
-  const argv = cliArgs(bind ? [...args, '--bind', '127.0.0.1:0'] : args);
+export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000, bind = true, waitWorkers = 0, python = true, echo = !!process.env.NODICORN_TEST_ECHO } = {}) {
+  const argv = cliArgs(bind ? [...args, '--bind', '127.0.0.1:0'] : args, { python });
   const proc = spawn(process.execPath, argv, {
     cwd,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...env },

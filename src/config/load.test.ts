@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LoadResult } from './load';
 import { shellSplit } from './argv';
 import { VALUE_ENTRIES, envName } from './settings';
-import { resolvePython } from './python';
 
 /** The test process's env without anything that would change the defaults. */
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -423,27 +422,4 @@ test('config file: .json with the same keys', async () => {
   assert.deepEqual(warnings, [`config file ${join(cwd, 'conf.json')}: unknown setting "unknown_key" ignored`]);
   writeFileSync(join(cwd, 'list.json'), '[1]');
   assert.equal(await loadError(['-c', 'list.json', 'app'], {}, cwd), `--config (from argv): expected a JSON object in "${join(cwd, 'list.json')}", got an array`);
-});
-
-test('resolvePython: --python, then $VIRTUAL_ENV, then ./.venv, then python3/python on PATH', async () => {
-  const root = tempDir();
-  const fakeExe = (file: string): string => {
-    mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, '#!/bin/sh\n');
-    chmodSync(file, 0o755);
-    return file;
-  };
-  const bin = process.platform === 'win32' ? ['Scripts', 'python.exe'] : ['bin', 'python'];
-  const venv = fakeExe(join(root, 'venv', ...bin));
-  const local = fakeExe(join(root, 'project', '.venv', ...bin));
-  const onPath = fakeExe(join(root, 'path', 'python3'));
-  const env = { PATH: join(root, 'path') };
-  assert.equal(await resolvePython({ python: '/opt/py' }, { ...env, VIRTUAL_ENV: join(root, 'venv') }, root), '/opt/py');
-  // A relative --python is read from where nodicorn started, not from --chdir; a bare name stays a name.
-  assert.equal(await resolvePython({ python: 'venv/bin/python' }, env, join(root, 'project'), root), join(root, 'venv', 'bin', 'python'));
-  assert.equal(await resolvePython({ python: 'python3.11' }, env, join(root, 'project'), root), 'python3.11');
-  assert.equal(await resolvePython({ python: null }, { ...env, VIRTUAL_ENV: join(root, 'venv') }, join(root, 'project')), venv);
-  assert.equal(await resolvePython({ python: null }, env, join(root, 'project')), local);
-  assert.equal(await resolvePython({ python: null }, env, root), onPath);
-  assert.equal(await resolvePython({ python: null }, { PATH: join(root, 'nowhere') }, root), 'python3');
 });

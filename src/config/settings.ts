@@ -447,11 +447,13 @@ export const SETTINGS = {
     nullable: true,
     parser: P.path,
     default: null,
-    defaultDoc: '$VIRTUAL_ENV/bin/python, else ./.venv/bin/python, else python3, else python',
+    defaultDoc: 'the pip launcher\'s Python, else $VIRTUAL_ENV, else .venv or venv in the start directory, then in --chdir, else python3 or python',
     doc:
-      'The Python interpreter that runs the workers (and evaluates a Python config file). By default ' +
-      'the active virtualenv, then a .venv in the working directory, then python3 or python on PATH. ' +
-      'A relative path is read from the directory nodicorn starts in, not from --chdir.',
+      'The Python interpreter that runs the workers (and evaluates a Python config file). By default, the first ' +
+      'that exists: the Python nodicorn was pip-installed into (when started by that install\'s `nodicorn` ' +
+      'or `python -m nodicorn`), the active virtualenv ($VIRTUAL_ENV), `.venv` then `venv` in the directory ' +
+      'nodicorn starts in, the same two in --chdir, then python3 or python on PATH. The choice and why are ' +
+      'logged at startup. A relative path is read from the directory nodicorn starts in, not from --chdir.',
   }),
   chdir: one<string>({
     section: 'Server Mechanics',
