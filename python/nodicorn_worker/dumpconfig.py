@@ -1,55 +1,115 @@
-"""Evaluates a nodicorn (gunicorn-style) Python config file and prints its settings as JSON.
+"""Evaluates a nodicorn (gunicorn-style) config and prints its settings as JSON.
 
-Usage: python dumpconfig.py CONFIG_FILE
+Usage: python dumpconfig.py CONFIG [--hooks NAME:MIN-MAX,...]
 
-The file runs as a module named __config__, with the working directory first on sys.path (as it is
-for the app). Anything it prints goes to stderr, so stdout carries only the JSON: {"values": {name: value}, "unserializable": [name, ...]}.
-Names starting with "_", modules, functions and classes are left out silently; other values that
-JSON cannot carry are listed in "unserializable" so the caller can warn about them.
+CONFIG is a Python file, or python:package.module for a module on the Python path (as gunicorn
+takes it). A file runs as a module named __config__, with the working directory first on sys.path
+(as it is for the app). Anything it prints goes to stderr, so stdout carries only the JSON:
+
+    {"values": {name: value}, "unserializable": [name, ...], "hooks": [name, ...]}
+
+--hooks names gunicorn's server hooks with how many arguments each takes; a function with one of
+those names is listed in "hooks" (after checking it takes that many), not in "values". Names
+starting with "_", modules, other functions, and classes defined under their own name are left
+out silently; a class bound to another name (logger_class = MyLogger) is given as its dotted
+path. Other values that JSON cannot carry are listed in "unserializable" so the caller can warn.
 """
 import contextlib
+import importlib
+import inspect
 import json
 import os
 import sys
 import types
+from typing import Any, Dict, List, Tuple
+
+PYTHON_PREFIX = 'python:'
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Returns a JSON-ready copy of value, or raises TypeError/ValueError."""
     if isinstance(value, (set, frozenset)):
         value = sorted(value, key=repr)
     return json.loads(json.dumps(value, allow_nan=False))
 
 
-def evaluate(path):
-    namespace = {'__file__': os.path.abspath(path), '__name__': '__config__', '__builtins__': __builtins__}
-    with open(path, 'rb') as f:
-        source = f.read()
-    code = compile(source, path, 'exec')
+def parse_hooks(spec: str) -> Dict[str, Tuple[int, int]]:
+    """'post_fork:2-2,post_request:3-4' -> {'post_fork': (2, 2), 'post_request': (3, 4)}."""
+    hooks = {}
+    for item in filter(None, spec.split(',')):
+        name, _, arity = item.partition(':')
+        low, _, high = arity.partition('-')
+        hooks[name] = (int(low), int(high or low))
+    return hooks
+
+
+def _takes(fn: Any, count: int) -> bool:
+    """Whether fn can be called with `count` positional arguments."""
+    try:
+        inspect.signature(fn).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:
+        return True  # no signature to check (some builtins): let the call decide
+    return True
+
+
+def _check_hook(name: str, fn: Any, arity: Tuple[int, int]) -> None:
+    low, high = arity
+    if not any(_takes(fn, n) for n in range(low, high + 1)):
+        wanted = str(low) if low == high else '%d or %d' % (low, high)
+        raise TypeError('server hook %s must take %s positional arguments' % (name, wanted))
+
+
+def load_namespace(config: str) -> Dict[str, Any]:
+    """Runs the config file (or imports the python: module) and returns its module-level names."""
     with contextlib.redirect_stdout(sys.stderr):
-        exec(code, namespace)
-    values = {}
-    unserializable = []
-    for name, value in namespace.items():
-        if name.startswith('_'):
+        if config.startswith(PYTHON_PREFIX):
+            return dict(vars(importlib.import_module(config[len(PYTHON_PREFIX):])))
+        namespace = {'__file__': os.path.abspath(config), '__name__': '__config__', '__builtins__': __builtins__}
+        with open(config, 'rb') as f:
+            source = f.read()
+        exec(compile(source, config, 'exec'), namespace)
+        return namespace
+
+
+def evaluate(config: str, hooks: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
+    values: Dict[str, Any] = {}
+    unserializable: List[str] = []
+    found: List[str] = []
+    for name, value in load_namespace(config).items():
+        if name.startswith('_') or isinstance(value, types.ModuleType):
             continue
-        if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
+        if name in hooks and callable(value):
+            _check_hook(name, value, hooks[name])
+            found.append(name)
+            continue
+        if isinstance(value, type):
+            if value.__name__ != name:
+                values[name] = '%s.%s' % (value.__module__, value.__qualname__)
+            continue
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
             continue
         try:
             values[name] = _plain(value)
         except (TypeError, ValueError):
             unserializable.append(name)
-    return {'values': values, 'unserializable': unserializable}
+    return {'values': values, 'unserializable': unserializable, 'hooks': found}
 
 
-def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write('usage: dumpconfig.py CONFIG_FILE\n')
+def main(argv: List[str]) -> int:
+    args = argv[1:]
+    hooks: Dict[str, Tuple[int, int]] = {}
+    if len(args) == 3 and args[1] == '--hooks':
+        hooks = parse_hooks(args[2])
+        args = args[:1]
+    if len(args) != 1:
+        sys.stderr.write('usage: dumpconfig.py CONFIG [--hooks NAME:MIN-MAX,...]\n')
         return 2
     # Running this script put its own directory first on sys.path; the config file should see the
     # working directory instead, as the app does.
     sys.path[0] = os.getcwd()
-    result = evaluate(argv[1])
+    result = evaluate(args[0], hooks)
     sys.stdout.write(json.dumps(result))
     sys.stdout.write('\n')
     sys.stdout.flush()

@@ -1,7 +1,8 @@
 /**
  * Command-line words → occurrences of settings. Accepts `--flag value`, `--flag=value`, `-w 4`,
- * `-w4`, `-w=4`, repeated flags, and `--` to end the flags. Also splits NODICORN_CMD_ARGS (and
- * repeatable env vars) into words with shell-like quoting.
+ * `-w4`, `-w=4`, repeated flags, flags whose argument may be left out (`--proxy-protocol`), and
+ * `--` to end the flags. Also splits GUNICORN_CMD_ARGS / NODICORN_CMD_ARGS (and repeatable env
+ * vars) into words with shell-like quoting.
  */
 import { ConfigError } from '../errors';
 import { ENTRIES, primaryFlag, type ActionEntry, type SettingEntry } from './settings';
@@ -20,10 +21,24 @@ export interface ParsedArgs {
 }
 
 const BY_FLAG = new Map<string, SettingEntry | ActionEntry>();
-for (const entry of ENTRIES) for (const f of entry.setting.flags) BY_FLAG.set(f, entry);
+for (const entry of ENTRIES) {
+  if (entry.setting.kind === 'hook') continue;
+  for (const f of entry.setting.flags) BY_FLAG.set(f, entry as SettingEntry | ActionEntry);
+}
 
 function takesValue(entry: SettingEntry | ActionEntry): boolean {
   return entry.setting.kind === 'value' && !entry.setting.isSwitch;
+}
+
+/** For a flag whose argument may be left out: whether `word` is its argument (a valid value). */
+function acceptsWord(entry: SettingEntry, word: string | undefined): word is string {
+  if (word === undefined || word.startsWith('-')) return false;
+  try {
+    entry.setting.parseItem(word);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a word is a flag we know, so `--bind --workers 2` does not eat --workers as an address. */
@@ -60,6 +75,15 @@ export function parseArgs(words: readonly string[], source: string): ParsedArgs 
     if (!takesValue(entry)) {
       if (attached !== null && entry.setting.kind === 'action') {
         throw new ConfigError(`${flag} (from ${source}): takes no value, got "${attached}"`);
+      }
+      occurrences.push({ entry, flag, raw: attached });
+      continue;
+    }
+    if (attached === null && entry.setting.kind === 'value' && entry.setting.optionalArg) {
+      const next = words[i + 1];
+      if (acceptsWord(entry as SettingEntry, next)) {
+        attached = next;
+        i++;
       }
       occurrences.push({ entry, flag, raw: attached });
       continue;

@@ -1,20 +1,29 @@
 /**
  * The vocabulary of the settings registry: what a setting is, and the helpers that declare one
- * (`one`, `many`, `flag`, `action`). The registry itself is settings.ts.
+ * (`one`, `many`, `flag`, `action`, `hook`). The registry itself is settings/ (one file per
+ * section, assembled by settings/index.ts).
  */
 import * as P from './parsers';
 import type { Parser } from './parsers';
 
+/** gunicorn's sections, in its order, then nodicorn's own. */
 export const SECTIONS = [
   'Application',
   'Config File',
   'Server Socket',
   'Worker Processes',
-  'Server Mechanics',
   'Security',
-  'SSL',
+  'Debugging',
+  'Server Mechanics',
+  'Proxies',
+  'HTTP Parsing',
   'Logging',
   'Process Naming',
+  'SSL',
+  'HTTP/2',
+  'Server Hooks',
+  'Dirty Arbiters',
+  'Control',
   'General',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -30,8 +39,20 @@ export interface DefaultContext {
   read(name: string): string | undefined;
 }
 
+/**
+ * How a setting compares with gunicorn 27's of the same name:
+ * - 'same': it does what gunicorn documents;
+ * - 'nodicorn': nodicorn's own, gunicorn has no such setting;
+ * - differs: it works, with the difference said here (value-dependent refusals, such as
+ *   `-k gevent`, are the parser's and are said here too);
+ * - noEffect: accepted, and a value other than the default warns once at startup with this reason;
+ * - refused: a value other than the default stops startup (exit 2) with this reason.
+ */
+export type Parity = 'same' | 'nodicorn' | { readonly differs: string } | { readonly noEffect: string } | { readonly refused: string };
+
 export interface Common {
   readonly section: Section;
+  readonly gunicorn: Parity;
   /** Command-line spellings, short first: ['-w', '--workers']. Empty for the positional app. */
   readonly flags: readonly string[];
   /** Placeholder in --help and the docs: `-w INT`. */
@@ -49,8 +70,15 @@ export interface Setting<T> extends Common {
   readonly positional: boolean;
   /** Each occurrence adds an item; a higher-precedence source replaces the whole list. */
   readonly repeatable: boolean;
-  /** A flag that takes no argument (its presence means true). */
+  /** A flag that takes no argument (its presence means `bareValue`). */
   readonly isSwitch: boolean;
+  /**
+   * What the flag means given without an argument: 'true' for a switch (--reload), 'false' for a
+   * negative one (--no-sendfile), gunicorn's `const` for an optional argument (--proxy-protocol).
+   */
+  readonly bareValue: string | null;
+  /** The flag takes the next word only when that word is a valid value (argparse's nargs='?'). */
+  readonly optionalArg: boolean;
   /** A config-file `None` / JSON null is allowed and means "off". */
   readonly nullable: boolean;
   /** For errors, --help and docs: "a positive integer". */
@@ -71,10 +99,25 @@ export interface Action extends Common {
   readonly action: 'help' | 'version';
 }
 
+/**
+ * A gunicorn server hook: a callable only a Python config file can define (no flag, no env var).
+ * The config file's loader reports which hooks it defines; Python processes call them.
+ */
+export interface Hook extends Common {
+  readonly kind: 'hook';
+  /** gunicorn's name, the config file's function name: 'post_fork'. */
+  readonly file: string;
+  /** gunicorn's signature, for the docs: '(server, worker)'. */
+  readonly signature: string;
+  /** Where gunicorn calls it. */
+  readonly runsIn: 'arbiter' | 'worker';
+}
+
 type Default<T> = T | ((ctx: DefaultContext) => T);
 
 interface ValueSpec<T> {
   section: Section;
+  gunicorn: Parity;
   flags: readonly string[];
   metavar: string;
   doc: string;
@@ -103,12 +146,15 @@ function shared<T, I>(spec: ValueSpec<T>, parser: Parser<I>) {
   return {
     kind: 'value' as const,
     section: spec.section,
+    gunicorn: spec.gunicorn,
     flags: spec.flags,
     metavar: spec.metavar,
     doc: spec.doc,
     file: spec.file,
     envOverride: spec.env,
     isSwitch: false,
+    bareValue: null,
+    optionalArg: false,
     expected: parser.expected,
     defaultDoc: spec.defaultDoc ?? describeDefault(spec.default),
     parseItem: (raw: string) => parser.parse(raw),
@@ -156,15 +202,32 @@ export function many<T>(spec: ValueSpec<T[]> & { parser: Parser<T> }): Setting<T
   };
 }
 
-/** A flag without an argument: present means true (`--reload`). */
-export function flag(spec: Omit<ValueSpec<boolean>, 'metavar'>): Setting<boolean> {
+/**
+ * A flag without an argument: present means true (`--reload`), or false with `negative`
+ * (`--no-sendfile`). `nullable` lets a config file say None (gunicorn's "unset").
+ */
+export function flag(spec: Omit<ValueSpec<boolean>, 'metavar'> & { negative?: boolean; nullable?: boolean }): Setting<boolean> {
+  const bare = spec.negative ? 'false' : 'true';
   return {
     ...one<boolean>({ ...spec, metavar: '', parser: P.boolean }),
     isSwitch: true,
-    fromOccurrences: (raws) => (raws.length === 0 ? false : P.boolean.parse(raws[raws.length - 1] ?? 'true')),
+    bareValue: bare,
+    fromOccurrences: (raws) => P.boolean.parse(raws[raws.length - 1] ?? bare),
   };
+}
+
+/**
+ * A flag whose argument may be left out (argparse's nargs='?'): bare, it means `bare`; it takes
+ * the next word only when the parser accepts it, so `--proxy-protocol app:app` keeps the app.
+ */
+export function optional<T>(spec: ValueSpec<T> & { parser: Parser<T>; bare: string }): Setting<T> {
+  return { ...one<T>(spec), bareValue: spec.bare, optionalArg: true };
 }
 
 export function action(spec: Common & { action: Action['action'] }): Action {
   return { kind: 'action', ...spec };
+}
+
+export function hook(spec: Omit<Hook, 'kind' | 'flags' | 'metavar' | 'section'> & { section?: Section }): Hook {
+  return { kind: 'hook', flags: [], metavar: '', section: 'Server Hooks', ...spec };
 }

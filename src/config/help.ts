@@ -1,7 +1,7 @@
 /** --help and --version, rendered from the settings registry. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENTRIES, SECTIONS, type ActionEntry, type SettingEntry } from './settings';
+import { ENTRIES, SECTIONS, type Entry } from './settings';
 
 const WIDTH = 100;
 const COLUMN = 32;
@@ -24,10 +24,11 @@ export function renderVersion(): string {
   return `nodicorn (version ${packageVersion()})\n`;
 }
 
-/** "-w, --workers INT", "APP_MODULE", "-h, --help". */
-export function usageOf(entry: SettingEntry | ActionEntry): string {
+/** "-w, --workers INT", "APP_MODULE", "-h, --help"; a config-file-only name: "post_fork (config file)". */
+export function usageOf(entry: Entry): string {
   const s = entry.setting;
-  if (s.flags.length === 0) return s.metavar;
+  if (s.kind === 'hook') return `${s.file}${s.signature} (config file)`;
+  if (s.flags.length === 0) return s.kind === 'value' && !s.positional && s.file ? `${s.file} (config file)` : s.metavar;
   return s.flags.join(', ') + (s.metavar ? ` ${s.metavar}` : '');
 }
 
@@ -51,12 +52,18 @@ export function wrap(text: string, indent: number, width: number): string {
   return lines.join('\n' + ' '.repeat(indent));
 }
 
+/** --help shows what a command line can say: flags and APP_MODULE (as gunicorn's --help does). */
+export function shownInHelp(entry: Entry): boolean {
+  const s = entry.setting;
+  return s.flags.length > 0 || (s.kind === 'value' && s.positional);
+}
+
 export function renderHelp(): string {
   const info = packageInfo();
   const out: string[] = ['usage: nodicorn [OPTIONS] APP_MODULE', ''];
   if (info.description) out.push(wrap(info.description, 0, WIDTH), '');
   for (const section of SECTIONS) {
-    const entries = ENTRIES.filter((e) => e.setting.section === section);
+    const entries = ENTRIES.filter((e) => e.setting.section === section && shownInHelp(e));
     if (entries.length === 0) continue;
     out.push(`${section}:`);
     for (const entry of entries) {
@@ -71,8 +78,9 @@ export function renderHelp(): string {
   out.push(
     wrap(
       'Each option can also be set by an environment variable (--workers: NODICORN_WORKERS) or in ' +
-        'the config file; NODICORN_CMD_ARGS holds extra arguments. Precedence: defaults < config file < ' +
-        'environment < NODICORN_CMD_ARGS < command line. See docs/settings.md.',
+        'the config file; GUNICORN_CMD_ARGS and NODICORN_CMD_ARGS hold extra arguments. Precedence: defaults < ' +
+        'config file < environment < GUNICORN_CMD_ARGS < NODICORN_CMD_ARGS < command line. Server hooks and ' +
+        'a few settings are config-file only. See docs/settings.md.',
       0,
       WIDTH,
     ),

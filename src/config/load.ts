@@ -1,11 +1,13 @@
 /**
  * Builds a Config from every source, lowest precedence first:
  *
- *   defaults  <  config file  <  env NODICORN_*  <  NODICORN_CMD_ARGS  <  argv
+ *   defaults  <  config file  <  env NODICORN_*  <  GUNICORN_CMD_ARGS  <  NODICORN_CMD_ARGS  <  argv
  *
  * (Defaults may read WEB_CONCURRENCY and PORT.) A higher source replaces a lower one's value whole,
  * lists included. Every value is checked where it is read, and a bad one becomes one ConfigError
- * line naming the flag, the source and what was expected.
+ * line naming the flag, the source and what was expected. The config file is -c (from any source
+ * above it), else ./nodicorn.conf.py, else ./gunicorn.conf.py: a file written for nodicorn wins
+ * over one kept for gunicorn.
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -13,9 +15,12 @@ import { ConfigError } from '../errors';
 import { renderHelp, renderVersion } from './help';
 import { parseArgs, shellSplit, type ParsedArgs } from './argv';
 import { readConfigFile } from './file';
+import { Refused } from './gunicorn-parsers';
+import { checkParity } from './parity';
 import { resolvePython } from './python';
 import { Invalid } from './parsers';
 import {
+  HOOK_ENTRIES,
   SETTINGS,
   VALUE_ENTRIES,
   primaryFlag,
@@ -37,8 +42,12 @@ export type LoadResult =
       warnings: string[];
     };
 
-export const DEFAULT_CONFIG_FILE = './nodicorn.conf.py';
-export const CMD_ARGS_ENV = 'NODICORN_CMD_ARGS';
+/** Read in this order when no -c is given; the first that exists is the config file. */
+export const DEFAULT_CONFIG_FILES = ['./nodicorn.conf.py', './gunicorn.conf.py'] as const;
+/** Extra command-line arguments from the environment, lowest precedence first. */
+export const CMD_ARGS_ENVS = ['GUNICORN_CMD_ARGS', 'NODICORN_CMD_ARGS'] as const;
+/** `-c python:package.module`: a module on the Python path, as gunicorn takes it. */
+const PYTHON_MODULE = /^python:([A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)$/;
 
 /** One source's values, already parsed. */
 interface Layer {
@@ -55,6 +64,7 @@ function invalid(entry: SettingEntry, source: string, value: unknown, err: unkno
   if (!(err instanceof Invalid)) throw err;
   const flag = primaryFlag(entry.setting);
   const got = err.culprit ? err.culprit.value : value;
+  if (err instanceof Refused) throw new ConfigError(`${flag} ${typeof got === 'string' ? got : shown(got)} (from ${source}): refused: ${err.reason}`);
   throw new ConfigError(`${flag} (from ${source}): expected ${err.expected ?? entry.setting.expected}, got ${shown(got)}`);
 }
 
@@ -64,7 +74,7 @@ function argsLayer(parsed: ParsedArgs, source: string): Layer {
   for (const occ of parsed.occurrences) {
     if (occ.entry.setting.kind !== 'value') continue;
     const entry = occ.entry as SettingEntry;
-    const raw = occ.raw ?? 'true'; // a switch given bare
+    const raw = occ.raw ?? entry.setting.bareValue ?? 'true'; // a switch given bare
     try {
       entry.setting.parseItem(raw);
     } catch (err) {
@@ -117,14 +127,18 @@ function envLayer(env: NodeJS.ProcessEnv): Layer {
 
 interface FileLayer extends Layer {
   readonly warnings: string[];
+  /** gunicorn names of the server hooks the file defines. */
+  readonly hooks: string[];
 }
 
 async function fileLayer(file: string, label: string, python: string, cwd: string, env: NodeJS.ProcessEnv): Promise<FileLayer> {
   const source = `config file ${file}`;
-  const { values: raw, unserializable } = await readConfigFile(file, python, cwd, env, label);
+  const { values: raw, unserializable, hooks } = await readConfigFile(file, python, cwd, env, label);
   const values = new Map<SettingKey, unknown>();
   const warnings: string[] = [];
   for (const [name, value] of Object.entries(raw)) {
+    const hook = HOOK_ENTRIES.find((e) => e.setting.file === name);
+    if (hook) throw new ConfigError(`${name} (from ${source}): expected a function ${name}${hook.setting.signature}, got ${shown(value)}`);
     const entry = VALUE_ENTRIES.find((e) => e.setting.file === name);
     if (!entry) {
       warnings.push(`${source}: unknown setting "${name}" ignored`);
@@ -140,7 +154,7 @@ async function fileLayer(file: string, label: string, python: string, cwd: strin
     const known = VALUE_ENTRIES.some((e) => e.setting.file === name);
     warnings.push(`${source}: ${known ? 'setting' : 'unknown name'} "${name}" is not a plain value; ignored`);
   }
-  return { source, values, warnings };
+  return { source, values, warnings, hooks };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -171,25 +185,35 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
       return occ.entry.setting.action === 'help' ? { kind: 'help', text: renderHelp() } : { kind: 'version', text: renderVersion() };
     }
   }
-  const cmdArgsText = env[CMD_ARGS_ENV];
-  const fromCmdArgs = cmdArgsText ? parseArgs(shellSplit(cmdArgsText, CMD_ARGS_ENV), CMD_ARGS_ENV) : { occurrences: [], positionals: [] };
+  const cmdArgs = CMD_ARGS_ENVS.map((name) => {
+    const text = env[name];
+    return argsLayer(text ? parseArgs(shellSplit(text, name), name) : { occurrences: [], positionals: [] }, name);
+  });
 
   // Highest last; the config file goes underneath once we know which file it is.
-  const upper: Layer[] = [envLayer(env), argsLayer(fromCmdArgs, CMD_ARGS_ENV), argsLayer(fromArgv, 'argv')];
+  const upper: Layer[] = [envLayer(env), ...cmdArgs, argsLayer(fromArgv, 'argv')];
 
   const warnings: string[] = [];
   const layers: Layer[] = [...upper];
   const chosen = top(upper, 'config');
   let configFile: string | null = null;
-  if (chosen) {
+  if (chosen && PYTHON_MODULE.test(chosen.value as string)) {
+    configFile = chosen.value as string;
+  } else if (chosen) {
     const file = resolve(cwd, chosen.value as string);
     if (!(await exists(file))) {
       throw new ConfigError(`--config (from ${chosen.source}): expected an existing file, got ${shown(chosen.value)}`);
     }
     configFile = file;
-  } else if (await exists(resolve(cwd, DEFAULT_CONFIG_FILE))) {
-    configFile = resolve(cwd, DEFAULT_CONFIG_FILE);
+  } else {
+    for (const name of DEFAULT_CONFIG_FILES) {
+      if (await exists(resolve(cwd, name))) {
+        configFile = resolve(cwd, name);
+        break;
+      }
+    }
   }
+  let hooks: string[] = [];
   if (configFile) {
     const chdir = top(upper, 'chdir');
     const workDir = chdir ? resolve(cwd, chdir.value as string) : cwd;
@@ -197,6 +221,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
     const label = `--config (from ${chosen?.source ?? 'default'})`;
     const file = await fileLayer(configFile, label, python, cwd, env);
     warnings.push(...file.warnings);
+    hooks = file.hooks;
     layers.unshift(file);
   }
 
@@ -229,6 +254,10 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
     sources[entry.key] = source;
   }
   if (configFile) config.config = configFile;
+  config.hooks = hooks;
+  // gunicorn: the sync worker with more than one thread is the gthread worker.
+  if (config.workerClass === 'sync' && (config.threads as number) > 1) config.workerClass = 'gthread';
+  warnings.push(...checkParity(config, sources, hooks));
   if (config.app === null || config.app === undefined) {
     throw new ConfigError(
       `APP_MODULE: expected an app such as module:application (the argument, ${entryOf('app').env ?? ''} ` +

@@ -1,0 +1,120 @@
+/**
+ * gunicorn's server hooks: functions a Python config file defines (no flag, no env var). The
+ * config loader reports which ones the file defines; Python processes call them.
+ */
+import { hook } from '../define';
+
+export const HOOKS = {
+  onStarting: hook({
+    gunicorn: 'same',
+    file: 'on_starting',
+    signature: '(server)',
+    runsIn: 'arbiter',
+    doc: 'Called just before the master process is initialized.',
+  }),
+  onReload: hook({
+    gunicorn: 'same',
+    file: 'on_reload',
+    signature: '(server)',
+    runsIn: 'arbiter',
+    doc: 'Called when the workers are reloaded (SIGHUP).',
+  }),
+  whenReady: hook({
+    gunicorn: 'same',
+    file: 'when_ready',
+    signature: '(server)',
+    runsIn: 'arbiter',
+    doc: 'Called just after the server is started (the listeners are open).',
+  }),
+  preFork: hook({
+    gunicorn: 'same',
+    file: 'pre_fork',
+    signature: '(server, worker)',
+    runsIn: 'arbiter',
+    doc: 'Called just before a worker is started.',
+  }),
+  postFork: hook({
+    gunicorn: 'same',
+    file: 'post_fork',
+    signature: '(server, worker)',
+    runsIn: 'worker',
+    doc: 'Called in a new worker just after it starts (seed random generators, close inherited connections).',
+  }),
+  postWorkerInit: hook({
+    gunicorn: 'same',
+    file: 'post_worker_init',
+    signature: '(worker)',
+    runsIn: 'worker',
+    doc: 'Called in a worker after it has loaded the app.',
+  }),
+  workerInt: hook({
+    gunicorn: 'same',
+    file: 'worker_int',
+    signature: '(worker)',
+    runsIn: 'worker',
+    doc: 'Called in a worker that received SIGINT or SIGQUIT.',
+  }),
+  workerAbort: hook({
+    gunicorn: 'same',
+    file: 'worker_abort',
+    signature: '(worker)',
+    runsIn: 'worker',
+    doc: 'Called in a worker that received SIGABRT, as when it is killed for --timeout.',
+  }),
+  preExec: hook({
+    gunicorn: 'same',
+    file: 'pre_exec',
+    signature: '(server)',
+    runsIn: 'arbiter',
+    doc: 'Called just before a new master process is executed (SIGUSR2).',
+  }),
+  preRequest: hook({
+    gunicorn: 'same',
+    file: 'pre_request',
+    signature: '(worker, req)',
+    runsIn: 'worker',
+    doc: 'Called in the worker just before it runs a request.',
+  }),
+  postRequest: hook({
+    gunicorn: 'same',
+    file: 'post_request',
+    signature: '(worker, req, environ[, resp])',
+    runsIn: 'worker',
+    doc: 'Called in the worker after it has run a request (a function of three arguments, without resp, is accepted too).',
+  }),
+  childExit: hook({
+    gunicorn: 'same',
+    file: 'child_exit',
+    signature: '(server, worker)',
+    runsIn: 'arbiter',
+    doc: 'Called in the master just after a worker has exited.',
+  }),
+  workerExit: hook({
+    gunicorn: 'same',
+    file: 'worker_exit',
+    signature: '(server, worker)',
+    runsIn: 'worker',
+    doc: 'Called in a worker just before it exits.',
+  }),
+  nworkersChanged: hook({
+    gunicorn: 'same',
+    file: 'nworkers_changed',
+    signature: '(server, new_value, old_value)',
+    runsIn: 'arbiter',
+    doc: 'Called when the number of workers changes (TTIN, TTOU); old_value is None the first time.',
+  }),
+  onExit: hook({
+    gunicorn: 'same',
+    file: 'on_exit',
+    signature: '(server)',
+    runsIn: 'arbiter',
+    doc: 'Called just before the server exits.',
+  }),
+  sslContext: hook({
+    gunicorn: 'same',
+    file: 'ssl_context',
+    signature: '(config, default_ssl_context_factory)',
+    runsIn: 'arbiter',
+    doc: 'Returns the ssl.SSLContext to serve TLS with; default_ssl_context_factory() builds the one the settings describe.',
+  }),
+} as const;
