@@ -15,7 +15,7 @@ import { AccessLog } from './log/access';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
 import { Frontend } from './http/frontend';
-import type { FrontServer } from './http/h2';
+import type { FrontServer } from './http/engine';
 import { tlsSetup } from './http/tls';
 import { parseBind, formatAddress, type BindAddress } from './config/address';
 import { AddressList } from './http/proxy/address-list';

@@ -4,31 +4,9 @@
  * node:http2 leaves to the server is here: an idle timeout per session, and closing sessions
  * gracefully (GOAWAY) or at once on shutdown.
  */
-import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import {
-  constants,
-  createSecureServer,
-  Http2ServerRequest,
-  Http2ServerResponse,
-  type Http2SecureServer,
-  type SecureServerOptions,
-  type ServerHttp2Session,
-} from 'node:http2';
-import type { Server as NetServer } from 'node:net';
-
-/** What the front end serves on: node:http, node:https and node:http2 servers alike. */
-export type FrontServer = NetServer & Pick<HttpServer, 'closeIdleConnections' | 'closeAllConnections'>;
-
-export type AnyRequest = IncomingMessage | Http2ServerRequest;
-export type AnyResponse = ServerResponse | Http2ServerResponse;
-
-export function isH2Request(req: AnyRequest): req is Http2ServerRequest {
-  return req instanceof Http2ServerRequest;
-}
-
-export function isH2Response(res: AnyResponse): res is Http2ServerResponse {
-  return res instanceof Http2ServerResponse;
-}
+import { Server as HttpServer } from 'node:http';
+import { constants, createSecureServer, type Http2SecureServer, type SecureServerOptions, type ServerHttp2Session } from 'node:http2';
+import type { FrontServer } from './engine';
 
 /**
  * Before its first request a session may wait as long as node:http lets an HTTP/1 connection

@@ -14,17 +14,18 @@
  *   after the head would belong to the new protocol), and the request would wait for the body
  *   timeout.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError } from '../../errors';
 import type { Logger } from '../../log/logger';
-import { reasonFor } from '../response/sink';
+import type { H1Request, H1Response } from '../engine';
+import { onDestroySoon } from '../node-internals';
+import { reasonFor } from '../response/error-response';
 
 /** How long a closing connection keeps reading (and dropping) what the client still sends. */
 const LINGER_MS = 2_000;
 
 interface Owed {
-  req: IncomingMessage;
+  req: H1Request;
   /** Answers this request with an error (its body could not be parsed). */
   fail: (error: HttpError) => void;
   failed: boolean;
@@ -59,7 +60,7 @@ export class Connections {
   }
 
   /** A request was handed to the app: its response is owed until `res` closes. */
-  track(req: IncomingMessage, res: ServerResponse, fail: (error: HttpError) => void): void {
+  track(req: H1Request, res: H1Response, fail: (error: HttpError) => void): void {
     const socket = req.socket;
     const s = this.state(socket);
     const entry: Owed = { req, fail, failed: false };
@@ -85,7 +86,7 @@ export class Connections {
     const s = this.state(socket);
     s.closing = true;
     // node:http calls socket.destroySoon() once the last response is written.
-    (socket as Socket & { destroySoon?: () => void }).destroySoon = () => linger(socket);
+    onDestroySoon(socket, () => linger(socket));
   }
 
   /** The client's FIN: a request whose body is still coming cannot get the rest. */

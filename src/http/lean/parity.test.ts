@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { once } from 'node:events';
-import { llhttp, type Llhttp } from './binding';
+import { llhttp, type Llhttp } from '../node-internals';
 import { LeanServer, LeanTlsServer } from './server';
 
 /** Answers by path: /STATUS/MODE, MODE one of the response shapes below. */

@@ -5,6 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
+import type { H1Request } from '../engine';
 
 export interface RequestOwner {
   readonly socket: Socket;
@@ -12,7 +13,7 @@ export interface RequestOwner {
   readMore(): void;
 }
 
-export class LeanRequest extends Readable {
+export class LeanRequest extends Readable implements H1Request {
   /** The whole message, trailers included, has been parsed. */
   complete = false;
   rawTrailers: string[] = [];

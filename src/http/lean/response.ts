@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
+import type { H1Response } from '../engine';
 import type { LeanRequest } from './request';
 import { holdForTurn, releaseNow } from './turn-cork';
 
@@ -45,7 +46,7 @@ function httpDate(): string {
   return dateText;
 }
 
-export class LeanResponse extends EventEmitter {
+export class LeanResponse extends EventEmitter implements H1Response {
   statusCode = 200;
   /** The connection stays open after this response (llhttp's verdict, the app's and ours). */
   shouldKeepAlive: boolean;

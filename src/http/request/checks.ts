@@ -2,9 +2,8 @@
  * Request checks llhttp (or, for HTTP/2, nghttp2) leaves to the server. Each returns the
  * HttpError to answer with, or null.
  */
-import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../../errors';
-import { isH2Request, type AnyRequest } from '../h2';
+import { isH2Request, type AnyRequest, type H1Request } from '../engine';
 
 const bad = (reason: string): HttpError => new HttpError(400, 'ERR_BAD_REQUEST', reason);
 
@@ -114,7 +113,7 @@ export function checkTrailers(rawTrailers: string[]): HttpError | null {
  * §9.3.1), a front end may not have framed it the way llhttp did, so the request is answered
  * but nothing after it on the connection is trusted.
  */
-export function endsConnection(req: IncomingMessage): boolean {
+export function endsConnection(req: H1Request): boolean {
   const raw = req.rawHeaders;
   const bodiless = req.method === 'GET' || req.method === 'HEAD';
   for (let i = 0; i < raw.length; i += 2) {

@@ -3,7 +3,7 @@
  * wsgi.* objects. Every value is a latin-1 string: one code point per byte on the wire.
  */
 import type { Pairs } from '../../exchange';
-import type { AnyRequest } from '../h2';
+import type { AnyRequest } from '../engine';
 import type { Client } from '../proxy/forwarded';
 
 export interface ListenerInfo {

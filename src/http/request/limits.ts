@@ -2,10 +2,9 @@
  * gunicorn's request limits, checked on what llhttp parsed, and the node:http options that let
  * those limits (not Node's own caps) decide. 0 means unlimited everywhere.
  */
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import { Transform, type TransformCallback } from 'node:stream';
 import { HttpError } from '../../errors';
+import type { AnyRequest } from '../engine';
 
 export interface Limits {
   requestLine: number;
@@ -40,7 +39,7 @@ export function h2Limits(limits: Limits): { maxHeaderListPairs: number; settings
 
 const PSEUDO_HEADERS = 4;
 
-export function checkLimits(req: IncomingMessage | Http2ServerRequest, limits: Limits): HttpError | null {
+export function checkLimits(req: AnyRequest, limits: Limits): HttpError | null {
   // "METHOD SP target SP HTTP/x.y" (RFC 9112 §3).
   const line = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 10;
   if (limits.requestLine > 0 && line > limits.requestLine) {

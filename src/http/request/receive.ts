@@ -4,7 +4,7 @@
  * a Python thread. While it waits it holds the body to --limit-request-body and to the body
  * timeout; once complete, the worker reads it through a Readable over the spool, at its own pace.
  */
-import type { AnyRequest } from '../h2';
+import type { AnyRequest } from '../engine';
 import { Readable } from 'node:stream';
 import type { BodyHandOff, HandOffBody } from '../../exchange';
 import { HttpError } from '../../errors';

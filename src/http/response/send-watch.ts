@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger';
 import { sweepInterval } from '../conn/sweep';
+import { unsentInHandle } from '../node-internals';
 
 interface Watched {
   socket: Socket;
@@ -23,19 +24,13 @@ interface Watched {
   cut: () => void;
 }
 
-/** libuv's count of bytes a write has not yet handed to the kernel (moves on partial writes). */
-interface HandleWithQueue {
-  writeQueueSize?: number;
-}
-
 /**
  * A fingerprint of the socket's output: it changes when the client takes bytes (a partial write
  * shrinks libuv's queue, a finished one shrinks the stream's buffer) and when more is queued,
  * which the sink only does once the socket drained, so that too means the client read.
  */
 function progressMark(socket: Socket): string {
-  const handle = (socket as unknown as { _handle?: HandleWithQueue | null })._handle;
-  return `${socket.writableLength}/${handle?.writeQueueSize ?? ''}/${socket.bytesWritten}`;
+  return `${socket.writableLength}/${unsentInHandle(socket)}/${socket.bytesWritten}`;
 }
 
 export class SendWatch {

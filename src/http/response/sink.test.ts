@@ -6,6 +6,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { HttpResponseSink } from './sink';
 import { SendWatch } from './send-watch';
+import { wireFor } from './wire';
 import type { Logger } from '../../log/logger';
 
 const quiet: Logger = {
@@ -41,7 +42,7 @@ async function serve(batches: number[]): Promise<{ writes: number; body: Buffer;
     const writev = socket._writev.bind(socket);
     socket._write = (...args: unknown[]) => (writes++, write(...args));
     socket._writev = (...args: unknown[]) => (writes++, writev(...args));
-    const sink = new HttpResponseSink(res, false, quiet, { memory: 256 * 1024, dir: tmpdir(), maxFile: 1 << 30 }, new SendWatch(0, quiet));
+    const sink = new HttpResponseSink(wireFor(res), false, quiet, { memory: 256 * 1024, dir: tmpdir(), maxFile: 1 << 30 }, new SendWatch(0, quiet));
     sink.head(200, 'OK', [['Content-Length', String(total)]]);
     let at = 0;
     const next = (b: number): void => {
@@ -98,7 +99,7 @@ async function serveLast(declared: number, body: Buffer): Promise<{ pieces: numb
     const writev = socket._writev.bind(socket);
     socket._write = (chunk: { length: number }, ...rest: unknown[]) => ((pieces += chunk.length > 0 ? 1 : 0), write(chunk, ...rest));
     socket._writev = (chunks: Chunk[], ...rest: unknown[]) => ((pieces += chunks.filter((c) => c.chunk.length > 0).length), writev(chunks, ...rest));
-    const sink = new HttpResponseSink(res, false, quiet, { memory: 256 * 1024, dir: tmpdir(), maxFile: 1 << 30 }, new SendWatch(0, quiet));
+    const sink = new HttpResponseSink(wireFor(res), false, quiet, { memory: 256 * 1024, dir: tmpdir(), maxFile: 1 << 30 }, new SendWatch(0, quiet));
     sink.head(200, 'OK', [['Content-Length', String(declared)]]);
     sink.body(body, () => {}, true);
     sink.end();

@@ -1,13 +1,9 @@
 /**
- * Writes a worker's response onto a node:http ServerResponse or a node:http2 compatibility
- * Http2ServerResponse: status and headers, body with flow-control acknowledgements, files
- * straight from disk, and errors as one generic response.
+ * Writes a worker's response onto an HTTP/1.1 response (either engine's) or an HTTP/2 stream,
+ * through the one Wire (wire.ts) that hides which: status and headers, body with flow-control
+ * acknowledgements, files straight from disk, and errors as one generic response.
  */
 import { createReadStream } from 'node:fs';
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
-import type { Writable } from 'node:stream';
-import { isH2Response, STREAM_ABORT_CODE, type AnyResponse } from '../h2';
 import type { Pairs, ResponseSink } from '../../exchange';
 import type { FileRange } from '../../protocol/frames';
 import { WHOLE_FILE } from '../../protocol/frames';
@@ -15,6 +11,8 @@ import type { HttpError } from '../../errors';
 import type { Logger } from '../../log/logger';
 import { Spool } from '../spool';
 import type { SendWatch } from './send-watch';
+import { respondWithError } from './error-response';
+import type { Wire } from './wire';
 
 /** Output that waits for the client, in order. */
 type Op =
@@ -75,47 +73,25 @@ export class HttpResponseSink implements ResponseSink {
   bytes = 0;
   responseHeaders: Pairs = [];
 
-  /** The response as either kind takes bytes. */
-  private readonly res: Writable & Pick<ServerResponse, 'headersSent' | 'writeContinue'>;
-  /** The same response, as exactly one of these. */
-  private readonly h1: ServerResponse | null;
-  private readonly h2: Http2ServerResponse | null;
-
   constructor(
-    private readonly response: AnyResponse,
+    private readonly wire: Wire,
     private readonly isHead: boolean,
     private readonly log: Logger,
     private readonly settings: SpoolSettings,
     private readonly sendWatch: SendWatch,
-  ) {
-    this.res = response;
-    this.h2 = isH2Response(response) ? response : null;
-    this.h1 = isH2Response(response) ? null : response;
-  }
+  ) {}
 
   /** At 'close': whether the whole response went out (else the client went away first). */
   get delivered(): boolean {
-    // An HTTP/2 stream reset by the client still reports writableFinished; its RST code tells.
-    if (this.h2) return this.h2.writableEnded && this.h2.stream.rstCode === 0;
-    return this.res.writableFinished;
-  }
-
-  /** The response can take no more bytes. (Http2ServerResponse has no `destroyed`; its stream does.) */
-  private get gone(): boolean {
-    return this.h2 ? this.h2.stream.destroyed : this.res.destroyed;
-  }
-
-  /** The socket (or HTTP/2 stream) holds more than its high-water mark: wait for 'drain'. */
-  private get needsDrain(): boolean {
-    return this.h2 ? this.h2.stream.writableNeedDrain : this.res.writableNeedDrain;
+    return this.wire.delivered;
   }
 
   get headersSent(): boolean {
-    return this.res.headersSent;
+    return this.wire.headersSent;
   }
 
   sendContinue(): void {
-    if (!this.res.headersSent && !this.finished) this.res.writeContinue();
+    if (!this.wire.headersSent && !this.finished) this.wire.writeContinue();
   }
 
   head(status: number, reason: string, headers: Pairs): void {
@@ -136,24 +112,18 @@ export class HttpResponseSink implements ResponseSink {
     this.status = status;
     this.responseHeaders = headers;
     try {
-      if (this.h1) {
-        if (close) this.h1.shouldKeepAlive = false;
-        this.h1.writeHead(status, reason, flat);
-      } else {
-        // HTTP/2 has no reason phrase and its own connection management (RFC 9113 §8.2.2, §8.3.2).
-        this.h2?.writeHead(status, h2Headers(flat));
-      }
+      this.wire.writeHead(status, reason, flat, close);
     } catch (err) {
       // The worker validated the headers; node:http refusing them anyway is an app bug seen late.
       this.log.error(`invalid response head from the app: ${(err as Error).message}`);
-      this.res.destroy();
+      this.wire.destroy();
       this.settle();
     }
   }
 
   body(chunk: Buffer, flushed: (n: number) => void, ending = false): void {
     const size = chunk.length;
-    if (this.finished || this.gone) {
+    if (this.finished || this.wire.gone) {
       flushed(size);
       return;
     }
@@ -169,15 +139,15 @@ export class HttpResponseSink implements ResponseSink {
     }
     this.bytes += chunk.length;
     // The last piece goes to end() (see finish): no write held for the turn, one write with the head.
-    if (ending && this.backlog === null && this.h1 !== null && this.tail === null) {
+    if (ending && this.backlog === null && this.wire.holdsLastPiece && this.tail === null) {
       this.tail = chunk;
       flushed(size);
       return;
     }
     if (this.backlog === null) {
       // node:http holds what the socket did not take: accepted either way.
-      if (!this.res.write(chunk)) {
-        if (this.h1 === null) this.fallBehind();
+      if (!this.wire.write(chunk)) {
+        if (!this.wire.corked) this.fallBehind();
         else if (!this.checkQueued) {
           // Both engines cork the socket for a while (node:http until the next tick, the lean
           // engine until the turn's end), so the pieces of a body handed on together leave in
@@ -254,8 +224,7 @@ export class HttpResponseSink implements ResponseSink {
   /** After a tick's body writes went to the socket: left more than the high-water mark unsent? */
   private readonly checkSocket = (): void => {
     this.checkQueued = false;
-    const res = this.h1 as ServerResponse;
-    if (this.backlog === null && !this.finished && res.writableLength >= res.writableHighWaterMark) this.fallBehind();
+    if (this.backlog === null && !this.finished && this.wire.behind()) this.fallBehind();
   };
 
   /** The socket is full: what comes next waits in the backlog until it drains. */
@@ -265,28 +234,16 @@ export class HttpResponseSink implements ResponseSink {
     this.hookDrain();
   }
 
-  /** --send-timeout: the client must take some of what waits for it, or lose the connection. */
-  private watchSocket(): void {
-    if (this.h1) {
-      const socket = this.h1.socket;
-      if (socket) this.sendWatch.watch(socket, () => socket.destroy());
-      return;
-    }
-    // node:http2 hands out a proxy that refuses destroy(): the session is what closes.
-    const session = this.h2?.stream.session;
-    if (session?.socket) this.sendWatch.watch(session.socket, () => session.destroy());
-  }
-
   private openBacklog(): void {
     this.backlog = [];
-    this.res.once('close', this.onClose);
+    this.wire.once('close', this.onClose);
   }
 
   private hookDrain(): void {
     if (this.drainHooked) return;
     this.drainHooked = true;
-    this.watchSocket();
-    this.res.once('drain', this.onDrain);
+    this.wire.watch(this.sendWatch);
+    this.wire.once('drain', this.onDrain);
   }
 
   private readonly onDrain = (): void => {
@@ -299,7 +256,7 @@ export class HttpResponseSink implements ResponseSink {
     const backlog = this.backlog;
     if (backlog === null || this.busy) return;
     while (backlog.length > 0) {
-      if (this.needsDrain) {
+      if (this.wire.needsDrain) {
         this.hookDrain();
         return;
       }
@@ -318,7 +275,7 @@ export class HttpResponseSink implements ResponseSink {
       const chunk = spool.shiftMemory(op.n);
       if (chunk) {
         op.n -= chunk.length;
-        this.res.write(chunk);
+        this.wire.write(chunk);
         this.releaseCredits(spool);
         continue;
       }
@@ -328,19 +285,19 @@ export class HttpResponseSink implements ResponseSink {
         // An error was reported by onError; null means the spool was destroyed (client gone).
         if (err || data === null || this.backlog === null) return;
         op.n -= data.length;
-        this.res.write(data);
+        this.wire.write(data);
         this.releaseCredits(spool);
         this.pump();
       });
       return;
     }
-    if (this.needsDrain) {
+    if (this.wire.needsDrain) {
       this.hookDrain();
       return;
     }
     // Caught up: back to writing straight through.
     this.backlog = null;
-    this.res.off('close', this.onClose);
+    this.wire.off('close', this.onClose);
   };
 
   private releaseCredits(spool: Spool): void {
@@ -359,16 +316,16 @@ export class HttpResponseSink implements ResponseSink {
       const buf = chunk as Buffer;
       sent += buf.length;
       this.bytes += buf.length;
-      if (!this.res.write(buf)) {
-        this.watchSocket();
+      if (!this.wire.write(buf)) {
+        this.wire.watch(this.sendWatch);
         stream.pause();
-        this.res.once('drain', () => stream.resume());
+        this.wire.once('drain', () => stream.resume());
       }
     });
     const finish = (err?: Error): void => {
       if (err) {
         this.log.error(`file_wrapper: cannot send ${range.path}: ${err.message}`);
-        this.res.destroy();
+        this.wire.destroy();
       }
       if (length === WHOLE_FILE) this.written += sent;
       else if (sent < length && !err) this.written -= length - sent;
@@ -376,14 +333,14 @@ export class HttpResponseSink implements ResponseSink {
     };
     stream.once('end', () => finish());
     stream.once('error', finish);
-    this.res.once('close', () => stream.destroy());
+    this.wire.once('close', () => stream.destroy());
   }
 
   private finish(): void {
     if (this.finished) return;
     const tail = this.tail;
     this.tail = null;
-    if (this.gone) {
+    if (this.wire.gone) {
       // The client left mid-body: nothing to complete, and the app did nothing wrong.
       this.settle();
       return;
@@ -391,14 +348,12 @@ export class HttpResponseSink implements ResponseSink {
     if (!this.isHead && this.declared >= 0 && this.written < this.declared) {
       // Fewer bytes than promised: the client would wait for the rest forever, so close.
       this.log.warning(`app sent ${this.written} of its Content-Length of ${this.declared}: connection closed`);
-      if (tail) this.res.write(tail);
-      this.abortConnection();
+      if (tail) this.wire.write(tail);
+      this.wire.abort();
     } else if (tail && tail.length <= ONE_WRITE) {
-      this.res.end(tail.toString('latin1'), 'latin1');
-    } else if (tail) {
-      this.res.end(tail);
+      this.wire.end(tail.toString('latin1'));
     } else {
-      this.res.end();
+      this.wire.end(tail ?? undefined);
     }
     this.settle();
   }
@@ -406,38 +361,19 @@ export class HttpResponseSink implements ResponseSink {
   /** Ends the exchange with an error: an error response if nothing was sent, else an abort. */
   private abandon(error: HttpError, close: boolean): void {
     if (this.finished) return;
-    if (this.res.headersSent || this.gone) {
-      this.abortConnection();
+    if (this.wire.headersSent || this.wire.gone) {
+      this.wire.abort();
     } else {
-      respondWithError(this.response, error.status, close);
+      respondWithError(this.wire, error.status, close);
       this.status = error.status;
     }
     this.settle();
   }
 
-  /**
-   * Ends a response that cannot be completed: what was already written still goes out (the
-   * client sees a truncated body, never a complete-looking one), then the connection closes.
-   */
-  private abortConnection(): void {
-    if (!this.h1) {
-      // One stream of a shared connection: reset it (RFC 9113 §8.1), the others go on.
-      this.h2?.stream.close(STREAM_ABORT_CODE);
-      return;
-    }
-    const socket = this.h1.socket;
-    if (!socket || socket.destroyed) {
-      this.res.destroy();
-      return;
-    }
-    socket.end();
-    setTimeout(() => socket.destroy(), 2000).unref();
-  }
-
   private readonly spoolFailed = (err: Error): void => {
     this.log.error(`cannot spool a response for a slow client: ${err.message}`);
     // The frontend sees the close and aborts the exchange, which stops the app.
-    this.res.destroy();
+    this.wire.destroy();
     this.onClose();
   };
 
@@ -452,53 +388,4 @@ export class HttpResponseSink implements ResponseSink {
     this.finished = true;
     this.spool?.destroy();
   }
-}
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-  505: 'HTTP Version Not Supported',
-};
-
-export const reasonFor = (status: number): string => REASONS[status] ?? 'Error';
-
-/** The one error response: a short text body, and the connection closes after 4xx framing errors. */
-export function respondWithError(res: AnyResponse, status: number, close = false): void {
-  const reason = reasonFor(status);
-  const body = `${status} ${reason}\n`;
-  const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
-  // An HTTP/2 stream ends alone; the other streams of its connection were not part of the fault.
-  if (isH2Response(res)) res.writeHead(status, h2Headers(headers));
-  else {
-    if (close) res.shouldKeepAlive = false;
-    res.writeHead(status, reason, headers);
-  }
-  res.end(body);
-}
-
-/** Fields node:http2 refuses to send (connection-specific, RFC 9113 §8.2.2). */
-const H2_REFUSED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
-
-/** A flat [name, value, ...] list as node:http2 takes it: lower-case names, repeated ones as arrays. */
-function h2Headers(flat: readonly string[]): OutgoingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = (flat[i] as string).toLowerCase();
-    if (H2_REFUSED.has(name)) continue;
-    const value = flat[i + 1] as string;
-    const had = out[name];
-    if (had === undefined) out[name] = value;
-    else if (typeof had === 'string') out[name] = [had, value];
-    else had.push(value);
-  }
-  return out;
 }

@@ -1,10 +1,18 @@
 /**
- * Node's own llhttp binding, the parser node:http runs on, reached without node:http's request
- * and response objects. It is an internal API (`_http_common`), so it is taken only from the
- * Node majors it was checked on and only when every member the lean engine calls is there;
- * otherwise `llhttp()` is null and the front end serves through node:http.
+ * Every use of Node's internals, in one place and behind one version guard:
+ *
+ * - `_http_common`'s llhttp binding, the parser node:http runs on, for the lean engine. Taken
+ *   only from the Node majors it was checked on and only when every member the engine calls is
+ *   there; otherwise `llhttp()` is null and the front end serves through node:http.
+ * - A socket's libuv handle (`socket._handle`): handed to the parser to read from directly,
+ *   paused and resumed under it, and asked how much of a write the kernel has not taken yet.
+ * - `socket.destroySoon()`, which node:http calls to close a connection after its last response.
+ *
+ * On a Node major not in CHECKED_MAJORS the handle is never touched: the lean engine is off
+ * (no binding), and --send-timeout sees progress by the stream's own counters only.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 
 /** The parser's callback slots: indices into the parser object (the binding's kOn* constants). */
 export interface ParserSlots {
@@ -85,9 +93,11 @@ function methodTable(Parser: ParserClass, names: readonly string[]): string[] {
   return table;
 }
 
+/** This Node's internals are the ones read and tested here. */
+const CHECKED = CHECKED_MAJORS.includes(Number(process.versions.node.split('.')[0]));
+
 function load(): Llhttp | null {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (!CHECKED_MAJORS.includes(major)) return null;
+  if (!CHECKED) return null;
   try {
     const common = createRequire(__filename)('_http_common') as { HTTPParser?: ParserClass; methods?: string[] };
     const Parser = common.HTTPParser;
@@ -119,4 +129,75 @@ let loaded: Llhttp | null | undefined;
 export function llhttp(): Llhttp | null {
   if (loaded === undefined) loaded = load();
   return loaded;
+}
+
+/** What the code here uses of a socket's libuv stream handle. */
+interface StreamHandle {
+  isStreamBase?: boolean;
+  _consumed?: boolean;
+  reading?: boolean;
+  readStart?(): number;
+  readStop?(): number;
+  /** Bytes a write has not handed to the kernel yet (moves on partial writes). */
+  writeQueueSize?: number;
+}
+
+function handleOf(socket: Socket): StreamHandle | null {
+  if (!CHECKED) return null;
+  const handle: unknown = Reflect.get(socket, '_handle');
+  return typeof handle === 'object' ? (handle as StreamHandle | null) : null;
+}
+
+/** A socket's stream read by the parser in C++, which pausing the socket alone does not stop. */
+export interface ConsumedStream {
+  stop(): void;
+  start(): void;
+}
+
+/**
+ * Hands `socket`'s stream to `parser` (node:http's `consume`): its reads go to llhttp without a
+ * JavaScript 'data' event each. null when the socket's handle cannot be consumed (a TLS socket's
+ * plaintext, a handle someone consumed already): feed the parser from 'data' then.
+ */
+export function consumeSocket(socket: Socket, parser: LlhttpParser): ConsumedStream | null {
+  const handle = handleOf(socket);
+  if (!handle?.isStreamBase || handle._consumed) return null;
+  handle._consumed = true;
+  parser.consume(handle);
+  // Looked up again each time: a closed socket has dropped its handle, and nothing is left to stop.
+  const live = (): StreamHandle | null => {
+    const now = handleOf(socket);
+    return now === handle && typeof now.readStart === 'function' && typeof now.readStop === 'function' ? now : null;
+  };
+  return {
+    stop() {
+      const h = live();
+      if (h === null) return;
+      h.reading = false;
+      h.readStop?.();
+    },
+    start() {
+      const h = live();
+      if (h === null) return;
+      h.reading = true;
+      h.readStart?.();
+    },
+  };
+}
+
+/** Bytes written to `socket` that the kernel has not taken yet, beyond its stream buffer; '' when unknown. */
+export function unsentInHandle(socket: Socket): number | '' {
+  return handleOf(socket)?.writeQueueSize ?? '';
+}
+
+/** Makes node:http's close after a connection's last response call `close` instead of destroySoon's own. */
+export function onDestroySoon(socket: Socket, close: () => void): void {
+  Reflect.set(socket, 'destroySoon', close);
+}
+
+/** Ends `socket` once what it holds has gone (node:http's way to close after a last response). */
+export function destroySoon(socket: Socket): void {
+  const method: unknown = Reflect.get(socket, 'destroySoon');
+  if (typeof method === 'function') method.call(socket);
+  else socket.end();
 }

@@ -1,0 +1,31 @@
+/**
+ * The one error response nodicorn writes itself (a refused request, an app that failed before
+ * its head): a short text body, and the connection closes after framing errors. Also the reason
+ * phrases for the raw answers the connection code writes.
+ */
+import type { Wire } from './wire';
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+export const reasonFor = (status: number): string => REASONS[status] ?? 'Error';
+
+/** `close`: the connection closes after it (HTTP/1.1; an HTTP/2 stream ends alone, the others of its connection were not part of the fault). */
+export function respondWithError(wire: Wire, status: number, close = false): void {
+  const reason = reasonFor(status);
+  const body = `${status} ${reason}\n`;
+  wire.writeHead(status, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)], close);
+  wire.end(body);
+}
