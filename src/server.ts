@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
+import { envPairs } from './config/env';
 import { choosePython } from './config/python';
 import { NodicornError, ExitCode, ConfigError } from './errors';
 import { createLogger, type Logger } from './log/logger';
@@ -189,15 +190,6 @@ function spoolDir(configured: string | null): string {
     throw new ConfigError(`--spool-dir: expected a writable directory, got "${dir}"`);
   }
   return dir;
-}
-
-function envPairs(raw: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const item of raw) {
-    const eq = item.indexOf('=');
-    env[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return env;
 }
 
 /** "localhost" means every loopback address it resolves to, as a browser tries both. */

@@ -9,14 +9,15 @@ PY=${PYTHON:-python3}
 
 step() { printf '\n=== %s\n' "$*"; }
 
-# 1. A virtualenv with the frameworks the example apps need (flask, django).
+# 1. A virtualenv with the frameworks the example apps need (flask, django), and gunicorn 27, whose
+# settings list test/gunicorn-config.test.mjs walks.
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import flask, django' >/dev/null 2>&1; then
-  step "installing flask and django into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django
+if ! "$VENV/bin/python" -c 'import flask, django, gunicorn' >/dev/null 2>&1; then
+  step "installing flask, django and gunicorn into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django 'gunicorn>=27,<28'
 fi
 
 # 2. Build when dist/ is missing or older than any source file (the build starts from an empty

@@ -1,6 +1,7 @@
 """Evaluates a nodicorn (gunicorn-style) config and prints its settings as JSON.
 
 Usage: python dumpconfig.py CONFIG [--hooks NAME:MIN-MAX,...]
+       python dumpconfig.py --check-app APP_SPEC [--pythonpath DIR]...
 
 CONFIG is a Python file, or python:package.module for a module on the Python path (as gunicorn
 takes it). A file runs as a module named __config__, with the working directory first on sys.path
@@ -24,6 +25,7 @@ import types
 from typing import Any, Dict, List, Tuple
 
 PYTHON_PREFIX = 'python:'
+CHECK_FAILED = 1  # gunicorn --check-config's exit status when the app does not load
 
 
 def _plain(value: Any) -> Any:
@@ -97,8 +99,31 @@ def evaluate(config: str, hooks: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
     return {'values': values, 'unserializable': unserializable, 'hooks': found}
 
 
+def check_app(spec: str, pythonpath: List[str]) -> int:
+    """--check-config: imports the app as a worker would (working directory and --pythonpath first
+    on sys.path); prints the traceback and returns CHECK_FAILED when it does not load."""
+    for d in reversed([os.getcwd()] + pythonpath):
+        sys.path.insert(0, os.path.abspath(d))
+    from nodicorn_worker.appload import AppLoadError, load
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            load(spec)
+    except AppLoadError as e:
+        sys.stderr.write('\nError while loading the application:\n\n%s' % e.traceback)
+        return CHECK_FAILED
+    except BaseException:  # noqa: B902 - whatever the import raised is the answer
+        import traceback
+        sys.stderr.write('\nError while loading the application:\n\n%s' % traceback.format_exc())
+        return CHECK_FAILED
+    return 0
+
+
 def main(argv: List[str]) -> int:
     args = argv[1:]
+    if args[:1] == ['--check-app'] and len(args) >= 2:
+        paths = [args[i + 1] for i in range(2, len(args) - 1, 2) if args[i] == '--pythonpath']
+        sys.path[0] = os.getcwd()
+        return check_app(args[1], paths)
     hooks: Dict[str, Tuple[int, int]] = {}
     if len(args) == 3 and args[1] == '--hooks':
         hooks = parse_hooks(args[2])

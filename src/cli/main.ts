@@ -3,6 +3,8 @@
  * prints one line, `nodicorn: error: <message>`, and exits 2.
  */
 import { loadConfig } from '../config/load';
+import { renderConfig } from '../config/print';
+import { checkApp } from './check';
 import { ConfigError, ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
 import { serve } from '../server';
@@ -32,8 +34,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     process.exit(ExitCode.OK);
   }
   for (const warning of result.warnings) await printErr(`nodicorn: warning: ${warning}\n`);
+  const { config } = result;
+  if (config.printConfig || config.checkConfig) {
+    if (config.printConfig) await printOut(renderConfig(config));
+    const check = await checkApp(config);
+    if (!check.ok) await printErr(check.output);
+    process.exit(check.ok ? ExitCode.OK : ExitCode.UNEXPECTED);
+  }
   try {
-    await serve(result.config, {
+    await serve(config, {
       handleSignals: true,
       onFatal: (err) => process.exit(err.exitCode),
     });

@@ -41,9 +41,28 @@ function acceptsWord(entry: SettingEntry, word: string | undefined): word is str
   }
 }
 
+const LONG_FLAGS = [...BY_FLAG.keys()].filter((f) => f.startsWith('--'));
+
+/**
+ * A long flag by its full spelling or, as argparse (and so gunicorn) takes it, by a prefix that
+ * only one flag starts with: `--work 4` is --workers. Null when unknown; an ambiguous prefix is
+ * an error naming the candidates.
+ */
+function lookupFlag(flag: string, source: string): SettingEntry | ActionEntry | null {
+  const exact = BY_FLAG.get(flag);
+  if (exact || !flag.startsWith('--') || flag.length < 3) return exact ?? null;
+  const matches = LONG_FLAGS.filter((f) => f.startsWith(flag));
+  const entries = new Set(matches.map((f) => BY_FLAG.get(f)));
+  if (entries.size > 1) throw new ConfigError(`${flag} (from ${source}): ambiguous, expected one of ${matches.join(', ')}`);
+  return matches.length > 0 ? (BY_FLAG.get(matches[0] as string) ?? null) : null;
+}
+
 /** Whether a word is a flag we know, so `--bind --workers 2` does not eat --workers as an address. */
 function isKnownFlag(word: string): boolean {
-  if (word.startsWith('--')) return word === '--' || BY_FLAG.has(word.split('=', 1)[0] as string);
+  if (word.startsWith('--')) {
+    const flag = word.split('=', 1)[0] as string;
+    return word === '--' || BY_FLAG.has(flag) || (flag.length > 2 && LONG_FLAGS.some((f) => f.startsWith(flag)));
+  }
   return word.length >= 2 && word.startsWith('-') && BY_FLAG.has(word.slice(0, 2));
 }
 
@@ -70,7 +89,7 @@ export function parseArgs(words: readonly string[], source: string): ParsedArgs 
       flag = word.slice(0, 2);
       if (word.length > 2) attached = word[2] === '=' ? word.slice(3) : word.slice(2);
     }
-    const entry = BY_FLAG.get(flag);
+    const entry = lookupFlag(flag, source);
     if (!entry) throw new ConfigError(`${flag} (from ${source}): no such flag (see --help)`);
     if (!takesValue(entry)) {
       if (attached !== null && entry.setting.kind === 'action') {

@@ -189,6 +189,7 @@ export function many<T>(spec: ValueSpec<T[]> & { parser: Parser<T> }): Setting<T
     repeatable: true,
     nullable: false,
     fromJson(value) {
+      if (value === null) return []; // gunicorn's list settings take None as empty
       return (Array.isArray(value) ? value : [value]).map((item: unknown) => {
         try {
           return P.scalarFromJson(parser, item);
@@ -208,10 +209,13 @@ export function many<T>(spec: ValueSpec<T[]> & { parser: Parser<T> }): Setting<T
  */
 export function flag(spec: Omit<ValueSpec<boolean>, 'metavar'> & { negative?: boolean; nullable?: boolean }): Setting<boolean> {
   const bare = spec.negative ? 'false' : 'true';
+  const base = one<boolean>({ ...spec, metavar: '', parser: P.boolean });
   return {
-    ...one<boolean>({ ...spec, metavar: '', parser: P.boolean }),
+    ...base,
     isSwitch: true,
     bareValue: bare,
+    // gunicorn's validate_bool takes None as "not set": the default.
+    fromJson: (value) => (value === null ? base.defaultValue({ cwd: '', read: () => undefined }) : base.fromJson(value)),
     fromOccurrences: (raws) => P.boolean.parse(raws[raws.length - 1] ?? bare),
   };
 }

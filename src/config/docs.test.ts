@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderSettingsDoc } from './docs';
+import { renderDifferences, renderSettingsDoc } from './docs';
 import { ENTRIES } from './settings';
 
 test('docs/settings.md is up to date with the registry (npm run build && npm run docs)', () => {
@@ -18,4 +18,9 @@ test('the docs describe every setting with its flags, env var and config-file ke
     if (entry.env) assert.ok(doc.includes(`\`${entry.env}\``), entry.env);
     if (entry.setting.kind === 'value' && entry.setting.file) assert.ok(doc.includes(`Config file: \`${entry.setting.file}\``), entry.setting.file);
   }
+});
+
+test('the README\u2019s "What differs from gunicorn" table is the registry\u2019s (node dist/config/docs.js --differences)', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  assert.ok(readme.includes(renderDifferences()), 'README.md: paste the output of `node dist/config/docs.js --differences`');
 });

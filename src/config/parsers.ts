@@ -145,6 +145,7 @@ export const commaList: Parser<string[]> = {
       .filter((s) => s !== '');
   },
   fromJson(value) {
+    if (value === null) return []; // gunicorn's None
     if (typeof value === 'string') return this.parse(value);
     if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) {
       return value.map((s) => s.trim()).filter((s) => s !== '');

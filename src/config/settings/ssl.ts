@@ -7,6 +7,15 @@ const NODE_TLS = 'Node\u2019s TLS stack handles it';
 const NODE_H2 = 'not passed on yet: Node\u2019s HTTP/2 defaults apply';
 const H2_TLS = 'nodicorn serves HTTP/2 over TLS only, negotiated by ALPN; use --certfile with --http-protocols h2,h1';
 
+/** gunicorn's default, PROTOCOL_TLS, however a config spells it (by name, or its value 2), is 'TLS'. */
+const sslVersion: P.Parser<string> = {
+  expected: 'an ssl.PROTOCOL_* name or number',
+  parse(raw) {
+    const text = P.text.parse(raw.trim());
+    return /^(2|tls|protocol_tls|sslv23|protocol_sslv23)$/i.test(text) ? 'TLS' : text;
+  },
+};
+
 export const SSL = {
   keyfile: one<string | null>({
     section: 'SSL',
@@ -39,7 +48,7 @@ export const SSL = {
     flags: ['--ssl-version'],
     metavar: 'STRING',
     file: 'ssl_version',
-    parser: P.text,
+    parser: sslVersion,
     default: 'TLS',
     doc: 'gunicorn\u2019s deprecated, ignored SSL version. Accepted with a warning.',
   }),

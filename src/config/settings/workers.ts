@@ -29,7 +29,7 @@ function refusal(word: string): string | undefined {
   if (/eventlet/.test(word)) return `nodicorn has no eventlet worker; ${INSTEAD}`;
   if (/tornado/.test(word)) return `nodicorn has no tornado worker; ${INSTEAD}`;
   if (/uvicorn|asgi|gasgi/.test(word)) {
-    return `nodicorn serves WSGI apps only; run an ASGI app under uvicorn or hypercorn, or its WSGI form with -k gthread`;
+    return `nodicorn serves WSGI apps only; use uvicorn or hypercorn for an ASGI app, or -k gthread for its WSGI form`;
   }
   return undefined;
 }
