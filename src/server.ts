@@ -22,13 +22,17 @@ import { parseBind, formatAddress, type BindAddress } from './config/address';
 import { AddressList } from './http/proxy/address-list';
 import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
+import { installSignals } from './process/signals';
+import { Reexec, takeInherited, type Listener } from './process/reexec';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
 
 export interface ServeOptions {
-  /** Install SIGTERM/SIGINT/SIGHUP/SIGTTIN/SIGTTOU handlers (the CLI does; an embedding app may not). */
+  /** Answer the master's signals as gunicorn does (see process/signals.ts): the CLI does; an embedding app may not. */
   handleSignals?: boolean;
+  /** Detached from the terminal (-D): SIGWINCH then stops the workers, as gunicorn's does. */
+  daemonized?: boolean;
   /** Called when the server stops on its own (a worker that cannot boot), with the exit code. */
   onFatal?: (err: NodicornError) => void;
 }
@@ -42,13 +46,17 @@ export interface ServerHandle {
 }
 
 export async function serve(config: Config, options: ServeOptions = {}): Promise<ServerHandle> {
+  // A master started by USR2 listens on the sockets it inherited, not on --bind.
+  const inherited = options.handleSignals ? takeInherited() : null;
   const log = createLogger({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, logFormat: config.logFormat });
   if (!config.app) throw new ConfigError('APP_MODULE: expected an app such as module:application, got nothing');
-  const addresses = config.bind.map((spec) => {
+  const bound = config.bind.map((spec) => {
     const address = parseBind(spec);
     if (!address) throw new ConfigError(`--bind: expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got "${spec}"`);
     return address;
   });
+  const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
+  const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   const tls = tlsSetup(config, process.cwd());
   const access = config.accessLogfile ? new AccessLog({ file: config.accessLogfile, format: config.accessLogformat, json: config.logFormat === 'json' }) : null;
@@ -106,16 +114,25 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const servers: FrontServer[] = [];
   /** The PROXY protocol intakes that listen in front of the HTTP servers (--proxy-protocol). */
   const intakes: NetServer[] = [];
+  /** What accepts connections (the intake where there is one, else the server), in bind order. */
+  const listeners: Listener[] = [];
+  /** Unix socket paths this master bound; a master started by USR2 inherited them instead. */
+  const unixPaths: string[] = [];
+  const inheritedPaths: string[] = [];
   const urls: string[] = [];
   let closing: Promise<void> | undefined;
 
-  const close = (): Promise<void> =>
+  /** Graceful within `graceMs` (TERM, INT, the API), quick with 0 (QUIT). */
+  const shutdown = (graceMs: number, how: string): Promise<void> =>
     (closing ??= (async () => {
-      log.info('Handling signal: shutting down gracefully');
+      log.info(`Handling signal: ${how}`);
+      const restorePaths = reexec.keepPaths(unixPaths);
       for (const s of intakes) s.close();
       for (const s of servers) s.close();
+      restorePaths();
       for (const s of servers) s.closeIdleConnections();
-      await arbiter.stop(config.gracefulTimeout * 1000);
+      await arbiter.stop(graceMs);
+      reexec.releasePaths(inheritedPaths);
       for (const s of servers) s.closeAllConnections();
       log.info('Shutting down: Master');
       await access?.close();
@@ -125,36 +142,39 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       removeSignalHandlers();
     })());
 
+  const close = (): Promise<void> => shutdown(config.gracefulTimeout * 1000, 'shutting down gracefully');
+
   let removeSignalHandlers = (): void => {};
   // Installed before binding: a SIGTERM that arrives while workers boot still stops cleanly.
   if (options.handleSignals) {
-    const onStop = (): void => void close().then(() => process.exit(ExitCode.OK));
-    const handlers: Array<[NodeJS.Signals, () => void]> = [
-      ['SIGTERM', onStop],
-      ['SIGINT', onStop],
-    ];
-    if (process.platform !== 'win32') {
-      handlers.push(['SIGHUP', () => (log.info('Handling signal: hup'), arbiter.reload())]);
-      handlers.push(['SIGTTIN', () => arbiter.resize(1)]);
-      handlers.push(['SIGTTOU', () => arbiter.resize(-1)]);
-    }
-    for (const [signal, handler] of handlers) process.on(signal, handler);
-    removeSignalHandlers = () => {
-      for (const [signal, handler] of handlers) process.off(signal, handler);
-    };
+    const exitAfter = (stopping: Promise<void>): void => void stopping.then(() => process.exit(ExitCode.OK));
+    removeSignalHandlers = installSignals({
+      stop: () => exitAfter(close()),
+      quit: () => (closing ? arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
+      reload: () => (log.info('Handling signal: hup'), arbiter.reload()),
+      resize: (delta) => arbiter.resize(delta),
+      reopenLogs: () => reopenLogs(log, access),
+      reexec: () => reexec.start(listeners),
+      winch: () => (options.daemonized ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
+    });
+    reexec.watchParent(() => {});
   }
 
   try {
     // Workers boot while the sockets open; nothing is accepted before both are ready.
     const booting = arbiter.start();
-    for (const address of await expandLocalhost(addresses)) {
+    for (const [i, address] of (await expandLocalhost(addresses)).entries()) {
       const scheme = tls ? 'https' : 'http';
       const server = frontend.createServer({ scheme });
       const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
       await listen(listener, address, config.backlog);
       servers.push(server);
       if (listener !== server) intakes.push(listener);
-      const url = formatAddress(actualAddress(listener, address), scheme);
+      if (address.kind === 'unix') unixPaths.push(address.path);
+      const path = address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null);
+      if (path && address.kind === 'fd') inheritedPaths.push(path);
+      listeners.push({ server: listener, path });
+      const url = formatAddress(path ? { kind: 'unix', path } : actualAddress(listener, address), scheme);
       urls.push(url);
       log.info(`Listening at: ${url} (${process.pid})`);
     }
@@ -228,9 +248,19 @@ function removeStaleSocket(path: string): void {
 }
 
 function actualAddress(server: NetServer, address: BindAddress): BindAddress {
-  if (address.kind !== 'tcp') return address;
-  const info = server.address() as AddressInfo;
-  return { kind: 'tcp', host: address.host, port: info.port };
+  if (address.kind === 'unix') return address;
+  const info = server.address();
+  // An fd is shown as the TCP address it is bound to, as gunicorn shows it.
+  if (!info || typeof info === 'string') return address;
+  return { kind: 'tcp', host: address.kind === 'tcp' ? address.host : (info as AddressInfo).address, port: info.port };
+}
+
+/** USR1: the log files are opened again, after a rotation renamed them away. */
+function reopenLogs(log: Logger, access: AccessLog | null): void {
+  const failures = [['error log', log.reopen()], ['access log', access?.reopen() ?? null]] as const;
+  // Logged after: the line belongs in the new file, where the operator looks.
+  log.info('Handling signal: usr1: reopened the log files');
+  for (const [what, err] of failures) if (err) log.error(`cannot reopen the ${what}: ${err.message}`);
 }
 
 function version(): string {

@@ -95,11 +95,20 @@ def _prepend_paths(dirs):
         sys.path.insert(0, d)
 
 
+def _wait_for_master(signum: int, frame: object) -> None:
+    """SIGTERM. The master stops this worker itself: it closes the pipe once the requests in
+    flight are answered (or kills it). A TERM that reaches the worker was sent to the whole
+    process group (systemd's KillMode=control-group, `timeout`, `kill -TERM -PGID`), so the master
+    got it too and is draining: the worker keeps serving until then. A handler, not SIG_IGN,
+    because an ignored signal stays ignored in the programs the app starts."""
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # Node handles Ctrl-C for the whole process group and then closes our pipe; SIGTERM keeps its
-    # default (die at once), which is what Node's kill means.
+    # Node handles Ctrl-C for the whole process group and then closes our pipe; Node's kill is
+    # SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _wait_for_master)
 
     out_fd = args.out_fd
     try:

@@ -7,6 +7,7 @@ import { renderConfig } from '../config/print';
 import { checkApp } from './check';
 import { ConfigError, ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
+import { guardInspectorSignal } from '../process/signals';
 import { serve } from '../server';
 
 async function fail(err: unknown): Promise<never> {
@@ -19,6 +20,8 @@ async function fail(err: unknown): Promise<never> {
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  // First of all: from here on, SIGUSR1 cannot open Node's inspector.
+  guardInspectorSignal();
   let result;
   try {
     result = await loadConfig(argv, process.env, process.cwd());

@@ -231,6 +231,11 @@ export class AccessLog {
     return this.sink.flush();
   }
 
+  /** SIGUSR1: see LineSink.reopen. */
+  reopen(): Error | null {
+    return this.sink.reopen();
+  }
+
   close(): Promise<void> {
     return this.sink.close();
   }

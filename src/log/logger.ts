@@ -33,6 +33,8 @@ export interface Logger {
   flush(): Promise<void>;
   /** Flushes and closes the log file (stderr stays open). */
   close(): Promise<void>;
+  /** SIGUSR1 after a log rotation: opens the log file's path again (see LineSink.reopen). */
+  reopen(): Error | null;
 }
 
 export interface LoggerOptions {
@@ -64,6 +66,7 @@ export function createLogger(options: LoggerOptions): Logger {
     isEnabled: (level) => SEVERITY[level] >= threshold,
     flush: () => sink.flush(),
     close: () => sink.close(),
+    reopen: () => sink.reopen(),
   };
 }
 

@@ -31,7 +31,7 @@ function hookExit(): void {
 
 export class LineSink {
   private fd: number;
-  /** Only files are closed: the standard streams belong to the process. */
+  /** Only files are closed (and reopened): the standard streams belong to the process. */
   private readonly owned: boolean;
   private pending: string[] = [];
   private scheduled = false;
@@ -55,6 +55,26 @@ export class LineSink {
     }
     live.add(this);
     hookExit();
+  }
+
+  /**
+   * SIGUSR1 after a log rotation: what is pending goes to the file as it was, then the path is
+   * opened again (a new file when the old one was renamed away). When the path cannot be opened
+   * the old file stays in use: a log that keeps going beats one that stops. Returns the error.
+   */
+  reopen(): Error | null {
+    if (!this.owned || this.closed) return null;
+    this.flushSync();
+    let fd: number;
+    try {
+      fd = openSync(this.target, 'a');
+    } catch (err) {
+      return err as Error;
+    }
+    const old = this.fd;
+    this.fd = fd;
+    closeSync(old);
+    return null;
   }
 
   /** `text` is one or more whole lines, each ending in "\n". */

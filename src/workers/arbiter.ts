@@ -24,6 +24,8 @@ export class Arbiter {
   private size: number;
   private age = 0;
   private stopping = false;
+  /** When stop() stops waiting for in-flight requests. */
+  private stopDeadline = 0;
   private clock: NodeJS.Timeout | undefined;
   private readonly timedOut = new WeakSet<Worker>();
   private booted: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -74,16 +76,36 @@ export class Arbiter {
 
   /** SIGTTIN / SIGTTOU. */
   resize(delta: number): void {
+    // After WINCH (size 0) only TTIN brings a worker back.
+    if (delta < 0 && this.size <= 1) return;
     const size = Math.max(1, this.size + delta);
     if (size === this.size) return;
     this.size = size;
     this.log.info(`number of workers: ${size}`);
     if (delta > 0) this.spawn();
     else {
-      const victim = [...this.workers].find((w) => w.state === 'ready');
+      // An idle one if there is one. With none ready (a TTOU right after TTIN), the first to
+      // say READY goes instead (see onReady).
+      const ready = [...this.workers].filter((w) => w.state === 'ready');
+      const victim = ready.find((w) => w.inflight === 0) ?? ready[0];
       victim?.retire();
       if (victim) this.dispatcher.remove(victim);
     }
+  }
+
+  /** SIGWINCH of a daemonized master: no workers until TTIN asks for one; requests wait. */
+  stopWorkers(): void {
+    this.log.info('graceful stop of workers');
+    this.size = 0;
+    for (const worker of [...this.workers]) {
+      this.dispatcher.remove(worker);
+      worker.retire();
+    }
+  }
+
+  /** QUIT during a graceful stop: in-flight requests are not waited for any longer. */
+  hurry(): void {
+    this.stopDeadline = 0;
   }
 
   /**
@@ -96,8 +118,8 @@ export class Arbiter {
     // A stop during boot: start() has nothing left to wait for.
     this.booted?.resolve();
     this.booted = undefined;
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && (this.dispatcher.queued > 0 || [...this.workers].some((w) => w.inflight > 0))) {
+    this.stopDeadline = Date.now() + graceMs;
+    while (Date.now() < this.stopDeadline && (this.dispatcher.queued > 0 || [...this.workers].some((w) => w.inflight > 0))) {
       await sleep(20);
     }
     this.dispatcher.drain(new HttpError(503, 'ERR_SHUTTING_DOWN', 'the server is stopping'));
@@ -134,7 +156,7 @@ export class Arbiter {
   }
 
   private onReady(worker: Worker): void {
-    if (this.stopping) {
+    if (this.stopping || this.serving() > this.size) {
       worker.retire();
       return;
     }
@@ -196,9 +218,14 @@ export class Arbiter {
       return;
     }
     if (code !== 0 || signal) this.log.error(`Worker (pid:${worker.pid}) ${how}`);
-    let serving = 0;
-    for (const w of this.workers) if (w.state !== 'retiring') serving++;
-    if (serving < this.size) this.spawn();
+    if (this.serving() < this.size) this.spawn();
+  }
+
+  /** Workers that serve or will: booting or ready. */
+  private serving(): number {
+    let n = 0;
+    for (const w of this.workers) if (w.state === 'booting' || w.state === 'ready') n++;
+    return n;
   }
 
   private fail(err: NodicornError): void {

@@ -18,6 +18,7 @@ const quiet: Logger = {
   isEnabled: () => false,
   flush: async () => {},
   close: async () => {},
+  reopen: () => null,
 };
 
 /**
