@@ -31,8 +31,6 @@ const PROXY_HEADER_TIMEOUT_MS = 5_000;
 export interface ServeOptions {
   /** Answer the master's signals as gunicorn does (see process/signals.ts): the CLI does; an embedding app may not. */
   handleSignals?: boolean;
-  /** Detached from the terminal (-D): SIGWINCH then stops the workers, as gunicorn's does. */
-  daemonized?: boolean;
   /** Called when the server stops on its own (a worker that cannot boot), with the exit code. */
   onFatal?: (err: NodicornError) => void;
 }
@@ -155,7 +153,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       resize: (delta) => arbiter.resize(delta),
       reopenLogs: () => reopenLogs(log, access),
       reexec: () => reexec.start(listeners),
-      winch: () => (options.daemonized ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
+      // Only a daemon has no terminal whose resizing sends WINCH too.
+      winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
     });
     reexec.watchParent(() => {});
   }
