@@ -7,12 +7,14 @@
  * - A socket's libuv handle (`socket._handle`): handed to the parser to read from directly,
  *   paused and resumed under it, and asked how much of a write the kernel has not taken yet.
  * - `socket.destroySoon()`, which node:http calls to close a connection after its last response.
+ * - A listening server's file descriptor (`server._handle.fd`), handed to the new master on USR2.
+ *   Not behind the guard: every Node since 0.x has it, and without it USR2 only logs an error.
  *
  * On a Node major not in CHECKED_MAJORS the handle is never touched: the lean engine is off
  * (no binding), and --send-timeout sees progress by the stream's own counters only.
  */
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 /** The parser's callback slots: indices into the parser object (the binding's kOn* constants). */
 export interface ParserSlots {
@@ -200,4 +202,11 @@ export function destroySoon(socket: Socket): void {
   const method: unknown = Reflect.get(socket, 'destroySoon');
   if (typeof method === 'function') method.call(socket);
   else socket.end();
+}
+
+/** The file descriptor `server` listens on (Unix), or null when it has none. */
+export function listenerFd(server: Server): number | null {
+  const handle: unknown = Reflect.get(server, '_handle');
+  const fd: unknown = typeof handle === 'object' && handle !== null ? Reflect.get(handle, 'fd') : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
 }

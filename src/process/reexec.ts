@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { linkSync, renameSync, unlinkSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
+import { listenerFd } from '../http/node-internals';
 import type { Logger } from '../log/logger';
 
 export const FD_ENV = 'NODICORN_FD';
@@ -58,10 +59,9 @@ export interface Listener {
   path: string | null;
 }
 
-/** The fd under a listening server (Unix): the handle's, which node:net does not expose. */
 function fdOf(server: NetServer): number {
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('a listener has no file descriptor');
+  const fd = listenerFd(server);
+  if (fd === null) throw new Error('a listener has no file descriptor');
   return fd;
 }
 
