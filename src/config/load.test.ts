@@ -1,169 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
-import { loadConfig, type LoadResult } from './load';
 import { shellSplit } from './argv';
+import { loadConfig } from './load';
+import { baseEnv, load, loadError, tempDir } from './load-testing';
 import { VALUE_ENTRIES, envName } from './settings';
-
-/** The test process's env without anything that would change the defaults. */
-function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('NODICORN_') || k === 'PORT' || k === 'WEB_CONCURRENCY' || k === 'VIRTUAL_ENV' || k === 'FORWARDED_ALLOW_IPS') continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'nodicorn-config-'));
-}
-
-async function load(argv: string[], env: Record<string, string> = {}, cwd = tempDir()) {
-  const result = await loadConfig(argv, baseEnv(env), cwd);
-  assert.equal(result.kind, 'config');
-  return result as Extract<LoadResult, { kind: 'config' }>;
-}
-
-async function loadError(argv: string[], env: Record<string, string> = {}, cwd = tempDir()): Promise<string> {
-  try {
-    await loadConfig(argv, baseEnv(env), cwd);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    assert.equal(err.exitCode, 2);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
-}
-
-test('defaults (gunicorn\u2019s) with only the app given', async () => {
-  const cwd = tempDir();
-  const { config, sources, warnings } = await load(['hello:app'], {}, cwd);
-  assert.deepEqual(config, {
-    app: 'hello:app',
-    config: null,
-    bind: ['127.0.0.1:8000'],
-    backlog: 2048,
-    workers: 1,
-    threads: 1,
-    limitRequestLine: 4094,
-    limitRequestFields: 100,
-    limitRequestFieldSize: 8190,
-    limitRequestBody: 1073741824,
-    certfile: null,
-    keyfile: null,
-    caCerts: null,
-    certReqs: 0,
-    ciphers: null,
-    httpProtocols: ['h1'],
-    forwardedAllowIps: ['127.0.0.1', '::1'],
-    forwarderHeaders: ['SCRIPT_NAME', 'PATH_INFO'],
-    secureSchemeHeaders: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' },
-    proxyProtocol: false,
-    proxyAllowIps: ['127.0.0.1', '::1'],
-    headerTimeout: 30,
-    bodyTimeout: 30,
-    bodyMinRate: 1024,
-    sendTimeout: 60,
-    prefetch: 4,
-    prefetchTime: 5,
-    timeout: 30,
-    gracefulTimeout: 30,
-    httpEngine: 'lean',
-    keepAlive: 2,
-    workerConnections: 1000,
-    maxRequests: 0,
-    maxRequestsJitter: 0,
-    python: null,
-    chdir: cwd,
-    pythonpath: [],
-    bodyBufferSize: 262144,
-    maxTempFileSize: 1073741824,
-    spoolDir: null,
-    streamRequestPaths: [],
-    rawEnv: [],
-    accessLogfile: null,
-    accessLogformat: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
-    errorLogfile: '-',
-    logLevel: 'info',
-    logFormat: 'text',
-    name: null,
-    reload: false,
-    reloadEngine: 'auto',
-    reloadExtraFiles: [],
-    spew: false,
-    checkConfig: false,
-    printConfig: false,
-    workerClass: 'sync',
-    asgiLoop: 'auto',
-    asgiLifespan: 'auto',
-    asgiDisconnectGracePeriod: 3,
-    websocketMaxMessageSize: 16777216,
-    httpParser: 'auto',
-    preloadApp: false,
-    sendfile: true,
-    reusePort: false,
-    daemon: false,
-    pidfile: null,
-    workerTmpDir: null,
-    user: null,
-    group: null,
-    umask: 0,
-    initgroups: false,
-    tmpUploadDir: null,
-    paste: null,
-    rawPasteGlobalConf: [],
-    rootPath: '',
-    protocol: 'http',
-    uwsgiAllowIps: ['127.0.0.1', '::1'],
-    permitObsoleteFolding: false,
-    stripHeaderSpaces: false,
-    permitUnconventionalHttpMethod: false,
-    permitUnconventionalHttpVersion: false,
-    casefoldHttpMethod: false,
-    headerMap: 'drop',
-    disableRedirectAccessToSyslog: false,
-    captureOutput: false,
-    loggerClass: 'gunicorn.glogging.Logger',
-    logConfig: null,
-    logConfigDict: {},
-    logConfigJson: null,
-    syslogAddr: 'udp://localhost:514',
-    syslog: false,
-    syslogPrefix: null,
-    syslogFacility: 'user',
-    enableStdioInheritance: false,
-    statsdHost: null,
-    dogstatsdTags: '',
-    statsdPrefix: '',
-    enableBacklogMetric: false,
-    defaultProcName: null,
-    sslVersion: 'TLS',
-    suppressRaggedEofs: true,
-    doHandshakeOnConnect: false,
-    http2Cleartext: 'off',
-    http2MaxConcurrentStreams: 100,
-    http2InitialWindowSize: 65535,
-    http2MaxFrameSize: 16384,
-    http2MaxHeaderListSize: 65536,
-    dirtyApps: [],
-    dirtyWorkers: 0,
-    dirtyTimeout: 300,
-    dirtyThreads: 1,
-    dirtyGracefulTimeout: 30,
-    controlSocket: null,
-    controlSocketMode: 384,
-    controlSocketDisable: false,
-    hooks: [],
-  });
-  assert.equal(sources.app, 'argv');
-  assert.equal(sources.workers, 'default');
-  assert.deepEqual(warnings, []);
-});
 
 test('every setting has a NODICORN_ env var and a config-file key (except config)', () => {
   for (const { key, env, setting } of VALUE_ENTRIES) {
@@ -442,6 +285,7 @@ test('config file: -c path, None means off, errors name the file and key', async
   assert.equal(config.accessLogfile, null);
   assert.equal(config.workers, 3);
   assert.equal(sources.config, 'argv');
+  assert.equal((await load(['-c', 'file:other.py', 'app'], {}, cwd)).config.workers, 3, "gunicorn's file: prefix");
 
   writeFileSync(join(cwd, 'bad.py'), 'workers = "many"\n');
   assert.equal(

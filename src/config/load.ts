@@ -200,7 +200,8 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
   if (chosen && PYTHON_MODULE.test(chosen.value as string)) {
     configFile = chosen.value as string;
   } else if (chosen) {
-    const file = resolve(cwd, chosen.value as string);
+    // gunicorn also takes file:PATH, the same as PATH.
+    const file = resolve(cwd, (chosen.value as string).replace(/^file:/, ''));
     if (!(await exists(file))) {
       throw new ConfigError(`--config (from ${chosen.source}): expected an existing file, got ${shown(chosen.value)}`);
     }

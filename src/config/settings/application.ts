@@ -31,7 +31,8 @@ export const APPLICATION = {
     doc:
       'A config file: a Python file whose module-level names are settings (bind = "0.0.0.0:8000", ' +
       'workers = 4, accesslog = "-") and whose functions named after server hooks (post_fork ...) are hooks, ' +
-      'as with gunicorn; python:package.module for a module on the Python path; or a .json file with the same keys. ' +
+      'as with gunicorn (also spelled file:PATH); python:package.module for a module on the Python path; or a .json file ' +
+      'with the same keys. ' +
       'The file is run by the worker interpreter (--python), so it may compute values. Unknown names are reported as warnings.',
   }),
   reload: flag({
