@@ -29,7 +29,7 @@ export const APPLICATION = {
     default: null,
     defaultDoc: "'./nodicorn.conf.py' if it exists, else './gunicorn.conf.py' if it exists, else none",
     doc:
-      'A config file: a Python file whose module-level names are settings (bind = "0.0.0.0:8000", ' +
+      'The config file to read. A Python file whose module-level names are settings (bind = "0.0.0.0:8000", ' +
       'workers = 4, accesslog = "-") and whose functions named after server hooks (post_fork ...) are hooks, ' +
       'as with gunicorn (also spelled file:PATH); python:package.module for a module on the Python path; or a .json file ' +
       'with the same keys. ' +
