@@ -28,7 +28,8 @@ let usr1Guarded = false;
  * run code as the server's user. A JS listener replaces that handler (libuv installs its own),
  * and removing the last listener would not bring it back but leave the default action (the
  * process dies): so one listener is installed as early as the CLI runs and stays for the
- * process's life, and only what it calls changes.
+ * process's life, and only what it calls changes. Node's --disable-sigusr1 (22.14+) is no
+ * substitute: with it, JS listeners never see SIGUSR1 either, so the logs could not be reopened.
  */
 export function guardInspectorSignal(): void {
   if (usr1Guarded || process.platform === 'win32') return;
