@@ -68,7 +68,9 @@ step "corpora over TLS (test/corpus-*.test.mjs), both engines"
 NODICORN_CORPUS_TLS=1 node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/corpus-*.test.mjs
 NODICORN_CORPUS_TLS=1 NODICORN_HTTP_ENGINE=node node --test --test-concurrency="${NODICORN_TEST_CONCURRENCY:-4}" test/corpus-*.test.mjs
 
-# 8. The packages as users install them: the wheel from `python -m build` in a virtualenv with no
-# Node on PATH (test/package/test_wheel.py).
-step "python package (test/package)"
+# 8. The packages as users install them: the npm tarball through npx, and the wheel from
+# `python -m build` in a virtualenv with no Node on PATH.
+step "npm package (test/package/npm.test.mjs)"
+node --test test/package/*.test.mjs
+step "python package (test/package/test_wheel.py)"
 "$VENV/bin/python" -m unittest discover -s test/package -p 'test_*.py'

@@ -69,8 +69,9 @@ def _walk(top: str) -> Iterator[str]:
 
 
 def _runtime_js(relpath: str) -> bool:
-    """What the server runs: compiled modules, without the compiled unit tests, maps or typings."""
-    return relpath.endswith(".js") and not relpath.endswith(".test.js")
+    """What the server runs: compiled modules, without the compiled unit tests and their helpers
+    (*.test.js, *-testing.js, as package.json's "files" leaves them out too), maps or typings."""
+    return relpath.endswith(".js") and not relpath.endswith((".test.js", "-testing.js"))
 
 
 # ---- compiling ---------------------------------------------------------------------------------

