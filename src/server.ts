@@ -11,8 +11,10 @@ import type { Config } from './config/settings';
 import { envPairs } from './config/env';
 import { choosePython } from './config/python';
 import { NodicornError, ExitCode, ConfigError } from './errors';
-import { createLogger, type Logger } from './log/logger';
-import { AccessLog } from './log/access';
+import type { Logger } from './log/logger';
+import type { AccessLog } from './log/access';
+import { openLogs } from './log/setup';
+import { workerLogArgs } from './log/worker-logging';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
 import { Frontend } from './http/frontend';
@@ -46,7 +48,8 @@ export interface ServerHandle {
 export async function serve(config: Config, options: ServeOptions = {}): Promise<ServerHandle> {
   // A master started by USR2 listens on the sockets it inherited, not on --bind.
   const inherited = options.handleSignals ? takeInherited() : null;
-  const log = createLogger({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, logFormat: config.logFormat });
+  const logs = await openLogs(config);
+  const { log } = logs;
   if (!config.app) throw new ConfigError('APP_MODULE: expected an app such as module:application, got nothing');
   const bound = config.bind.map((spec) => {
     const address = parseBind(spec);
@@ -57,7 +60,6 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   const tls = tlsSetup(config, process.cwd());
-  const access = config.accessLogfile ? new AccessLog({ file: config.accessLogfile, format: config.accessLogformat, json: config.logFormat === 'json' }) : null;
   const dispatcher = new Dispatcher(config.backlog);
   const cwd = resolvePath(config.chdir);
   const python = await choosePython(config, process.env, cwd);
@@ -74,6 +76,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         cwd,
         pythonpath: config.pythonpath,
         env: envPairs(config.rawEnv),
+        logArgs: workerLogArgs(config, process.cwd()),
       },
       workers: config.workers,
       timeoutMs: config.timeout * 1000,
@@ -103,7 +106,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     },
     (ex) => dispatcher.dispatch(ex),
     log,
-    access,
+    logs.requests,
   );
   const proxyAllow = new AddressList(config.proxyAllowIps);
 
@@ -133,8 +136,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       reexec.releasePaths(inheritedPaths);
       for (const s of servers) s.closeAllConnections();
       log.info('Shutting down: Master');
-      await access?.close();
-      await log.flush();
+      await logs.close();
       // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
       // signal's default action (exit by signal, not 0).
       removeSignalHandlers();
@@ -151,7 +153,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       quit: () => (closing ? arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
       reload: () => (log.info('Handling signal: hup'), arbiter.reload()),
       resize: (delta) => arbiter.resize(delta),
-      reopenLogs: () => reopenLogs(log, access),
+      reopenLogs: () => reopenLogs(log, logs.access),
       reexec: () => reexec.start(listeners),
       // Only a daemon has no terminal whose resizing sends WINCH too.
       winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
@@ -178,11 +180,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       log.info(`Listening at: ${url} (${process.pid})`);
     }
     await booting;
+    logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
   } catch (err) {
     for (const s of [...intakes, ...servers]) s.close();
     await arbiter.stop(0).catch(() => {});
     removeSignalHandlers();
-    await log.flush();
+    await logs.close();
     throw err;
   }
   arbiter.onFatal((err) => {

@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from . import exitcodes
+from . import logconfig
 from . import protocol as P
 
 PIPE_FD = 3
@@ -43,6 +44,7 @@ def parse_args(argv):
     p.add_argument('--multiprocess', choices=('0', '1'), default='0')
     p.add_argument('--name', default=None, help='a label for this worker (thread names)')
     p.add_argument('--pythonpath', action='append', default=[], help='put DIR first on sys.path')
+    logconfig.add_arguments(p)
     # Not used by Node today: a separate write fd, for platforms where one synchronous pipe
     # handle cannot be read and written at once by two threads (see channel.py, on Windows).
     p.add_argument('--out-fd', type=int, default=PIPE_FD, help=argparse.SUPPRESS)
@@ -122,6 +124,12 @@ def main(argv=None):
 
     try:
         _prepend_paths([os.getcwd()] + args.pythonpath)
+    except Exception as e:
+        _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
+
+    # Before the app is imported, as gunicorn's master configures logging before forking.
+    try:
+        logconfig.setup_from_args(args)
     except Exception as e:
         _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
 

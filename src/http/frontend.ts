@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Exchange } from '../exchange';
-import type { AccessLog } from '../log/access';
+import type { RequestLog } from '../log/access';
 import type { Logger } from '../log/logger';
 import { ConnectionCap } from './conn/connection-cap';
 import { Connections } from './conn/connections';
@@ -46,7 +46,7 @@ export class Frontend {
     private readonly options: FrontendOptions,
     dispatch: (exchange: Exchange) => void,
     private readonly log: Logger,
-    access: AccessLog | null,
+    access: RequestLog | null,
   ) {
     this.connections = new Connections(log);
     this.cap = new ConnectionCap(options.maxConnections, log);

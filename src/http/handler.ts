@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { Exchange, Pairs } from '../exchange';
 import { HttpError } from '../errors';
-import type { AccessLog } from '../log/access';
+import type { RequestLog } from '../log/access';
 import type { Logger } from '../log/logger';
 import { RequestFlags } from '../protocol/frames';
 import type { ConnectionCap } from './conn/connection-cap';
@@ -47,7 +47,7 @@ export interface HandlerParts {
   sendWatch: SendWatch;
   dispatch: (exchange: Exchange) => void;
   log: Logger;
-  access: AccessLog | null;
+  access: RequestLog | null;
 }
 
 class HttpExchange implements Exchange {

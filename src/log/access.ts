@@ -207,36 +207,47 @@ export function compileAccessFormat(format: string, json = false): (e: AccessEnt
   };
 }
 
-export interface AccessLogOptions {
-  /** A path to append to, or "-" for stdout. */
-  file: string;
-  format?: string;
-  json?: boolean;
+/** What sees each finished request: the access log, StatsD. */
+export interface RequestLog {
+  log(entry: AccessEntry): void;
 }
 
-export class AccessLog {
-  private readonly sink: LineSink;
+export interface AccessLogOptions {
+  /** A path to append to, "-" for stdout, or null for no file (the lines go to `mirror` only). */
+  file: string | null;
+  format?: string;
+  json?: boolean;
+  /** Also gets each line (without "\n"): syslog. */
+  mirror?: (line: string, entry: AccessEntry) => void;
+}
+
+export class AccessLog implements RequestLog {
+  private readonly sink: LineSink | null;
   private readonly render: (e: AccessEntry) => string;
+  private readonly mirror: ((line: string, entry: AccessEntry) => void) | undefined;
 
   constructor(options: AccessLogOptions) {
     this.render = compileAccessFormat(options.format ?? DEFAULT_ACCESS_LOG_FORMAT, options.json ?? false);
-    this.sink = new LineSink(options.file, { std: 'stdout', batch: true, label: '--access-logfile' });
+    this.sink = options.file === null ? null : new LineSink(options.file, { std: 'stdout', batch: true, label: '--access-logfile' });
+    this.mirror = options.mirror;
   }
 
   log(entry: AccessEntry): void {
-    this.sink.write(this.render(entry) + '\n');
+    const line = this.render(entry);
+    this.sink?.write(line + '\n');
+    this.mirror?.(line, entry);
   }
 
-  flush(): Promise<void> {
-    return this.sink.flush();
+  async flush(): Promise<void> {
+    await this.sink?.flush();
   }
 
   /** SIGUSR1: see LineSink.reopen. */
   reopen(): Error | null {
-    return this.sink.reopen();
+    return this.sink?.reopen() ?? null;
   }
 
-  close(): Promise<void> {
-    return this.sink.close();
+  async close(): Promise<void> {
+    await this.sink?.close();
   }
 }

@@ -18,7 +18,18 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 const SEVERITY = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 } as const satisfies Record<LogLevel, number>;
 const LABEL = { debug: 'DEBUG', info: 'INFO', warning: 'WARNING', error: 'ERROR', critical: 'CRITICAL' } as const;
 
-export type LogFields = Record<string, unknown>;
+/**
+ * Marks a line a worker printed (captured from its stdout or stderr), not one of the server's
+ * own: it is neither counted by StatsD nor mirrored to syslog, as under gunicorn, whose loggers
+ * never see what the app prints. 'levelled' is a line the worker's logging already filtered by
+ * level (see captured.ts): it is written whatever --log-level says.
+ */
+export const FROM_WORKER = Symbol('from worker');
+/** Marks an error that carries a traceback: gunicorn's log.exception(), counted as such. */
+export const EXCEPTION = Symbol('exception');
+
+/** Symbol keys are never rendered (Object.keys skips them). */
+export type LogFields = Record<string, unknown> & { [FROM_WORKER]?: 'raw' | 'levelled'; [EXCEPTION]?: true };
 export type LogMethod = (message: string, fields?: LogFields) => void;
 
 export interface Logger {
@@ -42,6 +53,10 @@ export interface LoggerOptions {
   errorLogfile: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** Sees each of the server's own lines, whatever the level (StatsD's gunicorn.log.* counters). */
+  observe?: (level: LogLevel, exception: boolean) => void;
+  /** Gets each of the server's own lines that passes --log-level (syslog). */
+  mirror?: (level: LogLevel, message: string, pid: number) => void;
 }
 
 /** Keys a JSON line always has; fields cannot overwrite them (pid excepted, on purpose). */
@@ -51,11 +66,15 @@ export function createLogger(options: LoggerOptions): Logger {
   const sink = new LineSink(options.errorLogfile, { std: 'stderr', batch: false, label: '--error-logfile' });
   const threshold = SEVERITY[options.logLevel];
   const render = options.logFormat === 'json' ? renderJson : renderText;
+  const { observe, mirror } = options;
   const method =
     (level: LogLevel): LogMethod =>
     (message, fields) => {
-      if (SEVERITY[level] < threshold) return;
+      const fromWorker = fields?.[FROM_WORKER];
+      if (fromWorker === undefined) observe?.(level, fields?.[EXCEPTION] === true);
+      if (SEVERITY[level] < threshold && fromWorker !== 'levelled') return;
       sink.write(render(level, message, fields));
+      if (fromWorker === undefined && mirror) mirror(level, message, typeof fields?.pid === 'number' ? fields.pid : process.pid);
     };
   return {
     debug: method('debug'),

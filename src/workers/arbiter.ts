@@ -4,8 +4,8 @@
  * no heartbeat files), and stops them gracefully.
  */
 import type { Dispatcher } from '../dispatch/dispatcher';
-import { ExitCode, HttpError, NodicornError } from '../errors';
-import type { Logger } from '../log/logger';
+import { ConfigError, ExitCode, HttpError, NodicornError } from '../errors';
+import { EXCEPTION, type Logger } from '../log/logger';
 import { Worker, type WorkerHooks, type WorkerSpec } from './worker';
 import type { AppError } from './channel';
 import type { Exchange } from '../exchange';
@@ -168,15 +168,17 @@ export class Arbiter {
   }
 
   private onBootError(worker: Worker, error: AppError): void {
-    this.log.error(`Exception in worker process ${worker.pid}:\n${error.traceback || `${error.type}: ${error.message}`}`);
-    this.fail(new NodicornError('ERR_APP_LOAD', `App failed to load: ${error.type}: ${error.message}`, ExitCode.APP_LOAD));
+    this.log.error(`Exception in worker process ${worker.pid}:\n${error.traceback || `${error.type}: ${error.message}`}`, { [EXCEPTION]: true });
+    // A log config the worker could not apply is a bad setting (its message names the flag).
+    if (error.type === 'LogConfigError') this.fail(new ConfigError(error.message));
+    else this.fail(new NodicornError('ERR_APP_LOAD', `App failed to load: ${error.type}: ${error.message}`, ExitCode.APP_LOAD));
   }
 
   private onAppError(worker: Worker, error: AppError, exchange: Exchange): void {
     // The request line as the client sent it: environ[0] is REQUEST_METHOD, [4] RAW_URI.
     const method = exchange.environ[0]?.[1] ?? '';
     const target = exchange.environ[4]?.[1] ?? '';
-    this.log.error(`Error handling request ${method} ${target}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid });
+    this.log.error(`Error handling request ${method} ${target}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid, [EXCEPTION]: true });
   }
 
   private checkDeadlines(): void {

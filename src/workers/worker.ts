@@ -10,6 +10,7 @@ import type { Exchange } from '../exchange';
 import type { HttpError } from '../errors';
 import type { Runner } from '../dispatch/dispatcher';
 import type { Logger } from '../log/logger';
+import { logCaptured } from '../log/captured';
 import { PrefetchDepth } from '../dispatch/prefetch';
 import { Channel, type AppError } from './channel';
 
@@ -43,6 +44,8 @@ export interface WorkerSpec {
   cwd: string;
   pythonpath: string[];
   env: Record<string, string>;
+  /** Python logging set-up (--log-level, --log-config*): see log/worker-logging.ts. */
+  logArgs: string[];
 }
 
 export interface WorkerHooks {
@@ -85,6 +88,7 @@ export class Worker implements Runner {
     const split = process.platform === 'win32';
     if (split) args.push('--out-fd', '4');
     for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
+    args.push(...spec.logArgs);
     const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
     this.process = spawn(spec.python, args, {
       cwd: spec.cwd,
@@ -201,6 +205,6 @@ export class Worker implements Runner {
   private captureLines(stream: NodeJS.ReadableStream | null, level: 'info' | 'warning'): void {
     if (!stream) return;
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    lines.on('line', (line) => this.log[level](line, { pid: this.pid }));
+    lines.on('line', (line) => logCaptured(this.log, level, line, this.pid));
   }
 }

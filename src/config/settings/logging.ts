@@ -4,6 +4,23 @@ import { LOG_FORMATS, LOG_LEVELS } from '../../log/logger';
 import { flag, one } from '../define';
 import * as G from '../gunicorn-parsers';
 import * as P from '../parsers';
+import type { Parser } from '../parsers';
+
+/** gunicorn's own logger classes: the default, its "simple" alias, and its StatsD logger (which --statsd-host picks). */
+const GUNICORN_LOGGER_CLASSES = new Set(['gunicorn.glogging.Logger', 'simple', 'egg:gunicorn#simple', 'gunicorn.instrument.statsd.Statsd']);
+
+/** --logger-class: gunicorn's own classes only; any other is Python code the Node core cannot run. */
+const loggerClass: Parser<string> = {
+  expected: G.dottedName.expected,
+  parse(raw) {
+    const name = G.dottedName.parse(raw);
+    if (GUNICORN_LOGGER_CLASSES.has(name)) return name;
+    throw new G.Refused(
+      'the error and access logs are written by the Node core, which cannot run a Python Logger class; ' +
+        'use --log-config/--log-config-dict for Python logging, --access-logformat, --log-syslog or --statsd-host',
+    );
+  },
+};
 
 export const LOGGING = {
   accessLogfile: one<string | null>({
@@ -80,56 +97,56 @@ export const LOGGING = {
   }),
   loggerClass: one<string>({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'only gunicorn\u2019s own classes (gunicorn.glogging.Logger, simple, gunicorn.instrument.statsd.Statsd); a custom class is refused' },
     flags: ['--logger-class'],
     metavar: 'STRING',
     file: 'logger_class',
-    parser: G.dottedName,
+    parser: loggerClass,
     default: 'gunicorn.glogging.Logger',
-    doc: 'The logger class, as a dotted Python path; gunicorn.glogging.Logger is the built-in one.',
+    doc: 'gunicorn\u2019s logger class. Only gunicorn\u2019s own are accepted: nodicorn\u2019s logs are written by its Node core, which cannot run a Python class.',
   }),
   logConfig: one<string | null>({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'configures the app\u2019s logging in the workers; nodicorn\u2019s own lines keep going to --error-logfile and --access-logfile' },
     flags: ['--log-config'],
     metavar: 'FILE',
     file: 'logconfig',
     nullable: true,
     parser: P.path,
     default: null,
-    doc: 'A Python logging config file, in the format logging.config.fileConfig reads.',
+    doc: 'A Python logging config file, in the format logging.config.fileConfig reads, applied in each worker before the app is imported (nodicorn\u2019s own error and access lines keep going to --error-logfile and --access-logfile).',
   }),
   logConfigDict: one<Record<string, unknown>>({
     section: 'Logging',
-    gunicorn: 'same',
-    flags: [],
+    gunicorn: { differs: 'also a --log-config-dict flag taking JSON; configures the app\u2019s logging in the workers, nodicorn\u2019s own lines keep going to --error-logfile and --access-logfile' },
+    flags: ['--log-config-dict'],
     metavar: 'DICT',
     file: 'logconfig_dict',
     parser: G.dict,
     default: {},
     defaultDoc: '{}',
-    doc: 'A Python logging configuration as a dict (logging.config.dictConfig\u2019s format), from the config file. Takes precedence over --log-config.',
+    doc: 'A Python logging configuration as a dict (logging.config.dictConfig\u2019s format; JSON on the command line), updating gunicorn\u2019s default dict and applied in each worker before the app is imported. Takes precedence over --log-config-json and --log-config.',
   }),
   logConfigJson: one<string | null>({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'configures the app\u2019s logging in the workers; nodicorn\u2019s own lines keep going to --error-logfile and --access-logfile' },
     flags: ['--log-config-json'],
     metavar: 'FILE',
     file: 'logconfig_json',
     nullable: true,
     parser: P.path,
     default: null,
-    doc: 'A JSON file holding a logging.config.dictConfig configuration.',
+    doc: 'A JSON file holding a logging.config.dictConfig configuration, applied as --log-config-dict is.',
   }),
   syslogAddr: one<string>({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'a unix datagram socket (unix://PATH#dgram, /dev/log) is refused: Node cannot send to one' },
     flags: ['--log-syslog-to'],
     metavar: 'SYSLOG_ADDR',
     file: 'syslog_addr',
     parser: P.text,
     default: 'udp://localhost:514',
-    doc: 'Where --log-syslog sends: udp://HOST:PORT, tcp://HOST:PORT or unix://PATH[#dgram|#stream].',
+    doc: 'Where --log-syslog sends: udp://HOST:PORT, tcp://HOST:PORT or unix://PATH (a stream socket). A unix datagram socket (#dgram, /dev/log) is refused: Node has no unix datagram sockets.',
   }),
   syslog: flag({
     section: 'Logging',
@@ -137,7 +154,7 @@ export const LOGGING = {
     flags: ['--log-syslog'],
     file: 'syslog',
     default: false,
-    doc: 'Also send the logs to syslog (see --log-syslog-to).',
+    doc: 'Also send the error log, and the access log unless --disable-redirect-access-to-syslog, to syslog (see --log-syslog-to), as gunicorn.PREFIX.error and gunicorn.PREFIX.access.',
   }),
   syslogPrefix: one<string | null>({
     section: 'Logging',
@@ -170,14 +187,14 @@ export const LOGGING = {
   }),
   statsdHost: one<string | null>({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'unix:PATH is refused: Node cannot send to a unix datagram socket' },
     flags: ['--statsd-host'],
     metavar: 'STATSD_ADDR',
     file: 'statsd_host',
     nullable: true,
     parser: G.statsdAddress,
     default: null,
-    doc: 'Send metrics to this statsd server: HOST:PORT (port 8125 when left out) or unix:PATH.',
+    doc: 'Send gunicorn\u2019s StatsD metrics (gunicorn.requests, gunicorn.request.duration, gunicorn.request.status.CODE, gunicorn.workers, gunicorn.log.LEVEL) over UDP to HOST:PORT (port 8125 when left out).',
   }),
   dogstatsdTags: one<string>({
     section: 'Logging',
@@ -201,10 +218,10 @@ export const LOGGING = {
   }),
   enableBacklogMetric: flag({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'the backlog is the requests waiting for a free worker (Node accepts connections at once)' },
     flags: ['--enable-backlog-metric'],
     file: 'enable_backlog_metric',
     default: false,
-    doc: 'Also send the number of connections waiting to be accepted, as gunicorn.backlog.',
+    doc: 'Also send gunicorn.backlog each second: the number of requests waiting for a free worker (nodicorn\u2019s dispatch queue; Node accepts connections at once, so the listen queue stays empty).',
   }),
 } as const;

@@ -1,0 +1,155 @@
+"""Python's logging in a worker, set up as gunicorn's master sets it up before it forks workers.
+
+Without a log config, as under gunicorn: the root logger is left alone (an app's own
+logging.warning() reaches stderr through Python's last-resort handler, or wherever the app's
+basicConfig sends it); the "gunicorn.error" logger has --log-level and one handler, and does not
+propagate, so the common recipe of handing its handlers and level to the app's logger works;
+"gunicorn.access" has level INFO and does not propagate (nodicorn's core writes the access log).
+
+With --log-config-dict or --log-config-json, gunicorn's default dict is updated with the given one
+(top-level keys replace the default's) and passed to dictConfig; with --log-config, the file goes
+to fileConfig, existing loggers kept. The dict wins over the JSON file, which wins over the file.
+
+What this process writes on stderr and stdout reaches nodicorn's error log, which puts its own
+time, pid and level in front of each line. So the handlers standing in for gunicorn's own (the
+"gunicorn.error" handler, the default dict's "console" and "error_console") write the message
+alone, each line marked with its syslog severity ("<3>"), which Node reads as the line's level.
+Handlers an app's config declares write what their formatters say, where they say.
+"""
+from __future__ import annotations  # hints stay text: no typing import at worker boot
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+LEVELS = {
+    'debug': logging.DEBUG,
+    'info': logging.INFO,
+    'warning': logging.WARNING,
+    'error': logging.ERROR,
+    'critical': logging.CRITICAL,
+}
+
+
+def _severity(levelno: int) -> int:
+    """Syslog severity of a logging level: 2 critical, 3 error, 4 warning, 6 info, 7 debug."""
+    if levelno >= logging.CRITICAL:
+        return 2
+    if levelno >= logging.ERROR:
+        return 3
+    if levelno >= logging.WARNING:
+        return 4
+    if levelno >= logging.INFO:
+        return 6
+    return 7
+
+
+class NodeLineHandler(logging.StreamHandler):
+    """Writes a record's message (and traceback) to a stream nodicorn captures, each line marked
+    with the record's severity; Node adds the time, the pid and the level name."""
+
+    def __init__(self, stream: object = None) -> None:
+        super().__init__(sys.stderr if stream is None else stream)
+        self.setFormatter(logging.Formatter('%(message)s'))
+
+    def format(self, record: logging.LogRecord) -> str:
+        mark = '<%d>' % _severity(record.levelno)
+        return '\n'.join(mark + line for line in super().format(record).split('\n'))
+
+
+def _defaults() -> dict[str, object]:
+    """gunicorn's default logging dict, by the same names (configs refer to them), with its
+    console handlers writing through nodicorn's error log."""
+    node_handler = 'nodicorn_worker.logconfig.NodeLineHandler'
+    return {
+        'version': 1,
+        'disable_existing_loggers': False,
+        'root': {'level': 'INFO', 'handlers': ['console']},
+        'loggers': {
+            'gunicorn.error': {'level': 'INFO', 'handlers': ['error_console'], 'propagate': True,
+                               'qualname': 'gunicorn.error'},
+            'gunicorn.access': {'level': 'INFO', 'handlers': ['console'], 'propagate': True,
+                                'qualname': 'gunicorn.access'},
+        },
+        'handlers': {
+            'console': {'class': node_handler, 'stream': 'ext://sys.stdout'},
+            'error_console': {'class': node_handler, 'stream': 'ext://sys.stderr'},
+        },
+        'formatters': {
+            'generic': {'format': '%(asctime)s [%(process)d] [%(levelname)s] %(message)s',
+                        'datefmt': '[%Y-%m-%d %H:%M:%S %z]', 'class': 'logging.Formatter'},
+        },
+    }
+
+
+class LogConfigError(Exception):
+    """A log config that cannot be applied; the message names the setting and the chain of causes
+    (dictConfig wraps the real problem twice). Reported without a traceback: it is a config error."""
+    traceback = ''
+
+
+def _causes(e: BaseException) -> str:
+    parts = []
+    seen = set()
+    cur = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        text = str(cur)
+        parts.append('%s: %s' % (type(cur).__name__, text) if isinstance(cur, KeyError) else text)
+        cur = cur.__cause__
+    return ': '.join(parts)
+
+
+def setup(level: str, config_dict: str | None = None, config_json: str | None = None,
+          config_file: str | None = None) -> None:
+    error_log = logging.getLogger('gunicorn.error')
+    error_log.propagate = False
+    error_log.setLevel(LEVELS.get(level, logging.INFO))
+    error_log.addHandler(NodeLineHandler())
+    access_log = logging.getLogger('gunicorn.access')
+    access_log.propagate = False
+    access_log.setLevel(logging.INFO)
+
+    if config_dict is not None:
+        _apply_dict('--log-config-dict', json.loads(config_dict))
+    elif config_json is not None:
+        try:
+            with open(config_json, encoding='utf-8') as f:
+                loaded = json.load(f)
+        except (OSError, ValueError) as e:
+            raise LogConfigError('--log-config-json: cannot read %s: %s' % (config_json, e))
+        _apply_dict('--log-config-json', loaded)
+    elif config_file is not None:
+        import logging.config as logging_config  # only with a config: it imports socketserver
+        try:
+            logging_config.fileConfig(config_file, disable_existing_loggers=False, defaults={
+                '__file__': config_file, 'here': os.path.dirname(config_file)})
+        except Exception as e:
+            raise LogConfigError('--log-config: %s: %s: %s' % (config_file, type(e).__name__, _causes(e)))
+
+
+def _apply_dict(flag: str, given: object) -> None:
+    if not isinstance(given, dict):
+        raise LogConfigError('%s: expected a dict, got %s' % (flag, type(given).__name__))
+    import logging.config as logging_config  # only with a config: it imports socketserver
+    config = _defaults()
+    config.update(given)
+    try:
+        logging_config.dictConfig(config)
+    except (AttributeError, ImportError, ValueError, TypeError) as e:
+        raise LogConfigError('%s: %s' % (flag, _causes(e)))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--log-level', choices=sorted(LEVELS), default='info')
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--log-config-dict', default=None, help='a dictConfig dict, as JSON')
+    group.add_argument('--log-config-json', default=None, help='a JSON file holding a dictConfig dict')
+    group.add_argument('--log-config', default=None, help='a fileConfig file')
+
+
+def setup_from_args(args: argparse.Namespace) -> None:
+    setup(args.log_level, args.log_config_dict, args.log_config_json, args.log_config)
+

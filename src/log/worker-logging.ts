@@ -1,0 +1,33 @@
+/**
+ * What the Python workers need to set up Python's logging as gunicorn's master does before it
+ * forks them (python/nodicorn_worker/logconfig.py does the setting up): the --log-level, and at
+ * most one of --log-config-dict (which wins, as under gunicorn), --log-config-json, --log-config.
+ * Files are checked here, so a missing one stops the start with one line.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors';
+import type { LogLevel } from './logger';
+
+export interface WorkerLogSettings {
+  logLevel: LogLevel;
+  logConfig: string | null;
+  logConfigDict: Record<string, unknown> | null;
+  logConfigJson: string | null;
+}
+
+/** The worker's command-line arguments; paths resolved against `cwd` (where nodicorn started). */
+export function workerLogArgs(settings: WorkerLogSettings, cwd: string): string[] {
+  const args = ['--log-level', settings.logLevel];
+  const dict = settings.logConfigDict;
+  if (dict !== null && Object.keys(dict).length > 0) return [...args, '--log-config-dict', JSON.stringify(dict)];
+  if (settings.logConfigJson) return [...args, '--log-config-json', existing('--log-config-json', settings.logConfigJson, cwd)];
+  if (settings.logConfig) return [...args, '--log-config', existing('--log-config', settings.logConfig, cwd)];
+  return args;
+}
+
+function existing(flag: string, path: string, cwd: string): string {
+  const full = resolve(cwd, path);
+  if (!existsSync(full)) throw new ConfigError(`${flag}: log config "${path}" not found`);
+  return full;
+}

@@ -1,0 +1,176 @@
+// Logging integrations as gunicorn has them: StatsD metrics, syslog, Python log configs in the
+// workers, and the refusals (a custom --logger-class, unix datagram sockets).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { APPS, request, runCli, serverFor, waitUntil } from './helpers.mjs';
+
+async function udpReceiver(t) {
+  const socket = createSocket('udp4');
+  const datagrams = [];
+  socket.on('message', (m) => datagrams.push(m.toString('utf8')));
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  t.after(() => socket.close());
+  return { port: socket.address().port, datagrams };
+}
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'nodicorn-logging-'));
+
+test('StatsD: gunicorn\u2019s metric names and types, with the prefix and dogstatsd tags', async (t) => {
+  const statsd = await udpReceiver(t);
+  const server = await serverFor(t, [
+    'logging_app:app', '--chdir', APPS, '-w', '2',
+    '--statsd-host', `127.0.0.1:${statsd.port}`, '--statsd-prefix', 'web', '--dogstatsd-tags', 'env:test,svc:a',
+    '--enable-backlog-metric',
+  ], { waitWorkers: 2 });
+  assert.equal((await request(server.port, { path: '/' })).status, 200);
+  assert.equal((await request(server.port, { path: '/missing' })).status, 404);
+  assert.equal((await request(server.port, { path: '/boom' })).status, 500);
+  const lines = () => statsd.datagrams.join('\n').split('\n');
+  const sum = (name) => lines().filter((l) => l.startsWith(`web.${name}:`)).reduce((n, l) => n + Number(/:(\d+)\|c\|@1\.0\|/.exec(l)?.[1] ?? NaN), 0);
+  await waitUntil(() => sum('gunicorn.requests') === 3 && lines().some((l) => l.startsWith('web.gunicorn.backlog:')), 10_000);
+  for (const line of lines()) {
+    assert.match(line, /^web\.gunicorn\.[a-z0-9.]+:[\d.]+\|(c\|@1\.0|ms|g|h)\|#env:test,svc:a$/, line);
+  }
+  assert.equal(sum('gunicorn.request.status.200'), 1);
+  assert.equal(sum('gunicorn.request.status.404'), 1);
+  assert.equal(sum('gunicorn.request.status.500'), 1);
+  const durations = lines().filter((l) => l.startsWith('web.gunicorn.request.duration:'));
+  assert.equal(durations.length, 3);
+  for (const d of durations) assert.ok(Number(/:([\d.]+)\|ms/.exec(d)[1]) < 10_000, d);
+  assert.ok(lines().includes('web.gunicorn.workers:2|g|#env:test,svc:a'), lines().join('\n'));
+  assert.ok(lines().some((l) => /^web\.gunicorn\.backlog:0\|h\|/.test(l)));
+  // The app's exception is logged with its traceback: gunicorn counts that as log.exception.
+  assert.equal(sum('gunicorn.log.exception'), 1);
+});
+
+test('syslog over UDP: error and access lines as gunicorn sends them; --disable-redirect-access-to-syslog', async (t) => {
+  for (const disableAccess of [false, true]) {
+    const syslog = await udpReceiver(t);
+    const args = ['logging_app:app', '--chdir', APPS, '--log-syslog', '--log-syslog-to', `udp://127.0.0.1:${syslog.port}`,
+      '--log-syslog-prefix', 'demo', '--log-syslog-facility', 'local0'];
+    if (disableAccess) args.push('--disable-redirect-access-to-syslog');
+    const server = await serverFor(t, args);
+    const tag = `t${Date.now()}`;
+    assert.equal((await request(server.port, { path: '/boom' })).status, 500);
+    await request(server.port, { path: `/?${tag}` });
+    await waitUntil(() => syslog.datagrams.some((d) => d.includes('Error handling request')), 10_000);
+    const listening = syslog.datagrams.find((d) => d.includes('Listening at:'));
+    // local0 (16) * 8 + info (6) = 134; error (3) = 131. Python's handler ends each message with NUL.
+    assert.match(listening, new RegExp(`^<134>gunicorn\\.demo\\.error: \\[${server.pid}\\] Listening at: http://127\\.0\\.0\\.1:${server.port} \\(${server.pid}\\)\\0$`));
+    const error = syslog.datagrams.find((d) => d.includes('Error handling request'));
+    assert.match(error, /^<131>gunicorn\.demo\.error: \[\d+\] Error handling request GET \/boom\n[\s\S]*RuntimeError: boom[\s\S]*\0$/);
+    if (disableAccess) {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!syslog.datagrams.some((d) => d.includes('.access:')), syslog.datagrams.join('\n'));
+    } else {
+      await waitUntil(() => syslog.datagrams.some((d) => d.includes(tag)), 10_000);
+      const access = syslog.datagrams.find((d) => d.includes(tag));
+      assert.match(access, new RegExp(`^<134>gunicorn\\.demo\\.access: \\[\\d+\\] 127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET /\\?${tag} HTTP/1\\.1" 200 \\d+ "-" "-"\\0$`));
+    }
+    // The app's own stderr is not the server's log: it stays out of syslog, as under gunicorn.
+    assert.ok(!syslog.datagrams.some((d) => d.includes('myapp info')));
+    await server.stop();
+  }
+});
+
+test('without a log config the app\u2019s logging behaves as under gunicorn', async (t) => {
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS]);
+  const tag = `t${Date.now()}`;
+  const pid = (await request(server.port, { path: `/gunicorn?${tag}` })).text();
+  // gunicorn.error has --log-level (info) and its handler: the line arrives at its level, with the worker's pid.
+  await server.waitStderr(new RegExp(`^\\[[^\\]]+\\] \\[${pid}\\] \\[INFO\\] via gunicorn\\.error ${tag}$`), 10_000);
+  // An app logger without handlers: info is dropped by Python's last resort (warnings and up only).
+  await request(server.port, { path: `/?${tag}` });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!server.stderrLines.some((l) => l.includes(`myapp info ${tag}`)));
+  assert.ok(!server.stderrLines.some((l) => l.includes(`debug via gunicorn.error ${tag}`)));
+});
+
+test('--log-config-dict on the command line sends an app logger to a file; root goes to the error log', async (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'app.log');
+  const dict = {
+    formatters: { plain: { format: '%(name)s %(levelname)s %(message)s' } },
+    handlers: {
+      console: { class: 'logging.StreamHandler', stream: 'ext://sys.stderr' },
+      file: { class: 'logging.FileHandler', filename: file, formatter: 'plain' },
+    },
+    loggers: { myapp: { level: 'DEBUG', handlers: ['file'], propagate: true } },
+    root: { level: 'INFO', handlers: ['console'] },
+  };
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, '--log-config-dict', JSON.stringify(dict)]);
+  const tag = `t${Date.now()}`;
+  await request(server.port, { path: `/?${tag}` });
+  await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').includes(`myapp debug ${tag}`), 10_000);
+  assert.equal(readFileSync(file, 'utf8'), `myapp INFO myapp info ${tag}\nmyapp DEBUG myapp debug ${tag}\n`);
+  // Propagated to root's handler (stderr, its bare format), so into the error log as well.
+  await server.waitStderr(new RegExp(`\\] myapp info ${tag}$`), 10_000);
+});
+
+test('--log-config (fileConfig) sends an app logger to a file', async (t) => {
+  const dir = tmp();
+  const ini = path.join(dir, 'logging.ini');
+  writeFileSync(ini, [
+    '[loggers]', 'keys=root,myapp', '[handlers]', 'keys=file', '[formatters]', 'keys=plain',
+    '[logger_root]', 'level=WARNING', 'handlers=',
+    '[logger_myapp]', 'level=INFO', 'handlers=file', 'qualname=myapp', 'propagate=0',
+    '[handler_file]', 'class=FileHandler', 'formatter=plain', "args=('%(here)s/app.log',)",
+    '[formatter_plain]', 'format=[%(levelname)s] %(name)s: %(message)s', '',
+  ].join('\n'));
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, '--log-config', ini]);
+  const tag = `t${Date.now()}`;
+  await request(server.port, { path: `/?${tag}` });
+  const file = path.join(dir, 'app.log');
+  await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').includes(tag), 10_000);
+  assert.equal(readFileSync(file, 'utf8'), `[INFO] myapp: myapp info ${tag}\n`);
+});
+
+test('refused with one line: a custom --logger-class, unix statsd and unix datagram syslog, a missing log config', async () => {
+  const cases = [
+    [['--logger-class', 'myproject.logging.CustomLogger'], /--logger-class myproject\.logging\.CustomLogger \(from .*\): refused: .*Node core/],
+    [['--statsd-host', 'unix:///var/run/statsd.sock'], /--statsd-host: unix sockets are not supported/],
+    [['--log-syslog', '--log-syslog-to', 'unix:///dev/log#dgram'], /--log-syslog-to: .*unix datagram socket.*udp:\/\//],
+    [['--log-syslog', '--log-syslog-facility', 'nope'], /--log-syslog-facility: expected one of/],
+    [['--log-config', '/nonexistent/logging.ini'], /--log-config: log config "\/nonexistent\/logging\.ini" not found/],
+    // A dict the workers' dictConfig cannot apply (here gunicorn's default root handler was
+    // replaced away): a config error too, with the cause; the traceback-free report comes first.
+    [['--log-config-dict', '{"handlers": {}}'], /^nodicorn: error: --log-config-dict: Unable to configure .*KeyError: 'error_console'$/, 'last'],
+  ];
+  for (const [flags, expected, which = 'only'] of cases) {
+    const r = await runCli(['logging_app:app', '--chdir', APPS, '-b', '127.0.0.1:0', ...flags]);
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    if (which === 'only') assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines.at(-1), expected);
+  }
+});
+
+test('gunicorn\u2019s own logger classes are accepted', async (t) => {
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, '--logger-class', 'gunicorn.glogging.Logger']);
+  assert.equal((await request(server.port, { path: '/' })).status, 200);
+});
+
+test('logconfig_dict in a gunicorn config file configures the app\u2019s logging', async (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'app.log');
+  const conf = path.join(dir, 'gunicorn.conf.py');
+  writeFileSync(conf, [
+    'import os',
+    'logconfig_dict = {',
+    "    'handlers': {'file': {'class': 'logging.FileHandler', 'filename': os.path.join(os.path.dirname(__file__), 'app.log')}},",
+    "    'loggers': {'myapp': {'level': 'INFO', 'handlers': ['file'], 'propagate': False}},",
+    "    'root': {'level': 'WARNING', 'handlers': []},",
+    '}', '',
+  ].join('\n'));
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, '-c', conf]);
+  const tag = `t${Date.now()}`;
+  await request(server.port, { path: `/?${tag}` });
+  await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').includes(tag), 10_000);
+  assert.equal(readFileSync(file, 'utf8'), `myapp info ${tag}\n`);
+});
