@@ -17,6 +17,7 @@ import { openLogs } from './log/setup';
 import { workerLogArgs } from './log/worker-logging';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
+import { startReloader } from './workers/reloader';
 import { Frontend } from './http/frontend';
 import type { FrontServer } from './http/engine';
 import { tlsSetup } from './http/tls';
@@ -77,6 +78,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         pythonpath: config.pythonpath,
         env: envPairs(config.rawEnv),
         logArgs: workerLogArgs(config, process.cwd()),
+        reportModules: config.reload,
       },
       workers: config.workers,
       timeoutMs: config.timeout * 1000,
@@ -109,6 +111,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     logs.requests,
   );
   const proxyAllow = new AddressList(config.proxyAllowIps);
+  const reloader = config.reload ? startReloader(arbiter, { engine: config.reloadEngine, extraFiles: extraFiles(config.reloadExtraFiles), preload: config.preloadApp }, log) : null;
 
   log.info(`Starting nodicorn ${version()}`);
   log.info(`Workers run ${python.path} (${python.reason})`);
@@ -127,6 +130,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const shutdown = (graceMs: number, how: string): Promise<void> =>
     (closing ??= (async () => {
       log.info(`Handling signal: ${how}`);
+      reloader?.close();
       const restorePaths = reexec.keepPaths(unixPaths);
       for (const s of intakes) s.close();
       for (const s of servers) s.close();
@@ -183,6 +187,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
   } catch (err) {
     for (const s of [...intakes, ...servers]) s.close();
+    reloader?.close();
     await arbiter.stop(0).catch(() => {});
     removeSignalHandlers();
     await logs.close();
@@ -212,6 +217,15 @@ function spoolDir(configured: string | null): string {
     throw new ConfigError(`--spool-dir: expected a writable directory, got "${dir}"`);
   }
   return dir;
+}
+
+/** --reload-extra-file paths, relative to the start directory (not --chdir), as gunicorn reads them. */
+function extraFiles(paths: readonly string[]): string[] {
+  return paths.map((path) => {
+    const full = resolvePath(path);
+    if (!existsSync(full)) throw new ConfigError(`--reload-extra-file: expected an existing file, got "${path}"`);
+    return full;
+  });
 }
 
 /** "localhost" means every loopback address it resolves to, as a browser tries both. */

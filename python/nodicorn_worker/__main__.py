@@ -14,6 +14,7 @@ import traceback
 from . import exitcodes
 from . import logconfig
 from . import protocol as P
+from .modules import ModuleReporter, failure_files, loaded_files
 
 PIPE_FD = 3
 
@@ -45,14 +46,28 @@ def parse_args(argv):
     p.add_argument('--name', default=None, help='a label for this worker (thread names)')
     p.add_argument('--pythonpath', action='append', default=[], help='put DIR first on sys.path')
     logconfig.add_arguments(p)
+    p.add_argument('--report-modules', action='store_true',
+                   help='send the loaded source files to Node (MODULES frames), for --reload')
     # Not used by Node today: a separate write fd, for platforms where one synchronous pipe
     # handle cannot be read and written at once by two threads (see channel.py, on Windows).
     p.add_argument('--out-fd', type=int, default=PIPE_FD, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
-def _boot_error(fd, error, code):
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _boot_error(fd, error, code, report_modules=False):
     """Reports a failed boot on the pipe (when there is one) and on stderr, then exits."""
+    if report_modules and fd is not None:
+        # Before BOOT_ERROR: the file to fix is among these, and fixing it must trigger a reload.
+        try:
+            ModuleReporter(lambda frame: _write_all(fd, frame)).report(loaded_files() | failure_files(error))
+        except OSError:
+            pass
     kind = getattr(error, 'kind', None) or type(error).__name__
     tb = getattr(error, 'traceback', None)
     if tb is None:
@@ -62,7 +77,7 @@ def _boot_error(fd, error, code):
     if fd is not None:
         try:
             frame = P.encode_json(P.BOOT_ERROR, 0, {'type': kind, 'message': message, 'traceback': tb})
-            os.write(fd, frame)
+            _write_all(fd, frame)
         except OSError:
             pass
     _exit(code)
@@ -137,9 +152,9 @@ def main(argv=None):
     try:
         app = load(args.app)
     except AppLoadError as e:
-        _boot_error(out_fd, e, exitcodes.APP_LOAD)
+        _boot_error(out_fd, e, exitcodes.APP_LOAD, args.report_modules)
     except BaseException as e:
-        _boot_error(out_fd, e, exitcodes.APP_LOAD)
+        _boot_error(out_fd, e, exitcodes.APP_LOAD, args.report_modules)
 
     try:
         from . import wsgi
@@ -151,6 +166,10 @@ def main(argv=None):
         channel = Channel(PIPE_FD, out_fd, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__, inline)
         if not inline:
             channel.start_threads(args.threads, args.name or 'nodicorn')
+        if args.report_modules:
+            reporter = ModuleReporter(channel.send)
+            reporter.report(loaded_files())
+            reporter.start()
         channel.send(P.encode_json(P.READY, 0, {
             'pid': os.getpid(), 'python': platform.python_version(), 'threads': args.threads,
             'body_files': _can_open_node_files()}))

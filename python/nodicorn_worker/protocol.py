@@ -46,6 +46,10 @@ worker -> Node
   ERROR         0x16  JSON {type, message, traceback}: the app failed; terminal like END
   CONTINUE      0x17  (empty) the app reads the body: answer 100 Continue, start sending it
   BODY_CREDIT   0x18  u32 n: the app consumed n more request body bytes
+  MODULES       0x19  source file paths joined by NUL (UTF-8): files the worker has loaded
+                      (its modules, and the files a failed boot's traceback names), sent only
+                      by a worker started with --report-modules (--reload), before READY or
+                      BOOT_ERROR and later whenever it imports more; each lists only new paths
 
 Flow control, both directions: the sender may have WINDOW bytes unacknowledged; the receiver
 acknowledges in units of at least WINDOW/2, so small bodies and responses cost no credit frames.
@@ -79,13 +83,14 @@ END = 0x15
 ERROR = 0x16
 CONTINUE = 0x17
 BODY_CREDIT = 0x18
+MODULES = 0x19
 
 FRAME_TYPES = {
     'REQUEST': REQUEST, 'BODY': BODY, 'BODY_END': BODY_END, 'ABORT': ABORT, 'CREDIT': CREDIT,
     'BODY_FILE': BODY_FILE,
     'READY': READY, 'BOOT_ERROR': BOOT_ERROR, 'RESPONSE_HEAD': RESPONSE_HEAD,
     'RESPONSE_BODY': RESPONSE_BODY, 'FILE': FILE, 'END': END, 'ERROR': ERROR,
-    'CONTINUE': CONTINUE, 'BODY_CREDIT': BODY_CREDIT,
+    'CONTINUE': CONTINUE, 'BODY_CREDIT': BODY_CREDIT, 'MODULES': MODULES,
 }
 
 # Request flags (the u8 at the start of a REQUEST payload).
@@ -269,6 +274,17 @@ def dump_json(value):
 
 def encode_json(ftype, fid, value):
     return encode_frame(ftype, fid, dump_json(value))
+
+
+def encode_paths(ftype, fid, paths):
+    """MODULES: paths joined by NUL, which no path can hold; undecodable bytes pass as they are."""
+    return encode_frame(ftype, fid, '\0'.join(paths).encode('utf-8', 'surrogateescape'))
+
+
+def decode_paths(payload):
+    if not payload:
+        return []
+    return bytes(payload).decode('utf-8', 'surrogateescape').split('\0')
 
 
 def decode_json(payload):

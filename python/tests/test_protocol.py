@@ -34,6 +34,8 @@ def encode(v):
         return P.encode_json(t, fid, f['json'])
     if t in (P.BODY, P.RESPONSE_BODY):
         return P.encode_frame(t, fid, bytes.fromhex(f['data_hex']))
+    if t == P.MODULES:
+        return P.encode_paths(t, fid, f['paths'])
     return P.encode_frame(t, fid)
 
 
@@ -57,6 +59,8 @@ def fields_of(ftype, payload):
         return {'json': P.decode_json(payload)}
     if ftype in (P.BODY, P.RESPONSE_BODY):
         return {'data_hex': bytes(payload).hex()}
+    if ftype == P.MODULES:
+        return {'paths': P.decode_paths(payload)}
     assert len(payload) == 0
     return {}
 

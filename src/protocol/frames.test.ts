@@ -12,6 +12,7 @@ import {
   decodeBodyFile,
   decodeFile,
   decodeJson,
+  decodePaths,
   decodeRequest,
   decodeResponseHead,
   encodeCount,
@@ -19,6 +20,7 @@ import {
   encodeFile,
   encodeFrame,
   encodeJson,
+  encodePaths,
   encodeRequest,
   encodeResponseHead,
   RequestFlags,
@@ -58,6 +60,8 @@ function encode(v: Vector): Buffer {
       return encodeFile(v.id, f);
     case 'BODY_FILE':
       return encodeBodyFile(v.id, { ...f, dev: BigInt(f.dev), ino: BigInt(f.ino) });
+    case 'MODULES':
+      return encodePaths(t, v.id, f.paths);
     default:
       return encodeFrame(t, v.id);
   }
@@ -85,6 +89,8 @@ function decodeFields(v: Vector, frame: Frame): unknown {
       const file = decodeBodyFile(frame.payload);
       return { ...file, dev: Number(file.dev), ino: Number(file.ino) };
     }
+    case 'MODULES':
+      return { paths: decodePaths(frame.payload) };
     default:
       assert.equal(frame.payload.length, 0);
       return {};

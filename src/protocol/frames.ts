@@ -47,6 +47,10 @@
  *   ERROR         0x16  JSON {type, message, traceback}: the app failed; terminal like END
  *   CONTINUE      0x17  (empty) the app reads the body: answer 100 Continue, start sending it
  *   BODY_CREDIT   0x18  u32 n: the app consumed n more request body bytes
+ *   MODULES       0x19  source file paths joined by NUL (UTF-8): files the worker has loaded
+ *                       (its modules, and the files a failed boot's traceback names), sent only
+ *                       by a worker started with --report-modules (--reload), before READY or
+ *                       BOOT_ERROR and later whenever it imports more; each lists only new paths
  *
  * Flow control, both directions: the sender may have WINDOW bytes unacknowledged; the receiver
  * acknowledges in units of at least WINDOW/2, so small bodies and responses cost no credit frames.
@@ -76,6 +80,7 @@ export const FrameType = {
   ERROR: 0x16,
   CONTINUE: 0x17,
   BODY_CREDIT: 0x18,
+  MODULES: 0x19,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -313,6 +318,15 @@ export function decodeBodyFile(payload: Buffer): BodyFile {
     ino: payload.readBigUInt64LE(24),
     path: payload.toString('utf8', 32),
   };
+}
+
+/** MODULES: paths joined by NUL, which no path can hold. */
+export function encodePaths(type: number, id: number, paths: readonly string[]): Buffer {
+  return encodeFrame(type, id, Buffer.from(paths.join('\0'), 'utf8'));
+}
+
+export function decodePaths(payload: Buffer): string[] {
+  return payload.length === 0 ? [] : payload.toString('utf8').split('\0');
 }
 
 export function encodeJson(type: number, id: number, value: unknown): Buffer {

@@ -1,13 +1,14 @@
 /**
  * Keeps the pool of Python workers at its size: spawns, reaps and respawns them, recycles them
  * after --max-requests, kills the ones holding a request past --timeout (Node owns the clock:
- * no heartbeat files), and stops them gracefully.
+ * no heartbeat files), swaps in a new generation on reload, and stops them gracefully.
  */
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { ConfigError, ExitCode, HttpError, NodicornError } from '../errors';
 import { EXCEPTION, type Logger } from '../log/logger';
 import { Worker, type WorkerHooks, type WorkerSpec } from './worker';
 import type { AppError } from './channel';
+import { Generation } from './generation';
 import type { Exchange } from '../exchange';
 
 export interface ArbiterOptions {
@@ -20,7 +21,10 @@ export interface ArbiterOptions {
 }
 
 export class Arbiter {
+  /** The serving workers (and the retiring ones still finishing requests). */
   private readonly workers = new Set<Worker>();
+  /** A reload's workers while they boot; not in `workers` until they all are ready. */
+  private pending: Generation | undefined;
   private size: number;
   private age = 0;
   private stopping = false;
@@ -30,6 +34,7 @@ export class Arbiter {
   private readonly timedOut = new WeakSet<Worker>();
   private booted: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private fatalListener: (err: NodicornError) => void = () => {};
+  private modulesListener: (files: string[]) => void = () => {};
   private readonly hooks: WorkerHooks;
 
   constructor(
@@ -45,6 +50,7 @@ export class Arbiter {
       released: () => this.dispatcher.pump(),
       exhausted: (w) => this.recycle(w),
       exited: (w, code, signal) => this.onExit(w, code, signal),
+      modules: (_w, files) => this.modulesListener(files),
     };
   }
 
@@ -65,13 +71,32 @@ export class Arbiter {
     this.fatalListener = listener;
   }
 
+  /** The source files each worker reports it loaded (workers started with reportModules). */
+  onModules(listener: (files: string[]) => void): void {
+    this.modulesListener = listener;
+  }
+
   get pids(): number[] {
     return [...this.workers].map((w) => w.pid);
   }
 
-  /** SIGHUP: new workers take over, the old ones finish what they hold and exit. */
+  /**
+   * SIGHUP and --reload: a new generation of workers boots beside the serving ones; once all of
+   * it is ready it takes over and the old workers finish what they hold and exit. If one of it
+   * fails to boot, it is killed and the old workers keep serving. A reload while another is
+   * still booting replaces that one (it holds no requests).
+   */
   reload(): void {
-    for (const worker of [...this.workers]) this.recycle(worker);
+    if (this.stopping) return;
+    if (this.pending) {
+      this.log.info('Reload: a newer reload replaces the generation still booting');
+      this.pending.abandon();
+    }
+    const generation = new Generation();
+    this.pending = generation;
+    for (let i = 0; i < this.size; i++) this.spawn(generation);
+    // After WINCH (size 0) there is nothing to wait for.
+    if (generation.size === 0) this.commit(generation);
   }
 
   /** SIGTTIN / SIGTTOU. */
@@ -82,6 +107,8 @@ export class Arbiter {
     if (size === this.size) return;
     this.size = size;
     this.log.info(`number of workers: ${size}`);
+    // A booting generation takes the new size when it commits.
+    if (this.pending) return;
     if (delta > 0) this.spawn();
     else {
       // An idle one if there is one. With none ready (a TTOU right after TTIN), the first to
@@ -97,6 +124,8 @@ export class Arbiter {
   stopWorkers(): void {
     this.log.info('graceful stop of workers');
     this.size = 0;
+    this.pending?.abandon();
+    this.pending = undefined;
     for (const worker of [...this.workers]) {
       this.dispatcher.remove(worker);
       worker.retire();
@@ -115,6 +144,8 @@ export class Arbiter {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.clock) clearInterval(this.clock);
+    this.pending?.abandon();
+    this.pending = undefined;
     // A stop during boot: start() has nothing left to wait for.
     this.booted?.resolve();
     this.booted = undefined;
@@ -137,12 +168,14 @@ export class Arbiter {
     clearTimeout(killer);
   }
 
-  private spawn(): Worker {
+  /** A new worker, for the serving pool or for a booting `generation`. */
+  private spawn(generation?: Generation): Worker {
     const { spec, maxRequests, maxRequestsJitter } = this.options;
     // Jitter staggers the recycling so all workers do not restart at once.
     const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
     const worker = new Worker(spec, ++this.age, limit, this.log, this.hooks);
-    this.workers.add(worker);
+    if (generation) generation.add(worker);
+    else this.workers.add(worker);
     this.log.info(`Booting worker with pid: ${worker.pid}`);
     return worker;
   }
@@ -156,7 +189,16 @@ export class Arbiter {
   }
 
   private onReady(worker: Worker): void {
-    if (this.stopping || this.serving() > this.size) {
+    if (this.stopping) {
+      worker.retire();
+      return;
+    }
+    // A reload's worker: it counts once its whole generation is ready (the size is set then).
+    if (!this.workers.has(worker)) {
+      if (this.pending?.has(worker) && this.pending.markReady(worker)) this.commit(this.pending);
+      return;
+    }
+    if (this.serving() > this.size) {
       worker.retire();
       return;
     }
@@ -168,7 +210,14 @@ export class Arbiter {
   }
 
   private onBootError(worker: Worker, error: AppError): void {
+    const reloading = this.pending?.has(worker) ?? false;
+    // A worker of an abandoned generation: its failure was told already, or it was killed.
+    if (!reloading && !this.workers.has(worker)) return;
     this.log.error(`Exception in worker process ${worker.pid}:\n${error.traceback || `${error.type}: ${error.message}`}`, { [EXCEPTION]: true });
+    if (reloading) {
+      this.abandonReload(`worker ${worker.pid} failed to boot (${error.type}: ${error.message})`);
+      return;
+    }
     // A log config the worker could not apply is a bad setting (its message names the flag).
     if (error.type === 'LogConfigError') this.fail(new ConfigError(error.message));
     else this.fail(new NodicornError('ERR_APP_LOAD', `App failed to load: ${error.type}: ${error.message}`, ExitCode.APP_LOAD));
@@ -194,7 +243,43 @@ export class Arbiter {
     }
   }
 
+  /** Every worker of the generation is ready: it replaces the serving ones. */
+  private commit(generation: Generation): void {
+    this.pending = undefined;
+    const old = [...this.workers];
+    for (const worker of generation.members()) {
+      this.workers.add(worker);
+      this.dispatcher.add(worker);
+    }
+    for (const worker of old) {
+      // One still booting (a respawn) is retired when it says READY, as one too many (onReady).
+      if (worker.state !== 'ready') continue;
+      this.dispatcher.remove(worker);
+      worker.retire();
+    }
+    this.log.info(`Reload: ${generation.size} new workers serve; the old ones finish their requests and exit`);
+    // TTIN/TTOU while the generation booted.
+    for (let n = generation.size; n < this.size; n++) this.spawn();
+    for (const extra of generation.members().slice(this.size)) {
+      this.dispatcher.remove(extra);
+      extra.retire();
+    }
+  }
+
+  private abandonReload(reason: string): void {
+    const generation = this.pending;
+    if (!generation) return;
+    this.pending = undefined;
+    generation.abandon();
+    this.log.error(`Reload failed: ${reason}; the old workers keep serving`);
+  }
+
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    if (!this.workers.has(worker)) {
+      // A reload's worker that died before its generation took over.
+      if (this.pending?.has(worker)) this.abandonReload(`worker ${worker.pid} ${signal ? `was sent ${signal}` : `exited with code ${code}`} while booting`);
+      return;
+    }
     this.workers.delete(worker);
     this.dispatcher.remove(worker);
     const now = performance.now();

@@ -15,6 +15,7 @@ import {
   decodeCount,
   decodeFile,
   decodeJson,
+  decodePaths,
   decodeResponseHead,
   encodeBodyFile,
   encodeCount,
@@ -65,6 +66,8 @@ export interface WorkerInfo {
 export interface ChannelEvents {
   ready(info: WorkerInfo): void;
   bootError(error: AppError): void;
+  /** Source files the worker loaded (MODULES, --reload). */
+  modules(files: string[]): void;
   appError(error: AppError, exchange: Exchange): void;
   /** A request finished (END or ERROR): its thread is free again. */
   released(): void;
@@ -245,6 +248,7 @@ export class Channel {
         this.events.ready(info);
       }
       else if (type === FrameType.BOOT_ERROR) this.events.bootError(decodeJson(payload) as AppError);
+      else if (type === FrameType.MODULES) this.events.modules(decodePaths(payload));
       else throw new Error(`unexpected frame type ${type} for id 0`);
       return;
     }

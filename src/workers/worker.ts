@@ -46,11 +46,14 @@ export interface WorkerSpec {
   env: Record<string, string>;
   /** Python logging set-up (--log-level, --log-config*): see log/worker-logging.ts. */
   logArgs: string[];
+  /** The worker reports the source files it loads (MODULES frames), for --reload. */
+  reportModules: boolean;
 }
 
 export interface WorkerHooks {
   ready(worker: Worker): void;
   bootError(worker: Worker, error: AppError): void;
+  modules(worker: Worker, files: string[]): void;
   appError(worker: Worker, error: AppError, exchange: Exchange): void;
   released(worker: Worker): void;
   /** The worker reached --max-requests: it must be replaced. */
@@ -83,6 +86,7 @@ export class Worker implements Runner {
     this.prefetch = new PrefetchDepth(spec.prefetch, spec.prefetchTimeMs, spec.threads);
     const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
     if (spec.name) args.push('--name', spec.name);
+    if (spec.reportModules) args.push('--report-modules');
     // Windows serialises reads and writes on one synchronous pipe handle, so the worker's
     // replies get a pipe of their own there (fd 4); on Unix the socketpair at fd 3 is duplex.
     const split = process.platform === 'win32';
@@ -111,6 +115,7 @@ export class Worker implements Runner {
         hooks.ready(this);
       },
       bootError: (error) => hooks.bootError(this, error),
+      modules: (files) => hooks.modules(this, files),
       appError: (error, exchange) => hooks.appError(this, error, exchange),
       released: () => {
         this.prefetch.finished(performance.now());
