@@ -4,9 +4,9 @@
  * node:http2 leaves to the server is here: an idle timeout per session, and closing sessions
  * gracefully (GOAWAY) or at once on shutdown.
  */
-import { Server as HttpServer } from 'node:http';
 import { constants, createSecureServer, type Http2SecureServer, type SecureServerOptions, type ServerHttp2Session } from 'node:http2';
 import type { FrontServer } from './engine';
+import { closeHttp1Connections } from './node-internals';
 
 /**
  * Before its first request a session may wait as long as node:http lets an HTTP/1 connection
@@ -50,17 +50,15 @@ export function createH2Server(options: SecureServerOptions, keepAliveMs: number
       sessions.delete(session);
     });
   });
-  // With allowHTTP1, node:http2 hands HTTP/1.1 connections to node:http's connection code, which
-  // tracks them on this server; node:http's methods close those, and the sessions are ours.
-  const asHttp = server as unknown as HttpServer;
+  // With allowHTTP1, HTTP/1.1 connections are node:http's to close; the sessions are ours.
   return Object.assign(server, {
     closeIdleConnections(): void {
-      HttpServer.prototype.closeIdleConnections.call(asHttp);
+      closeHttp1Connections(server, 'idle');
       // GOAWAY: no new streams, the open ones finish, then the connection closes.
       for (const session of sessions) session.close();
     },
     closeAllConnections(): void {
-      HttpServer.prototype.closeAllConnections.call(asHttp);
+      closeHttp1Connections(server, 'all');
       for (const session of sessions) session.destroy();
     },
   });

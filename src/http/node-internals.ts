@@ -9,10 +9,16 @@
  * - `socket.destroySoon()`, which node:http calls to close a connection after its last response.
  * - A listening server's file descriptor (`server._handle.fd`), handed to the new master on USR2.
  *   Not behind the guard: every Node since 0.x has it, and without it USR2 only logs an error.
+ * - Undocumented links between objects: the socket a TLSSocket wraps (`_parent`), the server
+ *   that accepted a socket (`server`), and node:http's connection tracking on a node:http2
+ *   server that serves HTTP/1.1 too.
  *
- * On a Node major not in CHECKED_MAJORS the handle is never touched: the lean engine is off
- * (no binding), and --send-timeout sees progress by the stream's own counters only.
+ * On a Node major not in CHECKED_MAJORS the binding and a socket's handle are never touched:
+ * the lean engine is off (no binding), and --send-timeout sees progress by the stream's own
+ * counters only. The rest has been stable for many majors and is read defensively (a missing
+ * member reads as absent), since node:http and node:tls depend on it themselves.
  */
+import { Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Server, Socket } from 'node:net';
 
@@ -209,4 +215,27 @@ export function listenerFd(server: Server): number | null {
   const handle: unknown = Reflect.get(server, '_handle');
   const fd: unknown = typeof handle === 'object' && handle !== null ? Reflect.get(handle, 'fd') : undefined;
   return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
+/** The socket `wrapper` wraps: a TLSSocket's raw socket (node:tls's `_parent`); undefined for a raw one. */
+export function wrappedSocket(wrapper: object): unknown {
+  return Reflect.get(wrapper, '_parent');
+}
+
+/** Whether the server that accepted `socket` listens on a UNIX socket (net.Server sets `socket.server`). */
+export function acceptedOnUnixSocket(socket: Socket): boolean {
+  const server: unknown = Reflect.get(socket, 'server');
+  if (typeof server !== 'object' || server === null) return false;
+  const address: unknown = Reflect.get(server, 'address');
+  return typeof address === 'function' && typeof address.call(server) === 'string';
+}
+
+/**
+ * Closes the HTTP/1.1 connections a node:http2 server with allowHTTP1 serves: node:http2 hands
+ * them to node:http's connection code, which tracks them on that server, so node:http's methods
+ * find them there. `idle`: only those waiting for a request.
+ */
+export function closeHttp1Connections(server: Server, which: 'idle' | 'all'): void {
+  const close = which === 'idle' ? HttpServer.prototype.closeIdleConnections : HttpServer.prototype.closeAllConnections;
+  Reflect.apply(close, server, []);
 }

@@ -6,6 +6,7 @@
  * through `_parent`, the one node:tls sets (stable since Node 0.x, and checked by a unit test).
  */
 import type { Socket } from 'node:net';
+import { acceptedOnUnixSocket, wrappedSocket } from '../node-internals';
 import type { ProxyInfo } from './proxy-protocol';
 
 export interface Origin {
@@ -23,15 +24,8 @@ const origins = new WeakMap<object, Origin>();
 /** How far to follow `_parent`: TLSSocket → raw socket, with room for one more layer. */
 const MAX_DEPTH = 3;
 
-interface Wrapped {
-  _parent?: unknown;
-}
-
 function describe(socket: Socket, proxy: ProxyInfo | null): Origin {
-  // net.Server sets `server` on the sockets it accepts; a UNIX listener's address is its path.
-  const server = (socket as Socket & { server?: { address(): unknown } }).server;
-  const local = typeof server?.address() === 'string';
-  return { local, address: socket.remoteAddress ?? '', port: socket.remotePort, proxy };
+  return { local: acceptedOnUnixSocket(socket), address: socket.remoteAddress ?? '', port: socket.remotePort, proxy };
 }
 
 /** Called by the PROXY intake before the socket reaches the HTTP server. */
@@ -49,7 +43,7 @@ export function originOf(socket: Socket): Origin {
     const found = origins.get(current);
     if (found) return found;
     innermost = current as Socket;
-    current = (current as Wrapped)._parent;
+    current = wrappedSocket(current);
   }
   return recordOrigin(innermost, null);
 }

@@ -123,55 +123,64 @@ export class HttpResponseSink implements ResponseSink {
 
   body(chunk: Buffer, flushed: (n: number) => void, ending = false): void {
     const size = chunk.length;
-    if (this.finished || this.wire.gone) {
+    const piece = this.finished || this.wire.gone ? null : this.counted(chunk);
+    if (piece === null) flushed(size);
+    else if (ending && this.backlog === null && this.wire.holdsLastPiece && this.tail === null) {
+      // The last piece goes to end() (see finish): no write held for the turn, one write with the head.
+      this.tail = piece;
       flushed(size);
-      return;
+    } else if (this.backlog === null) {
+      this.writeThrough(piece);
+      flushed(size);
+    } else {
+      this.spoolBehind(this.backlog, piece, () => flushed(size));
     }
-    if (this.declared >= 0 && this.written + size > this.declared) {
+  }
+
+  /**
+   * Counts `chunk` against the app's Content-Length, cutting what goes past it. null when none
+   * of it is sent (a HEAD response, or nothing left of it).
+   */
+  private counted(chunk: Buffer): Buffer | null {
+    if (this.declared >= 0 && this.written + chunk.length > this.declared) {
       // More than the app's Content-Length: sending it would desynchronise the connection.
       this.log.warning(`app sent more than its Content-Length of ${this.declared}: truncated`);
       chunk = chunk.subarray(0, Math.max(0, this.declared - this.written));
     }
     this.written += chunk.length;
-    if (this.isHead || chunk.length === 0) {
-      flushed(size);
-      return;
-    }
+    if (this.isHead || chunk.length === 0) return null;
     this.bytes += chunk.length;
-    // The last piece goes to end() (see finish): no write held for the turn, one write with the head.
-    if (ending && this.backlog === null && this.wire.holdsLastPiece && this.tail === null) {
-      this.tail = chunk;
-      flushed(size);
-      return;
+    return chunk;
+  }
+
+  /** The client keeps up: straight to the socket (which holds what it did not take: accepted either way). */
+  private writeThrough(piece: Buffer): void {
+    if (this.wire.write(piece)) return;
+    if (!this.wire.corked) this.fallBehind();
+    else if (!this.checkQueued) {
+      // Both engines cork the socket for a while (node:http until the next tick, the lean
+      // engine until the turn's end), so the pieces of a body handed on together leave in
+      // one write, and write() answers false for any piece over 16 KiB whether or not the
+      // socket would take it. Whether the client keeps up is known once that write was
+      // made: this check is queued after both uncorks.
+      this.checkQueued = true;
+      setImmediate(this.checkSocket);
     }
-    if (this.backlog === null) {
-      // node:http holds what the socket did not take: accepted either way.
-      if (!this.wire.write(chunk)) {
-        if (!this.wire.corked) this.fallBehind();
-        else if (!this.checkQueued) {
-          // Both engines cork the socket for a while (node:http until the next tick, the lean
-          // engine until the turn's end), so the pieces of a body handed on together leave in
-          // one write, and write() answers false for any piece over 16 KiB whether or not the
-          // socket would take it. Whether the client keeps up is known once that write was
-          // made: this check is queued after both uncorks.
-          this.checkQueued = true;
-          setImmediate(this.checkSocket);
-        }
-      }
-      flushed(size);
-      return;
-    }
+  }
+
+  /** The client is behind: the piece waits in the spool; `accepted` once the spool may hold it. */
+  private spoolBehind(backlog: Op[], piece: Buffer, accepted: () => void): void {
     const spool = (this.spool ??= new Spool({
       memory: this.settings.memory,
       dir: this.settings.maxFile > 0 ? this.settings.dir : null,
       onError: this.spoolFailed,
     }));
-    const last = this.backlog[this.backlog.length - 1];
-    if (last?.kind === 'bytes') last.n += chunk.length;
-    else this.backlog.push({ kind: 'bytes', n: chunk.length });
-    spool.append(chunk, () => {
-      if (spool.unread <= this.settings.memory + this.settings.maxFile) flushed(size);
-      else this.held.push(() => flushed(size));
+    const last = backlog[backlog.length - 1];
+    if (last?.kind === 'bytes') last.n += piece.length;
+    else backlog.push({ kind: 'bytes', n: piece.length });
+    spool.append(piece, () => {
+      if (spool.unread <= this.settings.memory + this.settings.maxFile) accepted();
+      else this.held.push(accepted);
     });
     this.pump();
   }
