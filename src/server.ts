@@ -157,7 +157,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       quit: () => (closing ? arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
       reload: () => (log.info('Handling signal: hup'), arbiter.reload()),
       resize: (delta) => arbiter.resize(delta),
-      reopenLogs: () => reopenLogs(log, logs.access),
+      reopenLogs: () => {
+        reopenLogs(log, logs.access);
+        // As gunicorn's arbiter: the workers reopen their Python logging files (log configs).
+        arbiter.signalReady('SIGUSR1');
+      },
       reexec: () => reexec.start(listeners),
       // Only a daemon has no terminal whose resizing sends WINCH too.
       winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { APPS, request, runCli, serverFor, waitUntil } from './helpers.mjs';
@@ -173,4 +173,29 @@ test('logconfig_dict in a gunicorn config file configures the app\u2019s logging
   await request(server.port, { path: `/?${tag}` });
   await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').includes(tag), 10_000);
   assert.equal(readFileSync(file, 'utf8'), `myapp info ${tag}\n`);
+});
+
+test('USR1 (logrotate) makes the workers reopen their log config\u2019s files, as gunicorn\u2019s do', { skip: process.platform === 'win32' }, async (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'app.log');
+  const dict = {
+    handlers: { file: { class: 'logging.FileHandler', filename: file } },
+    loggers: { myapp: { level: 'INFO', handlers: ['file'], propagate: false } },
+    root: { handlers: [] },
+  };
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, '-w', '2', '--log-config-dict', JSON.stringify(dict)], { waitWorkers: 2 });
+  const pids = new Set();
+  for (let i = 0; i < 6; i++) pids.add((await request(server.port, { path: `/?before${i}` })).text());
+  await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').includes('before5'), 10_000);
+  renameSync(file, `${file}.1`);
+  server.proc.kill('SIGUSR1');
+  await server.waitStderr(/reopened the log files/, 10_000);
+  // The workers get USR1 right after: wait for the new file, which a worker creates on reopening.
+  await waitUntil(() => existsSync(file), 10_000);
+  for (let i = 0; i < 6; i++) await request(server.port, { path: `/?after${i}` });
+  await waitUntil(() => readFileSync(file, 'utf8').includes('after5'), 10_000);
+  assert.ok(!readFileSync(`${file}.1`, 'utf8').includes('after'), 'nothing new in the rotated file');
+  assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('myapp info after')).length, 6);
+  // Both workers survived the signal.
+  for (const pid of pids) assert.ok(server.stderrLines.every((l) => !l.includes(`Worker (pid:${pid})`)), server.stderrText());
 });

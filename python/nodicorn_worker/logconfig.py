@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 
 LEVELS = {
@@ -152,4 +153,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def setup_from_args(args: argparse.Namespace) -> None:
     setup(args.log_level, args.log_config_dict, args.log_config_json, args.log_config)
+    if hasattr(signal, 'SIGUSR1'):
+        signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_files())
+
+
+def reopen_files() -> None:
+    """SIGUSR1, which nodicorn passes on to its workers after a log rotation, as gunicorn's
+    arbiter does: every logging.FileHandler opens its path again, so an app's log files (from a
+    log config or its own basicConfig) follow logrotate."""
+    loggers = [logging.getLogger()]
+    loggers += [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler):
+                continue
+            handler.acquire()
+            try:
+                old = handler.stream
+                if old is not None:
+                    handler.stream = handler._open()
+                    old.close()
+            except OSError as e:
+                sys.stderr.write('<3>cannot reopen %s: %s\n' % (handler.baseFilename, e))
+            finally:
+                handler.release()
 

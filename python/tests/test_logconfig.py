@@ -146,5 +146,22 @@ class Configs(unittest.TestCase):
         self.assertTrue(out.startswith('--log-config-dict: '), out)
 
 
+    def test_reopen_files_follows_a_rotation(self):
+        config = {'handlers': {'file': {'class': 'logging.FileHandler', 'filename': self.logfile}},
+                  'loggers': {'myapp': {'level': 'INFO', 'handlers': ['file'], 'propagate': False}},
+                  'root': {'handlers': []}}
+        run('logconfig.setup("info", config_dict=%r)' % json.dumps(config), """
+            import os
+            log = logging.getLogger('myapp')
+            log.info('one')
+            os.rename(%r, %r)
+            logconfig.reopen_files()
+            log.info('two')
+        """ % (self.logfile, self.logfile + '.1'))
+        self.assertEqual(self.read_log(), 'two\n')
+        with open(self.logfile + '.1') as f:
+            self.assertEqual(f.read(), 'one\n')
+
+
 if __name__ == '__main__':
     unittest.main()

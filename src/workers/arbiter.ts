@@ -80,6 +80,18 @@ export class Arbiter {
     return [...this.workers].map((w) => w.pid);
   }
 
+  /** Sends `signal` to the workers that finished booting (before that, they have no handlers). */
+  signalReady(signal: NodeJS.Signals): void {
+    for (const w of this.workers) {
+      if (!w.wasReady || w.state === 'dead') continue;
+      try {
+        process.kill(w.pid, signal);
+      } catch {
+        // Exited since: its 'exit' is on its way.
+      }
+    }
+  }
+
   /**
    * SIGHUP and --reload: a new generation of workers boots beside the serving ones; once all of
    * it is ready it takes over and the old workers finish what they hold and exit. If one of it
