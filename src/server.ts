@@ -17,7 +17,7 @@ import { openLogs } from './log/setup';
 import { workerLogArgs } from './log/worker-logging';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
-import { startReloader } from './workers/reloader';
+import { startReloader } from './workers/reload-setup';
 import { Frontend } from './http/frontend';
 import type { FrontServer } from './http/engine';
 import { tlsSetup } from './http/tls';
@@ -111,7 +111,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     logs.requests,
   );
   const proxyAllow = new AddressList(config.proxyAllowIps);
-  const reloader = config.reload ? startReloader(arbiter, { engine: config.reloadEngine, extraFiles: extraFiles(config.reloadExtraFiles), preload: config.preloadApp }, log) : null;
+  const reloader = config.reload ? startReloader(arbiter, { engine: config.reloadEngine, extraFiles: config.reloadExtraFiles, cwd: process.cwd(), preload: config.preloadApp }, log) : null;
 
   log.info(`Starting nodicorn ${version()}`);
   log.info(`Workers run ${python.path} (${python.reason})`);
@@ -221,15 +221,6 @@ function spoolDir(configured: string | null): string {
     throw new ConfigError(`--spool-dir: expected a writable directory, got "${dir}"`);
   }
   return dir;
-}
-
-/** --reload-extra-file paths, relative to the start directory (not --chdir), as gunicorn reads them. */
-function extraFiles(paths: readonly string[]): string[] {
-  return paths.map((path) => {
-    const full = resolvePath(path);
-    if (!existsSync(full)) throw new ConfigError(`--reload-extra-file: expected an existing file, got "${path}"`);
-    return full;
-  });
 }
 
 /** "localhost" means every loopback address it resolves to, as a browser tries both. */

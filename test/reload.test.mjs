@@ -2,7 +2,7 @@
 // broken app keeps the old workers serving. Each test copies its app into a temp dir.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RawClient, bootedPids, buildRequest, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
@@ -231,8 +231,32 @@ test('SIGHUP with a broken app keeps the old workers serving; a later HUP with t
 test('--reload-extra-file that does not exist, and a bad --reload-engine: one line, exit 2', async () => {
   const missing = await runCli(['app:app', '--reload', '--reload-extra-file', '/nonexistent/nodicorn-extra.txt']);
   assert.equal(missing.code, 2, missing.stderr);
-  assert.match(missing.stderr, /--reload-extra-file: expected an existing file, got "\/nonexistent\/nodicorn-extra\.txt"/);
+  assert.match(missing.stderr, /--reload-extra-file: expected an existing file or a glob pattern, got "\/nonexistent\/nodicorn-extra\.txt"/);
   const engine = await runCli(['app:app', '--reload', '--reload-engine', 'watchman']);
   assert.equal(engine.code, 2, engine.stderr);
   assert.match(engine.stderr, /--reload-engine/);
+});
+
+test('--reload-extra-file with a glob pattern, relative to the start directory: a file it comes to match is watched; its edit reloads, its creation does not', async (t) => {
+  const dir = appDir(t);
+  mkdirSync(path.join(dir, 'conf'));
+  writeFileSync(path.join(dir, 'conf', 'a.txt'), 'a\n');
+  const server = await serverFor(t, [...SERVER_ARGS, '--reload-extra-file', 'conf/*.txt'], { cwd: dir, waitWorkers: 2 });
+  await bothReady(server.port);
+  const mark = server.stderrLines.length;
+  const late = path.join(dir, 'conf', 'late.txt');
+  writeFileSync(late, 'created\n');
+  await sleep(2_000);
+  assert.deepEqual(server.stderrLines.slice(mark).filter((l) => /Reloading/.test(l)), [], 'creating a matching file does not reload');
+  writeFileSync(late, 'edited\n');
+  await server.waitStderr(/Reloading: .*conf\/late\.txt modified/, 10_000, mark);
+  await server.waitStderr(/Reload: 2 new workers serve/, 15_000, mark);
+  assert.equal(await answer(server.port), 'one plain');
+});
+
+test('--reload with --preload says in one line that they do not go together', async (t) => {
+  const dir = appDir(t);
+  const server = await serverFor(t, [...SERVER_ARGS, '--preload', '--chdir', dir]);
+  await server.waitStderr(/--reload is incompatible with --preload/, 10_000, 0);
+  assert.equal(server.stderrLines.filter((l) => /incompatible with --preload/.test(l)).length, 1);
 });

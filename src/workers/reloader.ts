@@ -229,26 +229,3 @@ export class Reloader {
   }
 }
 
-/**
- * --reload's wiring: the workers' reported files and the extra ones are watched, and a change
- * reloads the pool (a generation swap, see Arbiter.reload).
- */
-export function startReloader(
-  pool: { reload(): void; onModules(listener: (files: string[]) => void): void },
-  options: ReloaderOptions & { extraFiles: readonly string[]; preload: boolean },
-  log: Logger,
-): Reloader {
-  log.warning('Reloader is on. Use in development only!');
-  if (options.preload) log.warning('--reload is incompatible with --preload (as in gunicorn): the code the preloaded app imported is not reloaded');
-  const reloader = new Reloader(
-    options,
-    (files) => {
-      log.info(`Reloading: ${files.join(', ')} modified`);
-      pool.reload();
-    },
-    log,
-  );
-  reloader.watch(options.extraFiles);
-  pool.onModules((files) => reloader.watch(files));
-  return reloader;
-}

@@ -37,13 +37,18 @@ export const APPLICATION = {
   }),
   reload: flag({
     section: 'Debugging',
-    gunicorn: 'same',
+    gunicorn: {
+      differs:
+        'a change that fails to boot (a syntax error) keeps the old workers serving and logs the traceback, where gunicorn\u2019s workers ' +
+        'answer every request with it; a syntax error at start exits, as without --reload.',
+    },
     flags: ['--reload'],
     file: 'reload',
     default: false,
     doc:
-      'Restart the workers when a Python file of the app (or a --reload-extra-file) changes. For development: ' +
-      'it watches every imported module.',
+      'Restart the workers when a Python file the workers loaded (or a --reload-extra-file) changes, or a new .py file appears beside them. ' +
+      'A new generation of workers boots beside the old ones and takes over once all of it is ready, so no request is dropped; ' +
+      'if it fails to boot, the error is logged with its traceback and the old workers keep serving until the next change. For development.',
   }),
   reloadEngine: one<'auto' | 'poll' | 'inotify'>({
     section: 'Debugging',
@@ -53,7 +58,9 @@ export const APPLICATION = {
     file: 'reload_engine',
     parser: P.choice(['auto', 'poll', 'inotify'] as const),
     default: 'auto',
-    doc: 'How --reload notices changes: auto (file-system events where available), poll, or inotify.',
+    doc:
+      'How --reload notices changes: inotify watches the files\u2019 directories for events (fs.watch); poll checks each file twice a second, ' +
+      'for mounted volumes that send no events; auto watches, and polls where a directory cannot be watched.',
   }),
   reloadExtraFiles: many<string>({
     section: 'Debugging',
@@ -63,7 +70,10 @@ export const APPLICATION = {
     file: 'reload_extra_files',
     parser: P.path,
     default: [],
-    doc: 'Another file (or glob pattern) whose change restarts the workers under --reload, such as a template or config file. Repeatable.',
+    doc:
+      'Another file (or glob pattern, * ? [ ] and ** as Python\u2019s glob reads them) whose change restarts the workers under --reload, such as a ' +
+      'template or config file; relative to the directory nodicorn starts in, not --chdir. A pattern is expanded again each second, so a file ' +
+      'it comes to match is watched from then on. Repeatable.',
   }),
   spew: flag({
     section: 'Debugging',
