@@ -260,3 +260,56 @@ test('--reload with --preload says in one line that they do not go together', as
   await server.waitStderr(/--reload is incompatible with --preload/, 10_000, 0);
   assert.equal(server.stderrLines.filter((l) => /incompatible with --preload/.test(l)).length, 1);
 });
+
+test('SIGHUP: a generation that does not boot within --timeout is killed and the old workers keep serving', async (t) => {
+  const dir = appDir(t);
+  const server = await serverFor(t, ['app:app', '-w', '2', '--timeout', '2', '--chdir', dir], { waitWorkers: 2 });
+  await bothReady(server.port);
+  writeFileSync(path.join(dir, 'words.py'), 'import time\ntime.sleep(60)\nWORD = "never"\n');
+  const mark = server.stderrLines.length;
+  server.proc.kill('SIGHUP');
+  await server.waitStderr(/Reload failed: the new workers did not boot within --timeout \(2 s\); the old workers keep serving/, 15_000, mark);
+  const hung = bootedPids(server).slice(2);
+  assert.equal(hung.length, 2);
+  assert.equal(await answer(server.port), 'one plain');
+  await waitUntil(() => hung.every((pid) => !isAlive(pid)), 5_000);
+  for (const pid of hung) assert.equal(isAlive(pid), false, `the hung worker ${pid} was killed`);
+});
+
+function lineIndex(server, re, from) {
+  return server.stderrLines.findIndex((l, i) => i >= from && re.test(l));
+}
+
+test('TTIN and TTOU while a generation boots: the size they set holds once it takes over', async (t) => {
+  const dir = appDir(t);
+  // Each boot takes a second, so the signals land while the new generation boots.
+  writeFileSync(path.join(dir, 'words.py'), 'import time\ntime.sleep(1)\nWORD = "slow"\n');
+  const server = await serverFor(t, ['app:app', '-w', '2', '--chdir', dir], { waitWorkers: 2 });
+  await bothReady(server.port);
+  const distinctPids = async (n) => new Set(await Promise.all(Array.from({ length: n }, () => request(server.port, { path: '/pid' }).then((r) => r.text())))).size;
+
+  let mark = server.stderrLines.length;
+  server.proc.kill('SIGHUP');
+  await sleep(100);
+  server.proc.kill('SIGTTIN');
+  await server.waitStderr(/number of workers: 3/, 5_000, mark);
+  await server.waitStderr(/Reload: 2 new workers serve/, 15_000, mark);
+  assert.ok(lineIndex(server, /number of workers: 3/, mark) < lineIndex(server, /Reload: 2 new workers serve/, mark), 'TTIN came while the generation booted');
+  let three = 0;
+  for (let i = 0; i < 40 && three < 3; i++) three = await distinctPids(3);
+  assert.equal(three, 3, 'three workers answer at once after TTIN during the reload');
+
+  mark = server.stderrLines.length;
+  server.proc.kill('SIGHUP');
+  await sleep(100);
+  // One at a time: two signals of a kind sent at once may arrive as one.
+  server.proc.kill('SIGTTOU');
+  await server.waitStderr(/number of workers: 2/, 5_000, mark);
+  server.proc.kill('SIGTTOU');
+  await server.waitStderr(/number of workers: 1/, 5_000, mark);
+  await server.waitStderr(/Reload: 3 new workers serve/, 15_000, mark);
+  assert.ok(lineIndex(server, /number of workers: 1/, mark) < lineIndex(server, /Reload: 3 new workers serve/, mark), 'TTOU came while the generation booted');
+  await sleep(500);
+  assert.equal(await distinctPids(3), 1, 'one worker left after two TTOU during the reload');
+  assert.equal(await answer(server.port), 'slow plain');
+});

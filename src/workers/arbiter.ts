@@ -109,6 +109,13 @@ export class Arbiter {
     for (let i = 0; i < this.size; i++) this.spawn(generation);
     // After WINCH (size 0) there is nothing to wait for.
     if (generation.size === 0) this.commit(generation);
+    // As gunicorn kills a worker that stays silent past --timeout, booting included.
+    const { timeoutMs } = this.options;
+    if (timeoutMs > 0) {
+      setTimeout(() => {
+        if (this.pending === generation) this.abandonReload(`the new workers did not boot within --timeout (${timeoutMs / 1000} s)`);
+      }, timeoutMs).unref();
+    }
   }
 
   /** SIGTTIN / SIGTTOU. */
