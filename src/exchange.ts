@@ -66,4 +66,6 @@ export interface Exchange {
   onAbort(listener: () => void): void;
   /** performance.now() when the request arrived, for queue wait accounting. */
   readonly arrivedAt: number;
+  /** The pid of the worker that runs it (the access log's %(p)s); 0 until one does. */
+  workerPid: number;
 }

@@ -3,7 +3,7 @@
  * from a Config, and returns a handle to stop them.
  */
 import { lookup } from 'node:dns/promises';
-import { accessSync, constants as fsConstants, existsSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
@@ -27,6 +27,8 @@ import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
 import { installSignals } from './process/signals';
 import { Reexec, takeInherited, type Listener } from './process/reexec';
+import { MasterProcess, procName } from './process/master';
+import { writableDir } from './process/writable-dir';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -59,6 +61,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   });
   const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
+  const master = MasterProcess.prepare(config, log);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   const tls = tlsSetup(config, process.cwd());
   const dispatcher = new Dispatcher(config.backlog);
@@ -73,7 +76,9 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         prefetch: config.prefetch,
         prefetchTimeMs: config.prefetchTime,
         multiprocess: config.workers > 1,
-        name: config.name,
+        name: procName(config),
+        sendfile: config.sendfile,
+        captureOutput: config.captureOutput,
         cwd,
         pythonpath: config.pythonpath,
         env: envPairs(config.rawEnv),
@@ -94,7 +99,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     {
       keepAliveMs: config.keepAlive * 1000,
       engine: config.httpEngine,
-      scriptName: process.env.SCRIPT_NAME ?? '',
+      scriptName: config.rootPath.replace(/\/+$/, '') || (process.env.SCRIPT_NAME ?? ''),
       limits,
       tls,
       trust,
@@ -139,6 +144,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       await arbiter.stop(graceMs);
       reexec.releasePaths(inheritedPaths);
       for (const s of servers) s.closeAllConnections();
+      master.cleanUp();
       log.info('Shutting down: Master');
       await logs.close();
       // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
@@ -170,29 +176,31 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   }
 
   try {
-    // Workers boot while the sockets open; nothing is accepted before both are ready.
-    const booting = arbiter.start();
+    master.writePidfile(inherited?.parentPid ?? 0);
     for (const [i, address] of (await expandLocalhost(addresses)).entries()) {
       const scheme = tls ? 'https' : 'http';
-      const server = frontend.createServer({ scheme });
+      const path = address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null);
+      const server = frontend.createServer({ scheme, unixPath: path ?? undefined });
       const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
-      await listen(listener, address, config.backlog);
+      await listen(listener, address, config.backlog, master);
       servers.push(server);
       if (listener !== server) intakes.push(listener);
       if (address.kind === 'unix') unixPaths.push(address.path);
-      const path = address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null);
       if (path && address.kind === 'fd') inheritedPaths.push(path);
       listeners.push({ server: listener, path });
       const url = formatAddress(path ? { kind: 'unix', path } : actualAddress(listener, address), scheme);
       urls.push(url);
       log.info(`Listening at: ${url} (${process.pid})`);
     }
-    await booting;
+    // Workers are spawned once the process runs as --user: they inherit it.
+    master.settle(unixPaths);
+    await arbiter.start();
     logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
   } catch (err) {
     for (const s of [...intakes, ...servers]) s.close();
     reloader?.close();
     await arbiter.stop(0).catch(() => {});
+    master.cleanUp();
     removeSignalHandlers();
     await logs.close();
     throw err;
@@ -213,14 +221,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
 
 /** --spool-dir, or the system temp dir; checked now, so a bad one fails at start, not mid-upload. */
 function spoolDir(configured: string | null): string {
-  const dir = resolvePath(configured ?? tmpdir());
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-    accessSync(dir, fsConstants.W_OK);
-  } catch {
-    throw new ConfigError(`--spool-dir: expected a writable directory, got "${dir}"`);
-  }
-  return dir;
+  return writableDir('--spool-dir', configured ?? tmpdir());
 }
 
 /** "localhost" means every loopback address it resolves to, as a browser tries both. */
@@ -236,7 +237,7 @@ async function expandLocalhost(addresses: BindAddress[]): Promise<BindAddress[]>
   return out;
 }
 
-function listen(server: NetServer, address: BindAddress, backlog: number): Promise<void> {
+function listen(server: NetServer, address: BindAddress, backlog: number, master: MasterProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new NodicornError('ERR_BIND', `Connection in use or not available: ${formatAddress(address)} (${err.code ?? err.message})`, ExitCode.UNEXPECTED));
@@ -248,9 +249,13 @@ function listen(server: NetServer, address: BindAddress, backlog: number): Promi
     };
     if (address.kind === 'unix') {
       removeStaleSocket(address.path);
-      server.listen({ path: address.path, backlog }, done);
+      master.withUmask(() => server.listen({ path: address.path, backlog }, done));
     } else if (address.kind === 'fd') server.listen({ fd: address.fd, backlog }, done);
-    else server.listen({ host: address.host, port: address.port, backlog, ipv6Only: address.host.includes(':') }, done);
+    else {
+      // reusePort is Node 22.12+ (master.reusePort is false before), not yet in Node 20's types.
+      const reuse = master.reusePort ? { reusePort: true } : {};
+      server.listen({ host: address.host, port: address.port, backlog, ipv6Only: address.host.includes(':'), ...reuse }, done);
+    }
   });
 }
 

@@ -15,7 +15,7 @@ test('lifecycle lines look like gunicorn', async (t) => {
 });
 
 test('print(), sys.stderr and wsgi.errors lines reach the error log with the worker pid', async (t) => {
-  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS]);
+  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--capture-output']);
   const tag = `tag${process.pid}x${Date.now()}`;
   const res = await request(server.port, { path: `/?tag=${tag}` });
   assert.equal(res.status, 200);

@@ -41,7 +41,7 @@ export function pythonHas(...modules) {
   return r.status === 0;
 }
 
-class LineCollector {
+export class LineCollector {
   constructor(stream, sink) {
     this.lines = [];
     this.waiters = new Set();

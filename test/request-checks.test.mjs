@@ -98,7 +98,7 @@ test('requests llhttp lets through are rejected by the server', async (t) => {
 });
 
 test('a request pipelined behind a refused one never reaches the app', async (t) => {
-  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--threads', '1']);
+  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--threads', '1', '--capture-output']);
   const c = await RawClient.connect(server.port);
   try {
     await c.write('GET /?tag=refused HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /?tag=smuggled HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -122,7 +122,7 @@ async function assertNeverRan(server, tags) {
 }
 
 test('a client that ends its side before its body is whole gets 400, Upgrade or not, and the app never runs', async (t) => {
-  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--threads', '1']);
+  const server = await serverFor(t, ['printing_app:app', '--chdir', APPS, '--threads', '1', '--capture-output']);
   const upgrade = 'Connection: Upgrade\r\nUpgrade: HTTP/2.0\r\n';
   for (const [tag, extra] of [['plain', ''], ['upgrade', upgrade]]) {
     await t.test(tag, async () => {

@@ -43,7 +43,9 @@ def parse_args(argv):
     p.add_argument('--app', required=True, help='module:attr, module, module:factory(...) or file.py[:attr]')
     p.add_argument('--threads', type=_positive_int, default=1)
     p.add_argument('--multiprocess', choices=('0', '1'), default='0')
-    p.add_argument('--name', default=None, help='a label for this worker (thread names)')
+    p.add_argument('--name', default=None, help="gunicorn's proc_name: the process title and thread names")
+    p.add_argument('--no-sendfile', action='store_true',
+                   help='send wsgi.file_wrapper files through the pipe, not as FILE frames')
     p.add_argument('--pythonpath', action='append', default=[], help='put DIR first on sys.path')
     logconfig.add_arguments(p)
     p.add_argument('--report-modules', action='store_true',
@@ -126,6 +128,9 @@ def main(argv=None):
     # SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _wait_for_master)
+    if args.name:
+        from .proctitle import set_title
+        set_title(args.name)
 
     out_fd = args.out_fd
     try:
@@ -159,7 +164,7 @@ def main(argv=None):
     try:
         from . import wsgi
         from .channel import Channel
-        wsgi.configure(app, args.threads, args.multiprocess == '1')
+        wsgi.configure(app, args.threads, args.multiprocess == '1', sendfile=not args.no_sendfile)
         # One app thread: the main thread runs the app between reads (see Channel.inline).
         # Not on Windows, where select() cannot look at a pipe (Channel.poll needs it).
         inline = args.threads == 1 and os.name == 'posix'

@@ -35,6 +35,8 @@ _PLAIN_FILES = (io.BufferedReader, io.BufferedRandom, io.FileIO)
 
 # Set once by configure(): the app and the environ entries every request shares.
 _app = None
+# False with --no-sendfile: files go through the pipe as RESPONSE_BODY, never as FILE frames.
+_sendfile = True
 _base_environ = {}
 
 
@@ -90,9 +92,10 @@ class FileWrapper:
         return path, offset, max(0, st.st_size - offset)
 
 
-def configure(app, threads, multiprocess):
-    global _app
+def configure(app, threads, multiprocess, sendfile=True):
+    global _app, _sendfile
     _app = app
+    _sendfile = sendfile
     _base_environ.clear()
     _base_environ.update({
         'SCRIPT_NAME': '',
@@ -312,7 +315,7 @@ class WsgiRequest(RequestState):
 
     def _send_file(self, wrapper):
         """The FILE shortcut for a wsgi.file_wrapper over a regular file; False if not possible."""
-        if self.head is None:
+        if self.head is None or not _sendfile:
             return False
         if self.is_head:
             frames = b''

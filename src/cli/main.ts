@@ -5,18 +5,23 @@
 import { loadConfig } from '../config/load';
 import { renderConfig } from '../config/print';
 import { checkApp } from './check';
-import { ConfigError, ExitCode, NodicornError } from '../errors';
+import { ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
 import { guardInspectorSignal } from '../process/signals';
 import { serve } from '../server';
+import { daemonize, daemonStatus } from '../process/daemon';
+import { FD_ENV } from '../process/reexec';
+
+/** Set in the detached process of --daemon: where start-up errors must also be told. */
+const daemon = daemonStatus();
 
 async function fail(err: unknown): Promise<never> {
-  if (err instanceof NodicornError) {
-    await printErr(`nodicorn: error: ${err.message}\n`);
-    process.exit(err.exitCode);
-  }
-  await printErr(`nodicorn: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(ExitCode.UNEXPECTED);
+  const known = err instanceof NodicornError;
+  const line = known ? `nodicorn: error: ${err.message}` : `nodicorn: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  const code = known ? err.exitCode : ExitCode.UNEXPECTED;
+  daemon?.failed(line, code);
+  await printErr(`${line}\n`);
+  process.exit(code);
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -26,10 +31,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   try {
     result = await loadConfig(argv, process.env, process.cwd());
   } catch (err) {
-    if (err instanceof ConfigError) {
-      await printErr(`nodicorn: error: ${err.message}\n`);
-      process.exit(ExitCode.USAGE);
-    }
     return fail(err);
   }
   if (result.kind !== 'config') {
@@ -45,10 +46,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     process.exit(check.ok ? ExitCode.OK : ExitCode.UNEXPECTED);
   }
   try {
+    // A master started by USR2 (NODICORN_FD set, as gunicorn's GUNICORN_FD) is already detached.
+    if (config.daemon && daemon === null && process.env[FD_ENV] === undefined) await daemonize(config.enableStdioInheritance);
     await serve(config, {
       handleSignals: true,
       onFatal: (err) => process.exit(err.exitCode),
     });
+    daemon?.ready();
   } catch (err) {
     return fail(err);
   }

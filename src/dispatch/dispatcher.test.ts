@@ -19,7 +19,7 @@ class FakeRunner implements Runner {
 
 function exchange(failures: number[] = []): Exchange & { aborted: boolean } {
   const sink = { fail: (e: HttpError) => failures.push(e.status) } as unknown as ResponseSink;
-  return { flags: 0, environ: [], body: null, sink, aborted: false, onAbort() {}, arrivedAt: 0 };
+  return { flags: 0, environ: [], body: null, sink, aborted: false, onAbort() {}, arrivedAt: 0, workerPid: 0 };
 }
 
 test('picks the least busy accepting runner with a free thread', () => {

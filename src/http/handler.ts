@@ -54,6 +54,7 @@ class HttpExchange implements Exchange {
   aborted = false;
   private listeners: Array<() => void> | null = null;
   readonly arrivedAt = performance.now();
+  workerPid = 0;
 
   constructor(
     readonly flags: number,
@@ -106,7 +107,7 @@ export class RequestHandler {
     if (client === null) return;
     // node:http reads a keepAliveTimeout of 0 as "never time out"; --keep-alive 0 means "close".
     if (!isH2Response(res) && this.options.keepAliveMs === 0) res.shouldKeepAlive = false;
-    const environ = buildEnviron(req, client, this.options.scriptName);
+    const environ = buildEnviron(req, client, this.options.scriptName, listener);
     const request: Admitted = { req, sink, environ, flags: framing(req, environ), exchange: null, stopReceiving: null };
     if (!isH2Response(res) && !isH2Request(req)) this.parts.connections.track(req, res, (error) => this.fail(request, error));
     this.logAtClose(request, res, client);
@@ -177,7 +178,8 @@ export class RequestHandler {
         responseHeaders: sink.responseHeaders,
         start,
         durationMicros: Math.round((performance.now() - startHr) * 1000),
-        workerPid: 0,
+        // Requests refused before any worker saw them were handled by this process.
+        workerPid: request.exchange?.workerPid || process.pid,
       });
     });
   }

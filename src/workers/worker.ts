@@ -1,6 +1,7 @@
 /**
  * One Python worker process: spawned (never forked, so it runs on Windows too), its protocol
- * pipe on fd 3, its stdout and stderr read line by line into the error log.
+ * pipe on fd 3; with --capture-output its stdout and stderr are read line by line into the error
+ * log, else it shares the server's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -40,7 +41,12 @@ export interface WorkerSpec {
   /** --prefetch-time in ms: see dispatch/prefetch.ts. */
   prefetchTimeMs: number;
   multiprocess: boolean;
-  name: string | null;
+  /** gunicorn's proc_name: the process title ("nodicorn: worker [name]") and thread names. */
+  name: string;
+  /** false: wsgi.file_wrapper files come through the pipe (--no-sendfile). */
+  sendfile: boolean;
+  /** --capture-output: stdout and stderr into the error log; else the server's own streams. */
+  captureOutput: boolean;
   cwd: string;
   pythonpath: string[];
   env: Record<string, string>;
@@ -85,7 +91,8 @@ export class Worker implements Runner {
     this.threads = spec.threads;
     this.prefetch = new PrefetchDepth(spec.prefetch, spec.prefetchTimeMs, spec.threads);
     const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
-    if (spec.name) args.push('--name', spec.name);
+    args.push('--name', spec.name);
+    if (!spec.sendfile) args.push('--no-sendfile');
     if (spec.reportModules) args.push('--report-modules');
     // Windows serialises reads and writes on one synchronous pipe handle, so the worker's
     // replies get a pipe of their own there (fd 4); on Unix the socketpair at fd 3 is duplex.
@@ -102,7 +109,13 @@ export class Worker implements Runner {
         PYTHONPATH: inherited ? PYTHON_PACKAGE_DIR + delimiter + inherited : PYTHON_PACKAGE_DIR,
         PYTHONUNBUFFERED: '1',
       },
-      stdio: split ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: [
+        'ignore',
+        // As gunicorn's workers, without --capture-output they write where the server writes.
+        spec.captureOutput ? 'pipe' : 'inherit',
+        spec.captureOutput ? 'pipe' : 'inherit',
+        ...(split ? (['pipe', 'pipe'] as const) : (['pipe'] as const)),
+      ],
       windowsHide: true,
     });
     this.pid = this.process.pid ?? -1;
@@ -165,6 +178,7 @@ export class Worker implements Runner {
   run(exchange: Exchange): void {
     const now = performance.now();
     this.prefetch.started(now, this.channel.inflight === 0);
+    exchange.workerPid = this.pid;
     this.channel.start(exchange, now);
     // After start(): the request is in flight, so retiring waits for it instead of closing now.
     if (++this.served === this.maxRequests) this.hooks.exhausted(this);

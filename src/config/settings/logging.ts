@@ -89,11 +89,13 @@ export const LOGGING = {
   }),
   captureOutput: flag({
     section: 'Logging',
-    gunicorn: 'same',
+    gunicorn: { differs: 'with --error-logfile - the lines go to stderr with the worker\u2019s pid (gunicorn leaves them where they were).' },
     flags: ['--capture-output'],
     file: 'capture_output',
     default: false,
-    doc: 'Send what the workers write to stdout and stderr into the error log.',
+    doc:
+      'Send what the workers write to stdout and stderr into the error log, line by line with the worker\u2019s pid. ' +
+      'Without it they write straight to the server\u2019s own stdout and stderr, as gunicorn\u2019s workers do.',
   }),
   loggerClass: one<string>({
     section: 'Logging',
@@ -183,7 +185,9 @@ export const LOGGING = {
     flags: ['-R', '--enable-stdio-inheritance'],
     file: 'enable_stdio_inheritance',
     default: false,
-    doc: 'With --daemon, keep stdout and stderr open for the workers instead of sending them to /dev/null.',
+    doc:
+      'With --daemon, keep the server\u2019s and the workers\u2019 stdout and stderr where they point when that is not ' +
+      'a terminal (a file or pipe the shell redirected them to), instead of /dev/null.',
   }),
   statsdHost: one<string | null>({
     section: 'Logging',

@@ -24,15 +24,17 @@ export const MECHANICS = {
     file: 'sendfile',
     default: true,
     defaultDoc: 'true (--no-sendfile turns it off)',
-    doc: 'Send file responses (wsgi.file_wrapper) with sendfile(2). --no-sendfile copies them through the worker instead.',
+    doc:
+      'A regular file an app returns through wsgi.file_wrapper is read from disk by the Node process (the worker ' +
+      'sends only its name and range). --no-sendfile makes the worker read it and send its bytes through the pipe.',
   }),
   reusePort: flag({
     section: 'Server Mechanics',
-    gunicorn: 'same',
+    gunicorn: { differs: 'needs Node 22.12+ (Node 20 cannot set SO_REUSEPORT): ignored there with a startup warning.' },
     flags: ['--reuse-port'],
     file: 'reuse_port',
     default: false,
-    doc: 'Set SO_REUSEPORT on the listening sockets, so several servers can bind the same port.',
+    doc: 'Set SO_REUSEPORT on the listening sockets, so several servers can bind the same port. Needs Node 22.12+; older Node warns and ignores it.',
   }),
   chdir: one<string>({
     section: 'Server Mechanics',
@@ -51,7 +53,10 @@ export const MECHANICS = {
     flags: ['-D', '--daemon'],
     file: 'daemon',
     default: false,
-    doc: 'Detach from the terminal and run in the background.',
+    doc:
+      'Detach from the terminal and run in the background: the server starts again in a new session (setsid) with ' +
+      'its standard streams on /dev/null (see --enable-stdio-inheritance; log to a file with --error-logfile), and ' +
+      'the command exits 0 once it listens, or prints the error that stopped it and exits with its code. Unix only.',
   }),
   rawEnv: many<string>({
     section: 'Server Mechanics',
@@ -74,11 +79,13 @@ export const MECHANICS = {
     nullable: true,
     parser: P.path,
     default: null,
-    doc: 'Write the server\u2019s process id to this file at startup, and remove it at exit.',
+    doc:
+      'Write the server\u2019s process id (the Node process, gunicorn\u2019s master) to this file at startup, before ' +
+      'binding, and remove it at a clean exit. A file naming a live process stops startup: another server runs there.',
   }),
   workerTmpDir: one<string | null>({
     section: 'Server Mechanics',
-    gunicorn: 'same',
+    gunicorn: { noEffect: 'nodicorn keeps no heartbeat files: the Node process times its workers itself.' },
     flags: ['--worker-tmp-dir'],
     metavar: 'DIR',
     file: 'worker_tmp_dir',
@@ -86,11 +93,14 @@ export const MECHANICS = {
     parser: P.path,
     default: null,
     defaultDoc: 'none (the system temp directory)',
-    doc: 'The directory for the workers\u2019 heartbeat files; a memory-backed one (/dev/shm) avoids blocking on a slow disk.',
+    doc: 'gunicorn\u2019s directory for the workers\u2019 heartbeat files. Accepted with a warning: nodicorn keeps none.',
   }),
   user: one<string | null>({
     section: 'Server Mechanics',
-    gunicorn: 'same',
+    gunicorn: {
+      differs:
+        'the Node process switches too, not only the workers (it reads every client byte); it binds, writes the pidfile and opens the logs first.',
+    },
     flags: ['-u', '--user'],
     metavar: 'USER',
     file: 'user',
@@ -98,19 +108,22 @@ export const MECHANICS = {
     parser: G.account,
     default: null,
     defaultDoc: 'none (the user nodicorn starts as)',
-    doc: 'Switch the worker processes to this user, by name or id.',
+    doc:
+      'Run as this user, by name or id, once the sockets are bound (UNIX sockets handed to it), the log files ' +
+      'opened (and handed to it, so USR1 can reopen them) and the pidfile written: the Node process switches, and ' +
+      'the workers it spawns run as the user from the start. Needs root.',
   }),
   group: one<string | null>({
     section: 'Server Mechanics',
-    gunicorn: 'same',
+    gunicorn: { differs: 'with --user and no --group, the user\u2019s primary group (gunicorn keeps root\u2019s group 0).' },
     flags: ['-g', '--group'],
     metavar: 'GROUP',
     file: 'group',
     nullable: true,
     parser: G.account,
     default: null,
-    defaultDoc: 'none (the group nodicorn starts as)',
-    doc: 'Switch the worker processes to this group, by name or id.',
+    defaultDoc: 'none (with --user, that user\u2019s primary group; else the group nodicorn starts as)',
+    doc: 'Run as this group, by name or id, with --user or alone (as --user says when). Needs root.',
   }),
   umask: one<number>({
     section: 'Server Mechanics',
@@ -121,8 +134,9 @@ export const MECHANICS = {
     parser: G.intBase0,
     default: 0,
     doc:
-      'The file-mode mask for the files and UNIX sockets the server creates, as gunicorn reads it (18, 0o22, 0x12), ' +
-      'or octal with a leading zero (022). The default 0 leaves a UNIX socket connectable by a front end running as another user.',
+      'The file-mode mask UNIX sockets (--bind unix:PATH) are created with, as gunicorn reads it (18, 0o22, 0x12), ' +
+      'or octal with a leading zero (022). The default 0 leaves a UNIX socket connectable by a front end running as ' +
+      'another user (nginx\u2019s workers); 0o007 keeps it to the server\u2019s user and group.',
   }),
   initgroups: flag({
     section: 'Server Mechanics',
@@ -130,7 +144,7 @@ export const MECHANICS = {
     flags: ['--initgroups'],
     file: 'initgroups',
     default: false,
-    doc: 'With --user, also give the workers every supplementary group of that user.',
+    doc: 'With --user, also take every supplementary group of that user (server and workers); without it they keep only the one group.',
   }),
   tmpUploadDir: one<string | null>({
     section: 'Server Mechanics',
@@ -176,12 +190,14 @@ export const MECHANICS = {
   }),
   rootPath: one<string>({
     section: 'Server Mechanics',
-    gunicorn: 'same',
+    gunicorn: { differs: 'gunicorn sets it in the ASGI scope only; here it mounts the WSGI app, as SCRIPT_NAME does.' },
     flags: ['--root-path'],
     metavar: 'STRING',
     file: 'root_path',
     parser: G.anyText,
     default: '',
-    doc: 'The path prefix the app is mounted under behind a proxy: SCRIPT_NAME, and taken off the front of PATH_INFO.',
+    doc:
+      'The path prefix the app is mounted under behind a proxy: SCRIPT_NAME, taken off the front of PATH_INFO when ' +
+      'the path starts with it (as the SCRIPT_NAME environment variable does, which it overrides).',
   }),
 } as const;

@@ -8,6 +8,8 @@ import type { Client } from '../proxy/forwarded';
 
 export interface ListenerInfo {
   scheme: 'http' | 'https';
+  /** The socket's path, for a unix-socket listener (--bind unix:PATH). */
+  unixPath?: string;
 }
 
 /** Splits a request target into path and query (RFC 9112 §3.2: origin, absolute, asterisk form). */
@@ -81,8 +83,29 @@ export function environKey(name: string): string | null {
 
 const HTTP_VERSIONS: Record<string, string> = { '1.0': 'HTTP/1.0', '1.1': 'HTTP/1.1', '2.0': 'HTTP/2' };
 
+/**
+ * SERVER_NAME and SERVER_PORT on a unix socket, which has neither, from the Host header as
+ * gunicorn does (PEP 3333 wants both non-empty): "example.com:8080", or the scheme's port when
+ * Host has none. Without Host (HTTP/1.0), the socket's path and the scheme's port (gunicorn
+ * leaves the port empty).
+ */
+function unixServer(req: AnyRequest, listener: ListenerInfo): [string, string] {
+  const defaultPort = listener.scheme === 'https' ? '443' : '80';
+  let host: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length && host === undefined; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === 'host' || name === ':authority') host = (raw[i + 1] as string).trim();
+  }
+  if (!host) return [listener.unixPath ?? 'localhost', defaultPort];
+  // "[::1]:8000": the port is what follows the bracket.
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || colon < host.lastIndexOf(']')) return [host, defaultPort];
+  return [host.slice(0, colon), host.slice(colon + 1) || defaultPort];
+}
+
 /** `client` is who the request is from (forwarded.ts): the peer, or whom a trusted proxy names. */
-export function buildEnviron(req: AnyRequest, client: Client, scriptName: string): Pairs {
+export function buildEnviron(req: AnyRequest, client: Client, scriptName: string, listener: ListenerInfo): Pairs {
   const target = req.url ?? '/';
   const { path, query } = splitTarget(target);
   const forwarded = client.forwarded;
@@ -99,6 +122,7 @@ export function buildEnviron(req: AnyRequest, client: Client, scriptName: string
     pathInfo = pathInfo.slice(scriptName.length);
   }
   const socket = req.socket;
+  const [serverName, serverPort] = socket.localPort === undefined ? unixServer(req, listener) : [socket.localAddress ?? '', String(socket.localPort)];
   const environ: Pairs = [
     ['REQUEST_METHOD', req.method ?? 'GET'],
     ['SCRIPT_NAME', script],
@@ -106,8 +130,8 @@ export function buildEnviron(req: AnyRequest, client: Client, scriptName: string
     ['QUERY_STRING', query],
     ['RAW_URI', target],
     ['SERVER_PROTOCOL', HTTP_VERSIONS[req.httpVersion] ?? 'HTTP/' + req.httpVersion],
-    ['SERVER_NAME', socket.localAddress ?? ''],
-    ['SERVER_PORT', socket.localPort === undefined ? '' : String(socket.localPort)],
+    ['SERVER_NAME', serverName],
+    ['SERVER_PORT', serverPort],
     ['REMOTE_ADDR', client.remoteAddr],
     ['REMOTE_PORT', client.remotePort],
     ['wsgi.url_scheme', client.scheme],

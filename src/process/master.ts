@@ -1,0 +1,78 @@
+/**
+ * What the server process does to itself, in gunicorn's order: checks the process settings,
+ * takes its title, writes the pidfile before binding, creates unix sockets under --umask and
+ * gives them (and the log files) to --user/--group, then switches to that user. The workers are
+ * spawned after that, so they inherit the user.
+ */
+import type { Config } from '../config/settings';
+import type { Logger } from '../log/logger';
+import { Pidfile } from './pidfile';
+import { chownTo, dropPrivileges, resolveIdentity, type Identity } from './privileges';
+
+/** Node's net listen takes `reusePort` (SO_REUSEPORT) from 22.12 and 23.1. */
+export function canReusePort(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+export class MasterProcess {
+  private pidfile: Pidfile | null = null;
+  readonly reusePort: boolean;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly identity: Identity | null,
+    private readonly log: Logger,
+  ) {
+    this.reusePort = config.reusePort && canReusePort();
+  }
+
+  /** Checks the settings (throws ConfigError), takes the process title, and warns about what cannot apply here. */
+  static prepare(config: Config, log: Logger): MasterProcess {
+    const identity = resolveIdentity(config.user, config.group);
+    process.title = `nodicorn: master [${procName(config)}]`;
+    if (config.reusePort && !canReusePort()) log.warning(`--reuse-port: Node ${process.versions.node} cannot set SO_REUSEPORT (Node 22.12+ can); ignored`);
+    return new MasterProcess(config, identity, log);
+  }
+
+  /**
+   * Before binding, as gunicorn: a second server on the same pidfile stops here. A master
+   * started by USR2 takes the file over from `parentPid`, the master that started it.
+   */
+  writePidfile(parentPid: number): void {
+    if (this.config.pidfile !== null) this.pidfile = Pidfile.create(this.config.pidfile, process.pid, parentPid);
+  }
+
+  /** Runs `bind` (which must create its socket synchronously) under --umask. */
+  withUmask<T>(bind: () => T): T {
+    const previous = process.umask(this.config.umask & 0o777);
+    try {
+      return bind();
+    } finally {
+      process.umask(previous);
+    }
+  }
+
+  /** Once every socket is bound: hands the unix sockets and the log files to the new owner, and switches to it. */
+  settle(unixSockets: string[]): void {
+    const identity = this.identity;
+    if (identity !== null) {
+      const logFiles = [this.config.errorLogfile, this.config.accessLogfile].filter((f): f is string => f !== null && f !== '-');
+      for (const path of [...unixSockets, ...logFiles]) chownTo(path, identity);
+      dropPrivileges(identity, this.config.initgroups);
+      this.log.info(`Running as uid ${identity.uid}, gid ${identity.gid}`);
+    }
+  }
+
+  /** At exit: the pidfile goes, if it is still ours and the user may remove it. */
+  cleanUp(): void {
+    const err = this.pidfile?.remove();
+    if (err) this.log.warning(`cannot remove the pidfile ${this.pidfile?.path}: ${err.message}`);
+    this.pidfile = null;
+  }
+}
+
+/** gunicorn's proc_name: -n, else default_proc_name, else the app spec (what gunicorn sets it to). */
+export function procName(config: Config): string {
+  return config.name ?? config.defaultProcName ?? config.app ?? 'nodicorn';
+}
