@@ -14,7 +14,7 @@ import { NodicornError, ExitCode, ConfigError } from './errors';
 import type { Logger } from './log/logger';
 import type { AccessLog } from './log/access';
 import { openLogs } from './log/setup';
-import { workerLogArgs } from './log/worker-logging';
+import { logConfigTargets, workerLogArgs } from './log/worker-logging';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
 import { startReloader } from './workers/reload-setup';
@@ -51,8 +51,14 @@ export interface ServerHandle {
 export async function serve(config: Config, options: ServeOptions = {}): Promise<ServerHandle> {
   // A master started by USR2 listens on the sockets it inherited, not on --bind.
   const inherited = options.handleSignals ? takeInherited() : null;
-  const logs = await openLogs(config);
+  const cwd = resolvePath(config.chdir);
+  const python = await choosePython(config, process.env, cwd);
+  const logArgs = workerLogArgs(config, process.cwd());
+  // A log config may move gunicorn's own loggers, and so nodicorn's error and access lines.
+  const targets = await logConfigTargets({ python: python.path, cwd, pythonpath: config.pythonpath, env: envPairs(config.rawEnv), logArgs });
+  const logs = await openLogs({ ...config, ...targets.settings });
   const { log } = logs;
+  for (const warning of targets.warnings) log.warning(warning);
   if (!config.app) throw new ConfigError('APP_MODULE: expected an app such as module:application, got nothing');
   const bound = config.bind.map((spec) => {
     const address = parseBind(spec);
@@ -65,8 +71,6 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   const tls = tlsSetup(config, process.cwd());
   const dispatcher = new Dispatcher(config.backlog);
-  const cwd = resolvePath(config.chdir);
-  const python = await choosePython(config, process.env, cwd);
   const arbiter = new Arbiter(
     {
       spec: {
@@ -82,7 +86,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         cwd,
         pythonpath: config.pythonpath,
         env: envPairs(config.rawEnv),
-        logArgs: workerLogArgs(config, process.cwd()),
+        logArgs,
         reportModules: config.reload,
       },
       workers: config.workers,

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, request, runCli, serverFor, waitUntil } from './helpers.mjs';
+import { spawn } from 'node:child_process';
+import { APPS, CLI, PYTHON, request, runCli, serverFor, waitUntil } from './helpers.mjs';
 
 async function udpReceiver(t) {
   const socket = createSocket('udp4');
@@ -138,16 +139,16 @@ test('refused with one line: a custom --logger-class, unix statsd and unix datag
     [['--log-syslog', '--log-syslog-to', 'unix:///dev/log#dgram'], /--log-syslog-to: .*unix datagram socket.*udp:\/\//],
     [['--log-syslog', '--log-syslog-facility', 'nope'], /--log-syslog-facility: expected one of/],
     [['--log-config', '/nonexistent/logging.ini'], /--log-config: log config "\/nonexistent\/logging\.ini" not found/],
-    // A dict the workers' dictConfig cannot apply (here gunicorn's default root handler was
-    // replaced away): a config error too, with the cause; the traceback-free report comes first.
-    [['--log-config-dict', '{"handlers": {}}'], /^nodicorn: error: --log-config-dict: Unable to configure .*KeyError: 'error_console'$/, 'last'],
+    // A dict Python's dictConfig cannot apply (here gunicorn's default loggers name the default
+    // handlers it replaced away): found before anything starts, with its causes.
+    [['--log-config-dict', '{"handlers": {}}'], /^nodicorn: error: --log-config-dict: Unable to configure .*KeyError: 'error_console'$/],
   ];
-  for (const [flags, expected, which = 'only'] of cases) {
+  for (const [flags, expected] of cases) {
     const r = await runCli(['logging_app:app', '--chdir', APPS, '-b', '127.0.0.1:0', ...flags]);
     assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
-    if (which === 'only') assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines.at(-1), expected);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], expected);
   }
 });
 
@@ -198,4 +199,45 @@ test('USR1 (logrotate) makes the workers reopen their log config\u2019s files, a
   assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('myapp info after')).length, 6);
   // Both workers survived the signal.
   for (const pid of pids) assert.ok(server.stderrLines.every((l) => !l.includes(`Worker (pid:${pid})`)), server.stderrText());
+});
+
+test('a log config that routes gunicorn.error and gunicorn.access moves nodicorn\u2019s own lines there', async (t) => {
+  const dir = tmp();
+  const errors = path.join(dir, 'error.log');
+  const accesses = path.join(dir, 'access.log');
+  const dict = {
+    handlers: {
+      errors: { class: 'logging.FileHandler', filename: errors },
+      accesses: { class: 'logging.FileHandler', filename: accesses },
+      syslog: { class: 'logging.handlers.SysLogHandler', address: ['127.0.0.1', 9] },
+    },
+    loggers: {
+      'gunicorn.error': { level: 'INFO', handlers: ['errors', 'syslog'], propagate: false },
+      'gunicorn.access': { level: 'INFO', handlers: ['accesses'], propagate: false },
+    },
+    root: { handlers: [] },
+  };
+  // The "Listening at" line goes to the file, not stderr, so the test helper cannot wait for it.
+  const proc = spawn(process.execPath, [CLI, 'logging_app:app', '--chdir', APPS, '-b', '127.0.0.1:0',
+    '--log-config-dict', JSON.stringify(dict), ...(PYTHON ? ['--python', PYTHON] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => proc.kill('SIGKILL'));
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  await waitUntil(() => existsSync(errors) && /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.test(readFileSync(errors, 'utf8')), 15_000);
+  const port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(errors, 'utf8'))[1]);
+  const tag = `t${Date.now()}`;
+  assert.equal((await request(port, { path: `/?${tag}` })).status, 200);
+  await waitUntil(() => existsSync(accesses) && readFileSync(accesses, 'utf8').includes(tag), 10_000);
+  assert.match(readFileSync(accesses, 'utf8'), new RegExp(`"GET /\\?${tag} HTTP/1\\.1" 200 `));
+  // The SysLogHandler cannot be followed: one warning says so, in the error log it now writes.
+  assert.match(readFileSync(errors, 'utf8'), /\[WARNING\] --log-config-dict: nodicorn's own error lines cannot go to a SysLogHandler \(gunicorn\.error\); they go to .*error\.log/);
+  assert.ok(!stderr.includes('Listening at'), stderr);
+});
+
+test('a log config that leaves gunicorn\u2019s default loggers in place sends access lines to stdout, as gunicorn does', async (t) => {
+  const dict = { root: { level: 'WARNING', handlers: ['console'] } };
+  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, '--log-config-dict', JSON.stringify(dict)]);
+  const tag = `t${Date.now()}`;
+  await request(server.port, { path: `/?${tag}` });
+  await server.waitStdout(new RegExp(`"GET /\\?${tag} HTTP/1\\.1" 200 `), 10_000);
 });

@@ -15,6 +15,9 @@ time, pid and level in front of each line. So the handlers standing in for gunic
 "gunicorn.error" handler, the default dict's "console" and "error_console") write the message
 alone, each line marked with its syslog severity ("<3>"), which Node reads as the line's level.
 Handlers an app's config declares write what their formatters say, where they say.
+
+`python -m nodicorn_worker.logconfig` (probe_main) applies a config and reports where it sends
+gunicorn.error and gunicorn.access, so that nodicorn's core can send its own lines there too.
 """
 from __future__ import annotations  # hints stay text: no typing import at worker boot
 
@@ -105,6 +108,12 @@ def _causes(e: BaseException) -> str:
 
 def setup(level: str, config_dict: str | None = None, config_json: str | None = None,
           config_file: str | None = None) -> None:
+    _prepare_loggers(level)
+    _apply_config(config_dict, config_json, config_file)
+
+
+def _prepare_loggers(level: str) -> None:
+    """gunicorn's two loggers as its Logger leaves them before any log config."""
     error_log = logging.getLogger('gunicorn.error')
     error_log.propagate = False
     error_log.setLevel(LEVELS.get(level, logging.INFO))
@@ -113,6 +122,8 @@ def setup(level: str, config_dict: str | None = None, config_json: str | None = 
     access_log.propagate = False
     access_log.setLevel(logging.INFO)
 
+
+def _apply_config(config_dict: str | None, config_json: str | None, config_file: str | None) -> None:
     if config_dict is not None:
         _apply_dict('--log-config-dict', json.loads(config_dict))
     elif config_json is not None:
@@ -178,3 +189,62 @@ def reopen_files() -> None:
             finally:
                 handler.release()
 
+
+
+class _Sentinel(logging.Handler):
+    """Stands for nodicorn's own log in a probe: a config that names the logger replaces it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        pass
+
+
+def _describe(handler: logging.Handler) -> dict[str, object]:
+    if isinstance(handler, logging.FileHandler):
+        return {'kind': 'file', 'path': handler.baseFilename}
+    stream = getattr(handler, 'stream', None)
+    if type(handler) in (logging.StreamHandler, NodeLineHandler) and stream in (sys.stdout, sys.stderr):
+        return {'kind': 'stdout' if stream is sys.stdout else 'stderr'}
+    return {'kind': 'other', 'class': type(handler).__name__}
+
+
+def probe(args: argparse.Namespace) -> dict[str, object]:
+    """Applies the log config as a worker would, and reports what it made of the gunicorn.error
+    and gunicorn.access loggers, which gunicorn writes its own lines through: nodicorn's core then
+    sends its own error and access lines where those loggers' handlers point."""
+    _prepare_loggers(args.log_level)
+    sentinels = {name: _Sentinel() for name in ('gunicorn.error', 'gunicorn.access')}
+    for name, sentinel in sentinels.items():
+        logging.getLogger(name).handlers = [sentinel]
+    # Only a config that names a logger replaces its sentinel.
+    _apply_config(args.log_config_dict, args.log_config_json, args.log_config)
+    report: dict[str, object] = {}
+    for name, sentinel in sentinels.items():
+        logger = logging.getLogger(name)
+        if logger.handlers == [sentinel]:
+            continue
+        report[name] = {'level': logging.getLevelName(logger.getEffectiveLevel()).lower(),
+                        'handlers': [_describe(h) for h in logger.handlers]}
+    return report
+
+
+def probe_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m nodicorn_worker.logconfig',
+                                     description="Reports where a log config sends gunicorn's own loggers (JSON).")
+    parser.add_argument('--pythonpath', action='append', default=[])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    sys.path[:0] = [os.getcwd()] + [os.path.abspath(d) for d in args.pythonpath]
+    try:
+        report = probe(args)
+    except LogConfigError as e:
+        sys.stderr.write('%s\n' % e)
+        return 2
+    sys.stdout.write(json.dumps(report) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    # Through the package's copy of this module: the default dict names its handler class by
+    # that path, and _describe must recognise it.
+    from nodicorn_worker import logconfig as _package_copy
+    sys.exit(_package_copy.probe_main())

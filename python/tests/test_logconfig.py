@@ -163,5 +163,32 @@ class Configs(unittest.TestCase):
             self.assertEqual(f.read(), 'one\n')
 
 
+    def probe(self, *args):
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+        r = subprocess.run([sys.executable, '-m', 'nodicorn_worker.logconfig'] + list(args),
+                           capture_output=True, text=True, env=env, timeout=60, cwd=self.dir)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_probe_reports_only_the_gunicorn_loggers_a_config_names(self):
+        config = {'handlers': {'f': {'class': 'logging.FileHandler', 'filename': self.logfile}},
+                  'loggers': {'gunicorn.error': {'level': 'WARNING', 'handlers': ['f']}},
+                  'root': {'handlers': []}}
+        code, out, err = self.probe('--log-level', 'debug', '--log-config-dict', json.dumps(config))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out), {'gunicorn.error': {
+            'level': 'warning', 'handlers': [{'kind': 'file', 'path': self.logfile}]}})
+        # gunicorn's default dict names both, on the standard streams.
+        code, out, err = self.probe('--log-config-dict', '{"version": 1}')
+        self.assertEqual(json.loads(out), {
+            'gunicorn.error': {'level': 'info', 'handlers': [{'kind': 'stderr'}]},
+            'gunicorn.access': {'level': 'info', 'handlers': [{'kind': 'stdout'}]}})
+
+    def test_probe_refuses_a_bad_config_in_one_line(self):
+        code, out, err = self.probe('--log-config-dict', '{"handlers": {}}')
+        self.assertEqual(code, 2)
+        self.assertEqual(out, '')
+        self.assertTrue(err.startswith('--log-config-dict: ') and err.count('\n') == 1, err)
+
+
 if __name__ == '__main__':
     unittest.main()

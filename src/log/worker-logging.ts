@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { LogLevel } from './logger';
+import { logTargets, probeLogConfig, type LogTargets, type ProbeRun } from './log-config-targets';
 
 export interface WorkerLogSettings {
   logLevel: LogLevel;
@@ -30,4 +31,10 @@ function existing(flag: string, path: string, cwd: string): string {
   const full = resolve(cwd, path);
   if (!existsSync(full)) throw new ConfigError(`${flag}: log config "${path}" not found`);
   return full;
+}
+
+/** Where nodicorn's own lines go under the log config the workers get (see log-config-targets.ts). */
+export async function logConfigTargets(run: ProbeRun): Promise<LogTargets> {
+  const flag = run.logArgs.find((a) => a.startsWith('--log-config')) ?? '--log-config';
+  return logTargets(await probeLogConfig(run), flag);
 }
