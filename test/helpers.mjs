@@ -89,11 +89,12 @@ export class LineCollector {
 
 /**
  * Starts `node bin/nodicorn ...args --bind 127.0.0.1:0` and waits for the Listening line.
+ * With `command`, runs `command ...args` as given instead (a Python script that starts nodicorn).
  * Returns { port, pid, proc, stderrLines, stdoutLines, waitStderr, waitStdout, exited, stop, kill }.
  */
-export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000, bind = true, waitWorkers = 0, python = true, echo = !!process.env.NODICORN_TEST_ECHO } = {}) {
-  const argv = cliArgs(bind ? [...args, '--bind', '127.0.0.1:0'] : args, { python });
-  const proc = spawn(process.execPath, argv, {
+export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000, bind = true, waitWorkers = 0, python = true, command = null, echo = !!process.env.NODICORN_TEST_ECHO } = {}) {
+  const argv = command ? args : cliArgs(bind ? [...args, '--bind', '127.0.0.1:0'] : args, { python });
+  const proc = spawn(command ?? process.execPath, argv, {
     cwd,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -126,8 +127,10 @@ export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000
     async stop(signal = 'SIGTERM', ms = 20_000) {
       if (exitInfo) return exitInfo;
       proc.kill(signal);
-      const timer = sleep(ms).then(() => null);
-      const result = await Promise.race([exited, timer]);
+      let timer;
+      const late = new Promise((resolve) => { timer = setTimeout(resolve, ms, null); });
+      // Cleared once the race is decided, so a stopped server does not keep the test file alive for `ms`.
+      const result = await Promise.race([exited, late]).finally(() => clearTimeout(timer));
       if (!result) {
         proc.kill('SIGKILL');
         await exited;

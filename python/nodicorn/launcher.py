@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import List, NoReturn, Optional
+from typing import Dict, List, NoReturn, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Installed from a wheel, the server's files are under _core/; imported from a clone (PYTHONPATH
@@ -58,13 +58,17 @@ def cli_script() -> str:
     _fail("the compiled server (dist/cli/main.js) is in none of " + ", ".join(CORE_PLACES) + "; in a clone, run `npm run build`")
 
 
-def main(argv: Optional[List[str]] = None) -> NoReturn:
-    args = sys.argv[1:] if argv is None else argv
+def server_command(args: List[str]) -> Tuple[List[str], Dict[str, str]]:
+    """The command line and environment that run the server with these arguments (also serve()'s)."""
     cli = cli_script()
-    node = node_executable()
     env = dict(os.environ)
     env[LAUNCHER_PYTHON_ENV] = sys.executable
-    command = [node, cli, *args]
+    return [node_executable(), cli, *args], env
+
+
+def main(argv: Optional[List[str]] = None) -> NoReturn:
+    command, env = server_command(sys.argv[1:] if argv is None else argv)
+    node = command[0]
     if os.name == "posix":
         # Become the server: signals (TERM, HUP, TTIN...), the pid and the exit status are its own.
         os.execve(node, command, env)

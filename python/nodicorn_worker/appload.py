@@ -4,7 +4,8 @@ Forms, as gunicorn and uwsgi --wsgi-file accept them:
   module:attr               dotted module, dotted attribute
   module                    attribute `application` (gunicorn's default)
   module:factory(1, k='v')  called with literal arguments (parsed by ast, never eval'd)
-  path/to/app.py[:attr]     a file, loaded as a module named from its stem, its folder first on
+  path/to/app.py[:attr]     a file (any suffix when the path has a slash: ./app.wsgi), loaded as
+                            a module named from its stem, its folder first on
                             sys.path (uwsgi --wsgi-file)
 
 Every failure is an AppLoadError carrying the message, the underlying exception's type and its
@@ -12,6 +13,7 @@ traceback, which __main__ sends as BOOT_ERROR before exiting with APP_LOAD.
 """
 import ast
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -107,9 +109,10 @@ def load_file(path):
     directory, base = os.path.split(path)
     if not sys.path or sys.path[0] != directory:
         sys.path.insert(0, directory)
-    stem = base[:-3]
+    stem = os.path.splitext(base)[0]
     name = stem if stem.isidentifier() and stem not in sys.modules else '_nodicorn_app_' + re.sub(r'\W', '_', stem)
-    spec = importlib.util.spec_from_file_location(name, path)
+    # Any suffix is Python source here (uWSGI's --wsgi-file takes app.wsgi), not only .py.
+    spec = importlib.util.spec_from_file_location(name, path, loader=importlib.machinery.SourceFileLoader(name, path))
     module = importlib.util.module_from_spec(spec)
     # Registered before running, like a normal import: the module's own code (pickle,
     # dataclasses, relative lookups) may look itself up in sys.modules.
@@ -130,6 +133,16 @@ def _lookup(module, dotted):
         except AttributeError:
             raise AppLoadError('no attribute %r in module %r' % (dotted, module.__name__), 'AttributeError')
     return obj
+
+
+# Above zero while the app module is being imported: nodicorn's own serve() and make_server()
+# (python/nodicorn) then return at once instead of starting a server from inside a worker.
+_loading = 0
+
+
+def loading_app() -> bool:
+    """Whether this process is importing the app to serve it (read by nodicorn.serve)."""
+    return _loading > 0
 
 
 class _SkippedServer:
@@ -175,14 +188,17 @@ def _import_with_stand_in(left):
                          % (host, port))
         return _SkippedServer(host, port, app)
 
+    global _loading
     real = simple_server.make_server
     simple_server.make_server = make_server
+    _loading += 1
     try:
         if left.endswith('.py') or os.sep in left or (os.altsep and os.altsep in left):
             module = load_file(left)
         else:
             module = import_module(left)
     finally:
+        _loading -= 1
         simple_server.make_server = real
     return module, recorded
 

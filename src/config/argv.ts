@@ -13,6 +13,8 @@ export interface Occurrence {
   readonly flag: string;
   /** The argument; null for a switch or an action given without one. */
   readonly raw: string | null;
+  /** Set when the flag is another server's spelling (--http): errors name it rather than --bind. */
+  readonly alias?: string;
 }
 
 export interface ParsedArgs {
@@ -21,9 +23,20 @@ export interface ParsedArgs {
 }
 
 const BY_FLAG = new Map<string, SettingEntry | ActionEntry>();
+/** Another server's spelling whose value needs rewriting into the setting's form (see Alias). */
+const REWRITE = new Map<string, (raw: string) => string>();
+const ALIASES = new Set<string>();
 for (const entry of ENTRIES) {
   if (entry.setting.kind === 'hook') continue;
   for (const f of entry.setting.flags) BY_FLAG.set(f, entry as SettingEntry | ActionEntry);
+  if (entry.setting.kind !== 'value') continue;
+  for (const alias of entry.setting.aliases) {
+    for (const f of alias.flags) {
+      BY_FLAG.set(f, entry as SettingEntry);
+      ALIASES.add(f);
+      if (alias.rewrite) REWRITE.set(f, alias.rewrite);
+    }
+  }
 }
 
 function takesValue(entry: SettingEntry | ActionEntry): boolean {
@@ -48,13 +61,16 @@ const LONG_FLAGS = [...BY_FLAG.keys()].filter((f) => f.startsWith('--'));
  * only one flag starts with: `--work 4` is --workers. Null when unknown; an ambiguous prefix is
  * an error naming the candidates.
  */
-function lookupFlag(flag: string, source: string): SettingEntry | ActionEntry | null {
+function lookupFlag(flag: string, source: string): { entry: SettingEntry | ActionEntry; full: string } | null {
   const exact = BY_FLAG.get(flag);
-  if (exact || !flag.startsWith('--') || flag.length < 3) return exact ?? null;
+  if (exact) return { entry: exact, full: flag };
+  if (!flag.startsWith('--') || flag.length < 3) return null;
   const matches = LONG_FLAGS.filter((f) => f.startsWith(flag));
   const entries = new Set(matches.map((f) => BY_FLAG.get(f)));
   if (entries.size > 1) throw new ConfigError(`${flag} (from ${source}): ambiguous, expected one of ${matches.join(', ')}`);
-  return matches.length > 0 ? (BY_FLAG.get(matches[0] as string) ?? null) : null;
+  const full = matches[0];
+  const entry = full === undefined ? undefined : BY_FLAG.get(full);
+  return full !== undefined && entry ? { entry, full } : null;
 }
 
 /** Whether a word is a flag we know, so `--bind --workers 2` does not eat --workers as an address. */
@@ -89,8 +105,11 @@ export function parseArgs(words: readonly string[], source: string): ParsedArgs 
       flag = word.slice(0, 2);
       if (word.length > 2) attached = word[2] === '=' ? word.slice(3) : word.slice(2);
     }
-    const entry = lookupFlag(flag, source);
-    if (!entry) throw new ConfigError(`${flag} (from ${source}): no such flag (see --help)`);
+    const found = lookupFlag(flag, source);
+    if (!found) throw new ConfigError(`${flag} (from ${source}): no such flag (see --help)`);
+    const { entry } = found;
+    const rewrite = REWRITE.get(found.full);
+    const alias = ALIASES.has(found.full) ? { alias: found.full } : {};
     if (!takesValue(entry)) {
       if (attached !== null && entry.setting.kind === 'action') {
         throw new ConfigError(`${flag} (from ${source}): takes no value, got "${attached}"`);
@@ -116,7 +135,7 @@ export function parseArgs(words: readonly string[], source: string): ParsedArgs 
       attached = next;
       i++;
     }
-    occurrences.push({ entry, flag, raw: attached });
+    occurrences.push({ entry, flag, raw: rewrite ? rewrite(attached) : attached, ...alias });
   }
   return { occurrences, positionals };
 }

@@ -120,6 +120,8 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     controlSocket: null,
     controlSocketMode: 384,
     controlSocketDisable: false,
+    callable: null,
+    master: false,
     hooks: [],
   });
   assert.equal(sources.app, 'argv');

@@ -60,8 +60,23 @@ export interface Common {
   readonly doc: string;
 }
 
+/**
+ * Another server's spelling of a setting's flag, so its command line runs unchanged
+ * (`uwsgi --http :8051` as `nodicorn --http :8051`). gunicorn has none of these flags (a test
+ * walks gunicorn's list), so as flags they are nodicorn's own.
+ */
+export interface Alias {
+  readonly flags: readonly string[];
+  /** Whose spelling it is, for --help and the docs: 'uWSGI'. */
+  readonly from: string;
+  /** The other server's value in this setting's form (uWSGI's bare socket path → unix:PATH). */
+  readonly rewrite?: (raw: string) => string;
+}
+
 export interface Setting<T> extends Common {
   readonly kind: 'value';
+  /** Other servers' spellings of the flag (see Alias). */
+  readonly aliases: readonly Alias[];
   /** undefined: the env var is NODICORN_<UPPER_SNAKE of the key> (see ENTRIES); null: none. */
   readonly envOverride: string | null | undefined;
   /** The gunicorn-style config-file name, or null when a config file cannot set it. */
@@ -128,6 +143,7 @@ interface ValueSpec<T> {
   /** Needed when the default is a function or not self-explanatory. */
   defaultDoc?: string;
   positional?: boolean;
+  aliases?: readonly Alias[];
 }
 
 function describeDefault(value: unknown): string {
@@ -148,6 +164,7 @@ function shared<T, I>(spec: ValueSpec<T>, parser: Parser<I>) {
     section: spec.section,
     gunicorn: spec.gunicorn,
     flags: spec.flags,
+    aliases: spec.aliases ?? [],
     metavar: spec.metavar,
     doc: spec.doc,
     file: spec.file,

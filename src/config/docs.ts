@@ -75,7 +75,8 @@ export function renderSettingsDoc(): string {
   for (const section of SECTIONS) {
     for (const entry of ENTRIES.filter((e) => e.setting.section === section)) {
       const s = entry.setting;
-      const flags = s.flags.length ? s.flags.map((f) => `\`${f}\``).join(', ') : '';
+      const own = s.kind === 'value' ? [...s.flags, ...s.aliases.flatMap((a) => a.flags)] : s.flags;
+      const flags = own.map((f) => `\`${f}\``).join(', ');
       const file = s.kind === 'action' || !s.file ? '' : `\`${s.file}\``;
       out.push(`| [${entry.key}](#${entry.key.toLowerCase()}) | ${flags} | ${file} | ${parityWord(s.gunicorn)} |`);
     }
@@ -90,6 +91,9 @@ export function renderSettingsDoc(): string {
       out.push(`### ${entry.key}`, '');
       out.push(`- Command line: ${code(usageOf(entry))}${s.kind === 'value' && s.repeatable ? ' (repeatable)' : ''}`);
       if (s.kind === 'value') {
+        for (const alias of s.aliases) {
+          out.push(`- ${alias.from}\u2019s spelling: ${alias.flags.map((f) => code(f)).join(', ')} (nodicorn only: gunicorn has no such flag)`);
+        }
         out.push(`- Environment: ${entry.env ? code(entry.env) : 'none'}`);
         out.push(`- Config file: ${s.file ? code(s.file) : 'none'}`);
         out.push(`- Value: ${s.expected}`);

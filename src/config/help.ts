@@ -24,12 +24,17 @@ export function renderVersion(): string {
   return `nodicorn (version ${packageVersion()})\n`;
 }
 
-/** "-w, --workers INT", "APP_MODULE", "-h, --help"; a config-file-only name: "post_fork (config file)". */
+/**
+ * "-w, --workers, --processes INT" (other servers' spellings last), "APP_MODULE", "-h, --help";
+ * a config-file-only name: "post_fork (config file)".
+ */
 export function usageOf(entry: Entry): string {
   const s = entry.setting;
   if (s.kind === 'hook') return `${s.file}${s.signature} (config file)`;
-  if (s.flags.length === 0) return s.kind === 'value' && !s.positional && s.file ? `${s.file} (config file)` : s.metavar;
-  return s.flags.join(', ') + (s.metavar ? ` ${s.metavar}` : '');
+  const aliases = s.kind === 'value' ? s.aliases.flatMap((a) => a.flags) : [];
+  if (s.kind === 'value' && s.positional) return [s.metavar, ...aliases].join(', ');
+  if (s.flags.length === 0) return s.kind === 'value' && s.file ? `${s.file} (config file)` : s.metavar;
+  return [...s.flags, ...aliases].join(', ') + (s.metavar ? ` ${s.metavar}` : '');
 }
 
 /** The first sentence of a doc paragraph (a period followed by a space ends it). */

@@ -18,6 +18,7 @@ import { readConfigFile } from './file';
 import { Refused } from './gunicorn-parsers';
 import { checkParity } from './parity';
 import { resolvePython } from './python';
+import { withCallable } from './settings/uwsgi';
 import { Invalid } from './parsers';
 import {
   HOOK_ENTRIES,
@@ -60,9 +61,8 @@ function shown(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-function invalid(entry: SettingEntry, source: string, value: unknown, err: unknown): never {
+function invalid(entry: SettingEntry, source: string, value: unknown, err: unknown, flag = primaryFlag(entry.setting)): never {
   if (!(err instanceof Invalid)) throw err;
-  const flag = primaryFlag(entry.setting);
   const got = err.culprit ? err.culprit.value : value;
   if (err instanceof Refused) throw new ConfigError(`${flag} ${typeof got === 'string' ? got : shown(got)} (from ${source}): refused: ${err.reason}`);
   throw new ConfigError(`${flag} (from ${source}): expected ${err.expected ?? entry.setting.expected}, got ${shown(got)}`);
@@ -78,7 +78,7 @@ function argsLayer(parsed: ParsedArgs, source: string): Layer {
     try {
       entry.setting.parseItem(raw);
     } catch (err) {
-      invalid(entry, source, raw, err);
+      invalid(entry, source, raw, err, occ.alias);
     }
     raws.set(entry, [...(raws.get(entry) ?? []), raw]);
   }
@@ -87,7 +87,11 @@ function argsLayer(parsed: ParsedArgs, source: string): Layer {
     throw new ConfigError(`APP_MODULE (from ${source}): expected one app, got ${parsed.positionals.length}: ${got}`);
   }
   const app = parsed.positionals[0];
-  if (app !== undefined) raws.set(entryOf('app'), [app]);
+  if (app !== undefined) {
+    const named = parsed.occurrences.find((occ) => occ.entry.key === 'app');
+    if (named) throw new ConfigError(`${named.alias ?? named.flag} (from ${source}): expected it or APP_MODULE, got both (${shown(named.raw)} and ${shown(app)})`);
+    raws.set(entryOf('app'), [app]);
+  }
   const values = new Map<SettingKey, unknown>();
   for (const [entry, list] of raws) {
     try {
@@ -256,6 +260,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
   }
   if (configFile) config.config = configFile;
   config.hooks = hooks;
+  if (config.callable !== null && config.app !== null) config.app = withCallable(config.app as string, config.callable as string);
   // gunicorn: the sync worker with more than one thread is the gthread worker.
   if (config.workerClass === 'sync' && (config.threads as number) > 1) config.workerClass = 'gthread';
   warnings.push(...checkParity(config, sources, hooks));

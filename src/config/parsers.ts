@@ -186,6 +186,16 @@ export const appSpec: Parser<string> = {
   },
 };
 
+/** An attribute of a module, as the app's :NAME part takes it: `app`, `api.wsgi_app`. */
+export const pythonName: Parser<string> = {
+  expected: 'a Python name such as app',
+  parse(raw) {
+    const text = raw.trim();
+    if (!/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(text)) throw new Invalid();
+    return text;
+  },
+};
+
 /** gunicorn's --cert-reqs: the integer values of Python's ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED. */
 export const certReqs: Parser<0 | 1 | 2> = {
   expected: '0 (CERT_NONE), 1 (CERT_OPTIONAL) or 2 (CERT_REQUIRED)',

@@ -6,7 +6,8 @@ test('every flag and config-file key belongs to one setting', () => {
   const flags = new Map<string, string>();
   const files = new Map<string, string>();
   for (const entry of ENTRIES) {
-    for (const flag of entry.setting.flags) {
+    const aliases = entry.setting.kind === 'value' ? entry.setting.aliases.flatMap((a) => a.flags) : [];
+    for (const flag of [...entry.setting.flags, ...aliases]) {
       assert.ok(!flags.has(flag), `${flag} is both ${flags.get(flag)} and ${entry.key}`);
       flags.set(flag, entry.key);
     }

@@ -1,12 +1,14 @@
 /** The app, the config file, the debugging switches, and --help / --version. */
 import { action, flag, many, one } from '../define';
 import * as P from '../parsers';
+import { UWSGI_APP } from './uwsgi';
 
 export const APPLICATION = {
   app: one<string | null>({
     section: 'Application',
     gunicorn: 'same',
     flags: [],
+    aliases: UWSGI_APP,
     positional: true,
     metavar: 'APP_MODULE',
     file: 'wsgi_app',

@@ -19,6 +19,7 @@ import { PROXY } from './proxy';
 import { SECURITY } from './security';
 import { SOCKET } from './socket';
 import { SSL } from './ssl';
+import { UWSGI } from './uwsgi';
 import { WORKERS } from './workers';
 
 export { SECTIONS, type Section, type Setting, type Action, type Hook, type Parity, type DefaultContext } from '../define';
@@ -39,6 +40,7 @@ export const SETTINGS = {
   ...SSL,
   ...HOOKS,
   ...DIRTY_SETTINGS,
+  ...UWSGI,
 } as const;
 
 type Registry = typeof SETTINGS;

@@ -1,6 +1,7 @@
 /** Where the server listens. */
 import { many, one, type DefaultContext } from '../define';
 import * as P from '../parsers';
+import { UWSGI_BIND } from './uwsgi';
 
 /** gunicorn's default: PORT (as set by Heroku-style platforms) on all interfaces, else local 8000. */
 function bindFromPort(ctx: DefaultContext): string[] {
@@ -15,6 +16,7 @@ export const SOCKET = {
     section: 'Server Socket',
     gunicorn: 'same',
     flags: ['-b', '--bind'],
+    aliases: [UWSGI_BIND],
     metavar: 'ADDRESS',
     file: 'bind',
     parser: P.bind,

@@ -3,6 +3,7 @@ import { one, type DefaultContext } from '../define';
 import { Invalid, type Parser } from '../parsers';
 import { Refused } from '../gunicorn-parsers';
 import * as P from '../parsers';
+import { UWSGI_WORKERS } from './uwsgi';
 
 function workersFromEnv(ctx: DefaultContext): number {
   const n = ctx.read('WEB_CONCURRENCY');
@@ -54,6 +55,7 @@ export const WORKERS = {
     section: 'Worker Processes',
     gunicorn: 'same',
     flags: ['-w', '--workers'],
+    aliases: [UWSGI_WORKERS],
     metavar: 'INT',
     file: 'workers',
     parser: P.positiveInt,
