@@ -67,7 +67,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   });
   const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
-  const master = MasterProcess.prepare(config, log);
+  const master = MasterProcess.prepare(config, log, inherited !== null);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   const tls = tlsSetup(config, process.cwd());
   const dispatcher = new Dispatcher(config.backlog);
@@ -176,11 +176,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       // Only a daemon has no terminal whose resizing sends WINCH too.
       winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
     });
-    reexec.watchParent(() => {});
+    reexec.watchParent(() => master.promoted());
   }
 
   try {
-    master.writePidfile(inherited?.parentPid ?? 0);
+    master.writePidfile(inherited !== null);
     for (const [i, address] of (await expandLocalhost(addresses)).entries()) {
       const scheme = tls ? 'https' : 'http';
       const path = address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null);

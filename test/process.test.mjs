@@ -64,6 +64,29 @@ test('-p writes the pid at start, refuses a second server on it, and is removed 
   assert.equal(existsSync(pidfile), false);
 });
 
+test('-p with USR2: the new master writes PIDFILE.2, and takes PIDFILE once the old master is gone, as gunicorn 27', { skip: !LINUX && 'reads /proc' }, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'app.pid');
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-p', pidfile]);
+  let newPid = 0;
+  t.after(() => { if (newPid && isAlive(newPid)) process.kill(newPid, 'SIGKILL'); });
+  process.kill(server.pid, 'SIGUSR2');
+  newPid = Number((await server.waitStderr(/USR2: started a new master \(pid: (\d+)\)/, 10_000))[1]);
+  await server.waitStderr(new RegExp(`\\[${newPid}\\] \\[INFO\\] Listening at:`), 20_000);
+  assert.equal(readFileSync(`${pidfile}.2`, 'utf8'), `${newPid}\n`);
+  assert.equal(readFileSync(pidfile, 'utf8'), `${server.pid}\n`);
+  assert.match(readFileSync(`/proc/${newPid}/cmdline`, 'utf8'), /^nodicorn: master \[hello_app:app\.2\]/);
+  assert.equal((await server.stop()).code, 0);
+  const promoted = () => existsSync(pidfile) && readFileSync(pidfile, 'utf8') === `${newPid}\n` && !existsSync(`${pidfile}.2`);
+  for (let i = 0; i < 300 && !promoted(); i++) await sleep(50);
+  assert.ok(promoted(), 'the promoted master names itself in PIDFILE');
+  assert.match(readFileSync(`/proc/${newPid}/cmdline`, 'utf8'), /^nodicorn: master \[hello_app:app\]/);
+  process.kill(newPid, 'SIGTERM');
+  for (let i = 0; i < 400 && isAlive(newPid); i++) await sleep(50);
+  assert.equal(isAlive(newPid), false);
+  assert.equal(existsSync(pidfile), false);
+});
+
 test('-p over a stale pidfile (its process is gone) takes it over', async (t) => {
   const dir = tempDir(t);
   const pidfile = path.join(dir, 'stale.pid');

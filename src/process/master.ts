@@ -28,19 +28,31 @@ export class MasterProcess {
   }
 
   /** Checks the settings (throws ConfigError), takes the process title, and warns about what cannot apply here. */
-  static prepare(config: Config, log: Logger): MasterProcess {
+  static prepare(config: Config, log: Logger, reexeced: boolean): MasterProcess {
     const identity = resolveIdentity(config.user, config.group);
-    process.title = `nodicorn: master [${procName(config)}]`;
+    // gunicorn's ".2" marks the new master of a USR2 until the old one is gone.
+    process.title = `nodicorn: master [${procName(config)}${reexeced ? '.2' : ''}]`;
     if (config.reusePort && !canReusePort()) log.warning(`--reuse-port: Node ${process.versions.node} cannot set SO_REUSEPORT (Node 22.12+ can); ignored`);
     return new MasterProcess(config, identity, log);
   }
 
   /**
    * Before binding, as gunicorn: a second server on the same pidfile stops here. A master
-   * started by USR2 takes the file over from `parentPid`, the master that started it.
+   * started by USR2 (`reexeced`) writes PIDFILE.2 while the old one still runs, as gunicorn 27's.
    */
-  writePidfile(parentPid: number): void {
-    if (this.config.pidfile !== null) this.pidfile = Pidfile.create(this.config.pidfile, process.pid, parentPid);
+  writePidfile(reexeced: boolean): void {
+    if (this.config.pidfile !== null) this.pidfile = Pidfile.create(reexeced ? `${this.config.pidfile}.2` : this.config.pidfile);
+  }
+
+  /** The old master is gone (USR2 then TERM): this one takes the pidfile's own name and its title. */
+  promoted(): void {
+    process.title = `nodicorn: master [${procName(this.config)}]`;
+    if (this.pidfile === null || this.config.pidfile === null) return;
+    try {
+      this.pidfile = this.pidfile.moveTo(this.config.pidfile);
+    } catch (err) {
+      this.log.warning(`cannot move the pidfile to ${this.config.pidfile}: ${(err as Error).message}`);
+    }
   }
 
   /** Runs `bind` (which must create its socket synchronously) under --umask. */

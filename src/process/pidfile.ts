@@ -16,14 +16,11 @@ export class Pidfile {
     this.path = path;
   }
 
-  /**
-   * Writes `pid` to `path`; throws when another live process holds the file, unless it is
-   * `successorOf` (the master that re-executed this one: its file is handed over).
-   */
-  static create(path: string, pid: number = process.pid, successorOf = 0): Pidfile {
+  /** Writes `pid` to `path`; throws when another live process holds the file. */
+  static create(path: string, pid: number = process.pid): Pidfile {
     const file = resolve(path);
     const holder = livePid(file);
-    if (holder !== null && holder !== pid && holder !== successorOf) {
+    if (holder !== null && holder !== pid) {
       throw new NodicornError('ERR_PIDFILE', `--pid: already running on PID ${holder} (or pid file '${file}' is stale)`, ExitCode.UNEXPECTED);
     }
     const temp = join(dirname(file), `.${basename(file)}.${pid}.tmp`);
@@ -46,6 +43,12 @@ export class Pidfile {
       throw new NodicornError('ERR_PIDFILE', `--pid: cannot write '${file}': ${(err as Error).message}`, ExitCode.UNEXPECTED);
     }
     return new Pidfile(file, pid);
+  }
+
+  /** Moves to `path` (a master started by USR2, once promoted): this file goes, that one is written. */
+  moveTo(path: string): Pidfile {
+    this.remove();
+    return Pidfile.create(path, this.pid);
   }
 
   /** Removes the file if it still names this process. Returns the error when it could not. */

@@ -81,7 +81,8 @@ export const MECHANICS = {
     default: null,
     doc:
       'Write the server\u2019s process id (the Node process, gunicorn\u2019s master) to this file at startup, before ' +
-      'binding, and remove it at a clean exit. A file naming a live process stops startup: another server runs there.',
+      'binding, and remove it at a clean exit. A file naming a live process stops startup: another server runs there. ' +
+      'A new master started by USR2 writes FILE.2, and renames it to FILE once the old master is gone.',
   }),
   workerTmpDir: one<string | null>({
     section: 'Server Mechanics',
