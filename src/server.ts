@@ -93,6 +93,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       timeoutMs: config.timeout * 1000,
       maxRequests: config.maxRequests,
       maxRequestsJitter: config.maxRequestsJitter,
+      waitForFixes: config.reload,
     },
     dispatcher,
     log,

@@ -313,3 +313,34 @@ test('TTIN and TTOU while a generation boots: the size they set holds once it ta
   assert.equal(await distinctPids(3), 1, 'one worker left after two TTOU during the reload');
   assert.equal(await answer(server.port), 'slow plain');
 });
+
+test('--reload with an app that fails to boot at start: the server stays up, answers 503, and the fix reloads', async (t) => {
+  const dir = appDir(t);
+  writeFileSync(path.join(dir, 'words.py'), 'WORD = (\n');
+  const server = await serverFor(t, [...SERVER_ARGS, '--chdir', dir]);
+  await server.waitStderr(/Worker failed to boot \(pid \d+ exited with code \d+\); the server reloads on the next change/, 15_000, 0);
+  assert.match(server.stderrText(), /SyntaxError/);
+  const res = await request(server.port, { path: '/' });
+  assert.equal(res.status, 503);
+  assert.equal(server.exitInfo, null);
+  setWord(dir, 'fixed');
+  let last;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(100)) {
+    last = await request(server.port, { path: '/' });
+    if (last.status !== 503) break;
+  }
+  assert.equal(last.status, 200);
+  assert.equal(last.text(), 'fixed plain');
+});
+
+test('without --reload, an app that fails to boot at start still exits', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-reload-'));
+  try {
+    writeFileSync(path.join(dir, 'app.py'), 'def app(:\n');
+    const run = await runCli(['app:app', '--chdir', dir, '--bind', '127.0.0.1:0']);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /SyntaxError/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dispatcher, type Runner } from './dispatcher';
 import type { Exchange, ResponseSink } from '../exchange';
-import type { HttpError } from '../errors';
+import { HttpError } from '../errors';
 
 class FakeRunner implements Runner {
   readonly started: Exchange[] = [];
@@ -82,4 +82,21 @@ test('drain answers everything still queued', () => {
   d.drain({ status: 503 } as HttpError);
   assert.deepEqual(failures, [503, 503]);
   assert.equal(d.queued, 0);
+});
+
+test('refuse answers the queued exchanges and those to come, until a runner is added', () => {
+  const d = new Dispatcher(10);
+  const failures: number[] = [];
+  d.dispatch(exchange(failures));
+  assert.equal(d.queued, 1);
+  d.refuse(new HttpError(503, 'ERR_NO_WORKERS', 'no worker'));
+  assert.deepEqual(failures, [503]);
+  d.dispatch(exchange(failures));
+  assert.deepEqual(failures, [503, 503]);
+  assert.equal(d.queued, 0);
+  const runner = new FakeRunner(1);
+  d.add(runner);
+  d.dispatch(exchange(failures));
+  assert.equal(runner.started.length, 1);
+  assert.deepEqual(failures, [503, 503]);
 });

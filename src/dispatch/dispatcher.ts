@@ -18,12 +18,21 @@ export class Dispatcher {
   private readonly runners = new Set<Runner>();
   private readonly queue: Exchange[] = [];
   private head = 0;
+  /** Set while no worker can come without a reload (--reload, an app that failed to boot). */
+  private refusal: HttpError | null = null;
 
   constructor(private readonly maxQueued: number) {}
 
   add(runner: Runner): void {
+    this.refusal = null;
     this.runners.add(runner);
     this.pump();
+  }
+
+  /** Answers every exchange, queued or to come, with `error` until a runner is added. */
+  refuse(error: HttpError): void {
+    this.refusal = error;
+    this.drain(error);
   }
 
   remove(runner: Runner): void {
@@ -35,6 +44,10 @@ export class Dispatcher {
   }
 
   dispatch(exchange: Exchange): void {
+    if (this.refusal) {
+      exchange.sink.fail(this.refusal);
+      return;
+    }
     if (this.queued === 0) {
       const runner = this.pick();
       if (runner) {

@@ -18,6 +18,11 @@ export interface ArbiterOptions {
   timeoutMs: number;
   maxRequests: number;
   maxRequestsJitter: number;
+  /**
+   * --reload: a worker that fails to boot (at start, or a respawn) does not stop the server; it
+   * is logged, and requests get 503 while no worker serves, until a change reloads.
+   */
+  waitForFixes?: boolean;
 }
 
 export class Arbiter {
@@ -222,6 +227,11 @@ export class Arbiter {
       return;
     }
     this.dispatcher.add(worker);
+    this.settleBoot();
+  }
+
+  /** start() resolves once no worker of the pool is still booting. */
+  private settleBoot(): void {
     if (this.booted && [...this.workers].every((w) => w.state !== 'booting')) {
       this.booted.resolve();
       this.booted = undefined;
@@ -239,6 +249,8 @@ export class Arbiter {
     }
     // A log config the worker could not apply is a bad setting (its message names the flag).
     if (error.type === 'LogConfigError') this.fail(new ConfigError(error.message));
+    // Its exit follows (see waitForFix).
+    else if (this.options.waitForFixes) return;
     else this.fail(new NodicornError('ERR_APP_LOAD', `App failed to load: ${error.type}: ${error.message}`, ExitCode.APP_LOAD));
   }
 
@@ -290,7 +302,8 @@ export class Arbiter {
     if (!generation) return;
     this.pending = undefined;
     generation.abandon();
-    this.log.error(`Reload failed: ${reason}; the old workers keep serving`);
+    this.log.error(`Reload failed: ${reason}; ${this.serving() > 0 ? 'the old workers keep serving' : 'no worker serves until the next change'}`);
+    this.refuseIfNone();
   }
 
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
@@ -319,12 +332,30 @@ export class Arbiter {
     }
     if (!worker.wasReady) {
       // It never said READY: respawning would fail the same way, forever.
+      if (this.options.waitForFixes) {
+        this.waitForFix(worker, how);
+        return;
+      }
       const exitCode = code === ExitCode.APP_LOAD ? ExitCode.APP_LOAD : ExitCode.WORKER_BOOT;
       this.fail(new NodicornError('ERR_WORKER_BOOT', `Worker failed to boot (pid ${worker.pid} ${how})`, exitCode));
       return;
     }
     if (code !== 0 || signal) this.log.error(`Worker (pid:${worker.pid}) ${how}`);
     if (this.serving() < this.size) this.spawn();
+  }
+
+  /** --reload: a worker of the pool failed to boot; the next change reloads (a full generation). */
+  private waitForFix(worker: Worker, how: string): void {
+    this.log.error(`Worker failed to boot (pid ${worker.pid} ${how}); the server reloads on the next change`);
+    this.settleBoot();
+    this.refuseIfNone();
+  }
+
+  /** With no worker and none to come until a change, requests are answered 503 rather than held. */
+  private refuseIfNone(): void {
+    if (this.options.waitForFixes && this.serving() === 0 && !this.pending && !this.stopping) {
+      this.dispatcher.refuse(new HttpError(503, 'ERR_NO_WORKERS', 'the app failed to boot; the server reloads on the next change'));
+    }
   }
 
   /** Workers that serve or will: booting or ready. */

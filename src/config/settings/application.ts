@@ -41,8 +41,8 @@ export const APPLICATION = {
     section: 'Debugging',
     gunicorn: {
       differs:
-        'a change that fails to boot (a syntax error) keeps the old workers serving and logs the traceback, where gunicorn\u2019s workers ' +
-        'answer every request with it; a syntax error at start exits, as without --reload.',
+        'a change that fails to boot (a syntax or import error) is logged with its traceback and the old workers keep serving, where ' +
+        'gunicorn\u2019s workers answer every request with the traceback (or gunicorn exits, for an import error); at start, requests get 503 until the fix.',
     },
     flags: ['--reload'],
     file: 'reload',
