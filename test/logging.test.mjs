@@ -80,17 +80,36 @@ test('syslog over UDP: error and access lines as gunicorn sends them; --disable-
   }
 });
 
-test('without a log config the app\u2019s logging behaves as under gunicorn', async (t) => {
-  const server = await serverFor(t, ['logging_app:app', '--chdir', APPS]);
+test('without a log config the app\u2019s logging behaves as under gunicorn, with and without --capture-output', async (t) => {
+  for (const capture of [false, true]) {
+    const server = await serverFor(t, ['logging_app:app', '--chdir', APPS, ...(capture ? ['--capture-output'] : [])]);
+    const tag = `t${Date.now()}`;
+    const pid = (await request(server.port, { path: `/gunicorn?${tag}` })).text();
+    // gunicorn.error has --log-level (info) and a handler: the line has gunicorn's form, whoever
+    // writes it (the worker on the shared stderr, or Node reading the worker's marked line).
+    await server.waitStderr(new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d [+-]\\d{4}\\] \\[${pid}\\] \\[INFO\\] via gunicorn\\.error ${tag}$`), 10_000);
+    // An app logger without handlers: info is dropped by Python's last resort (warnings and up only).
+    await request(server.port, { path: `/?${tag}` });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!server.stderrLines.some((l) => l.includes(`myapp info ${tag}`)));
+    assert.ok(!server.stderrLines.some((l) => l.includes(`debug via gunicorn.error ${tag}`)));
+    await server.stop();
+  }
+});
+
+test('without --capture-output, gunicorn.error in the worker writes to the --error-logfile file, as gunicorn\u2019s does', async (t) => {
+  const file = path.join(tmp(), 'error.log');
+  // The "Listening at" line goes to the file, so the helper cannot wait for it: read the port there.
+  const proc = spawn(process.execPath, [CLI, 'logging_app:app', '--chdir', APPS, '-b', '127.0.0.1:0', '--error-logfile', file,
+    ...(PYTHON ? ['--python', PYTHON] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => proc.kill('SIGKILL'));
+  const listening = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/;
+  await waitUntil(() => existsSync(file) && listening.test(readFileSync(file, 'utf8')), 15_000);
+  const port = Number(listening.exec(readFileSync(file, 'utf8'))[1]);
   const tag = `t${Date.now()}`;
-  const pid = (await request(server.port, { path: `/gunicorn?${tag}` })).text();
-  // gunicorn.error has --log-level (info) and its handler: the line arrives at its level, with the worker's pid.
-  await server.waitStderr(new RegExp(`^\\[[^\\]]+\\] \\[${pid}\\] \\[INFO\\] via gunicorn\\.error ${tag}$`), 10_000);
-  // An app logger without handlers: info is dropped by Python's last resort (warnings and up only).
-  await request(server.port, { path: `/?${tag}` });
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok(!server.stderrLines.some((l) => l.includes(`myapp info ${tag}`)));
-  assert.ok(!server.stderrLines.some((l) => l.includes(`debug via gunicorn.error ${tag}`)));
+  const pid = (await request(port, { path: `/gunicorn?${tag}` })).text();
+  await waitUntil(() => readFileSync(file, 'utf8').includes(tag), 10_000);
+  assert.match(readFileSync(file, 'utf8'), new RegExp(`\\] \\[${pid}\\] \\[INFO\\] via gunicorn\\.error ${tag}\\n`));
 });
 
 test('--log-config-dict on the command line sends an app logger to a file; root goes to the error log', async (t) => {
@@ -110,8 +129,8 @@ test('--log-config-dict on the command line sends an app logger to a file; root 
   await request(server.port, { path: `/?${tag}` });
   await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').includes(`myapp debug ${tag}`), 10_000);
   assert.equal(readFileSync(file, 'utf8'), `myapp INFO myapp info ${tag}\nmyapp DEBUG myapp debug ${tag}\n`);
-  // Propagated to root's handler (stderr, its bare format), so into the error log as well.
-  await server.waitStderr(new RegExp(`\\] myapp info ${tag}$`), 10_000);
+  // Propagated to root's handler too (stderr, in its bare format).
+  await server.waitStderr(new RegExp(`^myapp info ${tag}$`), 10_000);
 });
 
 test('--log-config (fileConfig) sends an app logger to a file', async (t) => {

@@ -10,11 +10,14 @@ With --log-config-dict or --log-config-json, gunicorn's default dict is updated 
 (top-level keys replace the default's) and passed to dictConfig; with --log-config, the file goes
 to fileConfig, existing loggers kept. The dict wins over the JSON file, which wins over the file.
 
-What this process writes on stderr and stdout reaches nodicorn's error log, which puts its own
-time, pid and level in front of each line. So the handlers standing in for gunicorn's own (the
-"gunicorn.error" handler, the default dict's "console" and "error_console") write the message
-alone, each line marked with its syslog severity ("<3>"), which Node reads as the line's level.
-Handlers an app's config declares write what their formatters say, where they say.
+With --capture-output, what this process writes on stderr and stdout reaches nodicorn's error
+log, which puts its own time, pid and level in front of each line. So the handlers standing in
+for gunicorn's own (the "gunicorn.error" handler, the default dict's "console" and
+"error_console") then write the message alone, each line marked with its syslog severity ("<3>"),
+which Node reads as the line's level. Without it, the worker shares the server's streams, as
+gunicorn's do, and those handlers write gunicorn's own format, "gunicorn.error" into the
+--error-logfile file when there is one. Handlers an app's config declares write what their
+formatters say, where they say.
 
 `python -m nodicorn_worker.logconfig` (probe_main) applies a config and reports where it sends
 gunicorn.error and gunicorn.access, so that nodicorn's core can send its own lines there too.
@@ -50,17 +53,33 @@ def _severity(levelno: int) -> int:
     return 7
 
 
+# gunicorn's error-log line: [2026-11-25 04:34:10 +0000] [1234] [INFO] message
+GENERIC_FORMAT = '%(asctime)s [%(process)d] [%(levelname)s] %(message)s'
+GENERIC_DATEFMT = '[%Y-%m-%d %H:%M:%S %z]'
+
+# Whether nodicorn reads this worker's stdout and stderr into its error log (--capture-output).
+_captured = False
+
+
+def _generic() -> logging.Formatter:
+    return logging.Formatter(GENERIC_FORMAT, GENERIC_DATEFMT)
+
+
 class NodeLineHandler(logging.StreamHandler):
-    """Writes a record's message (and traceback) to a stream nodicorn captures, each line marked
-    with the record's severity; Node adds the time, the pid and the level name."""
+    """gunicorn's console handler. When nodicorn captures the stream, it writes a record's message
+    (and traceback) with each line marked with the record's severity, and Node adds the time, the
+    pid and the level name; otherwise it writes gunicorn's format itself."""
 
     def __init__(self, stream: object = None) -> None:
         super().__init__(sys.stderr if stream is None else stream)
-        self.setFormatter(logging.Formatter('%(message)s'))
+        self.setFormatter(logging.Formatter('%(message)s') if _captured else _generic())
 
     def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if not _captured:
+            return text
         mark = '<%d>' % _severity(record.levelno)
-        return '\n'.join(mark + line for line in super().format(record).split('\n'))
+        return '\n'.join(mark + line for line in text.split('\n'))
 
 
 def _defaults() -> dict[str, object]:
@@ -107,17 +126,24 @@ def _causes(e: BaseException) -> str:
 
 
 def setup(level: str, config_dict: str | None = None, config_json: str | None = None,
-          config_file: str | None = None) -> None:
-    _prepare_loggers(level)
+          config_file: str | None = None, captured: bool = True, error_logfile: str = '-') -> None:
+    global _captured
+    _captured = captured
+    _prepare_loggers(level, error_logfile)
     _apply_config(config_dict, config_json, config_file)
 
 
-def _prepare_loggers(level: str) -> None:
+def _prepare_loggers(level: str, error_logfile: str = '-') -> None:
     """gunicorn's two loggers as its Logger leaves them before any log config."""
     error_log = logging.getLogger('gunicorn.error')
     error_log.propagate = False
     error_log.setLevel(LEVELS.get(level, logging.INFO))
-    error_log.addHandler(NodeLineHandler())
+    if _captured or error_logfile == '-':
+        error_log.addHandler(NodeLineHandler())
+    else:
+        handler = logging.FileHandler(error_logfile)
+        handler.setFormatter(_generic())
+        error_log.addHandler(handler)
     access_log = logging.getLogger('gunicorn.access')
     access_log.propagate = False
     access_log.setLevel(logging.INFO)
@@ -156,6 +182,8 @@ def _apply_dict(flag: str, given: object) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--log-level', choices=sorted(LEVELS), default='info')
+    parser.add_argument('--capture-output', action='store_true', help='nodicorn reads stdout and stderr')
+    parser.add_argument('--error-logfile', default='-', help='where gunicorn.error writes without --capture-output')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--log-config-dict', default=None, help='a dictConfig dict, as JSON')
     group.add_argument('--log-config-json', default=None, help='a JSON file holding a dictConfig dict')
@@ -163,7 +191,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def setup_from_args(args: argparse.Namespace) -> None:
-    setup(args.log_level, args.log_config_dict, args.log_config_json, args.log_config)
+    setup(args.log_level, args.log_config_dict, args.log_config_json, args.log_config,
+          captured=args.capture_output, error_logfile=args.error_logfile)
     if hasattr(signal, 'SIGUSR1'):
         signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_files())
 
@@ -211,6 +240,8 @@ def probe(args: argparse.Namespace) -> dict[str, object]:
     """Applies the log config as a worker would, and reports what it made of the gunicorn.error
     and gunicorn.access loggers, which gunicorn writes its own lines through: nodicorn's core then
     sends its own error and access lines where those loggers' handlers point."""
+    global _captured
+    _captured = args.capture_output
     _prepare_loggers(args.log_level)
     sentinels = {name: _Sentinel() for name in ('gunicorn.error', 'gunicorn.access')}
     for name, sentinel in sentinels.items():

@@ -12,6 +12,9 @@ import { logTargets, probeLogConfig, type LogTargets, type ProbeRun } from './lo
 
 export interface WorkerLogSettings {
   logLevel: LogLevel;
+  /** Without --capture-output the worker writes gunicorn.error's lines itself: to this file, or stderr. */
+  errorLogfile: string;
+  captureOutput: boolean;
   logConfig: string | null;
   logConfigDict: Record<string, unknown> | null;
   logConfigJson: string | null;
@@ -20,6 +23,8 @@ export interface WorkerLogSettings {
 /** The worker's command-line arguments; paths resolved against `cwd` (where nodicorn started). */
 export function workerLogArgs(settings: WorkerLogSettings, cwd: string): string[] {
   const args = ['--log-level', settings.logLevel];
+  if (settings.captureOutput) args.push('--capture-output');
+  else if (settings.errorLogfile !== '-') args.push('--error-logfile', resolve(cwd, settings.errorLogfile));
   const dict = settings.logConfigDict;
   if (dict !== null && Object.keys(dict).length > 0) return [...args, '--log-config-dict', JSON.stringify(dict)];
   if (settings.logConfigJson) return [...args, '--log-config-json', existing('--log-config-json', settings.logConfigJson, cwd)];
