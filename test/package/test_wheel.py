@@ -194,6 +194,23 @@ class WheelInNodelessVirtualenv(unittest.TestCase):
         self.assertEqual(answer["greeting"], "Hello, pip!")
         self.assertTrue(answer["multiprocess"])
 
+    def test_serve_from_the_wheel_runs_a_script_with_waitress_s_call(self) -> None:
+        # The tutorial's waitress form with nodicorn's serve(): the workers import the script by its
+        # path from the venv's Python, where `from nodicorn import serve` returns at once.
+        script = os.path.join(self.tmp, "waitress_form.py")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write("from nodicorn import serve\n\n"
+                    "def application(environ, start_response):\n"
+                    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                    "    return [b'served by serve()']\n\n"
+                    "serve(application, host='127.0.0.1', port=0)\n")
+        server = Server([self.python, script], self.env, cwd=self.tmp)
+        try:
+            self.assertEqual(server.get("/"), "served by serve()")
+        finally:
+            log = server.stop()
+        self.assertEqual(server.proc.returncode, 0, log)
+
     def test_nodicorn_node_names_another_node(self) -> None:
         version = run([os.path.join(self.venv, BIN, "nodicorn"), "--version"], self.env).strip()
         self.assertIn(self.version(), version)
