@@ -59,7 +59,7 @@ export function floorsSection(floors, { seconds, conc, date }) {
   const uwsgi = by('uwsgi');
   const net = by('node:net canned');
   const lines = ['## Floors', ''];
-  lines.push(`Measured ${date}: hello (16 B) at c=${conc}, ${seconds} s after a warm-up, same pinning as above; each column is the median over ${floors[0]?.rounds ?? 1} interleaved round(s); kernel = system time (on loopback it includes the TCP work for both ends). The floors run no Python: they are what the Node side alone costs per request. How they are built: \`bench/floor-servers.mjs\`; what the gaps are made of: \`bench/README.md\`.`, '');
+  lines.push(`Measured ${date}: hello (16 B) at c=${conc}, ${seconds} s after a warm-up, same pinning as above; each column is the median over ${floors[0]?.rounds ?? 1} interleaved round(s); kernel = system time (on loopback it includes the TCP work for both ends). The floors run no Python: they are what the Node side alone costs per request. How they are built: \`bench/floor-servers.mjs\`; what the gaps are made of: \`docs/perf-journal.md\`.`, '');
   lines.push('| reference | what it is | req/s | CPU µs/req | of which kernel | of which the root process | ÷ uWSGI | − node:net canned, µs |', '|---|---|---|---|---|---|---|---|');
   for (const f of floors) {
     if (f.failed) {

@@ -18,8 +18,8 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * Past this many bytes waiting for the disk, append() asks the writer to pause (the socket then
- * holds the rest, in kernel memory). 1 MiB let 64 concurrent 10 MB uploads lift Node's RSS to
- * about 200 MB; 256 KiB kept it near 160 MB for about 3 % more CPU per upload (bench/README).
+ * holds the rest, in kernel memory). It bounds the memory many concurrent uploads hold for the
+ * disk, for a little more CPU per upload (measured in bench/, see docs/perf-journal.md).
  */
 const WRITE_HIGH_WATER = 256 * 1024;
 

@@ -6,10 +6,10 @@
  * rebuilds its table every few hundred requests. V8 links each discarded table to its successor
  * (for live iterators), and once one table has been promoted to the old generation, that dead
  * table's link keeps the next one alive through every scavenge, then the next, each holding the
- * requests that were in flight when it was built. Measured on the hello bench at c=64 (bench/README.md):
- * a third of what Node allocated survived its scavenge, against 2 % with this table. Here a slot is
- * reused when its request ends, the array stays put, and nothing links finished requests to new
- * ones.
+ * requests that were in flight when it was built, so far more of what Node allocated survived
+ * each scavenge than with this table (measured in bench/, see docs/perf-journal.md). Here a slot
+ * is reused when its request ends, the array stays put, and nothing links finished requests to
+ * new ones.
  *
  * An id is the slot in its low SLOT_BITS bits and a generation above them, so a late frame
  * for a request that already ended never reaches the request now in its slot.

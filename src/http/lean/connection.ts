@@ -57,7 +57,8 @@ export class LeanConnection implements RequestOwner, ResponseOwner {
   /**
    * A body's pieces of one turn are held for one write (turn-cork.ts) on plain TCP only. Over
    * TLS, what is uncorked in an immediate is still in TLS's write when the sink's slow-client
-   * check runs in the same immediate phase, so every big answer would look slow (bench/README).
+   * check runs in the same immediate phase, so every big answer would look slow (measured in
+   * bench/, see docs/perf-journal.md).
    */
   readonly holdsTurns: boolean;
 

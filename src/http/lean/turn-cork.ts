@@ -5,16 +5,15 @@
  * Why: a big response reaches Node in 64 KiB pipe reads, each its own callback. Written one by
  * one, every piece costs a TCP send and a wake-up of the client's reader; on loopback the
  * kernel's delivery and wake-up run in Node's time. Held until setImmediate (which runs after
- * the turn's I/O callbacks), the pieces of one turn go out in one send: on download1m that took
- * Node's CPU per request from about 655 to 530 µs (bench/README). node:http's own cork lasts a
- * tick only, which ends with each read's callback.
+ * the turn's I/O callbacks), the pieces of one turn go out in one send, which costs Node less
+ * CPU per big download (measured in bench/, see docs/perf-journal.md). node:http's own cork lasts
+ * a tick only, which ends with each read's callback.
  *
  * One immediate serves every held socket. A response that ends releases its socket at once, so
  * an answer that comes whole in one read is not delayed, and its 'finish' bookkeeping sees an
  * empty socket buffer as before. Only the lean engine holds, and only on plain TCP: over TLS,
  * what an immediate uncorks is still in TLS's write when the sink's slow-client check runs, so
- * held TLS answers look slow (a node:http response held from the sink measured a third slower;
- * bench/README).
+ * held TLS answers look slow and go to the spool (measured in bench/, see docs/perf-journal.md).
  */
 import type { Socket } from 'node:net';
 

@@ -38,7 +38,7 @@ const FILE_READ = 256 * 1024;
  * The last body piece always goes to end(), so it leaves in the head's write. Up to this size it
  * goes as a latin-1 string, which both engines join to the head in one buffer: decoding a small
  * piece costs less than a writev's second piece. A bigger one goes as a Buffer, that second
- * piece, since decoding and copying 10 KB cost more (bench/README).
+ * piece, since decoding and copying 10 KB cost more (measured in bench/, see docs/perf-journal.md).
  */
 const ONE_WRITE = 2048;
 
