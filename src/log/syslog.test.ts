@@ -60,6 +60,8 @@ test('UDP: one datagram per message; the prefix\u2019s ":" become "."', async (t
   syslog.access('GET / 200', 11);
   await until(() => got.length === 2);
   syslog.close();
+  syslog.error('info', 'after close: dropped, not thrown', 10);
+  syslog.close();
   assert.deepEqual(got, ['<12>gunicorn.myapp.app.error: [10] first\0', '<14>gunicorn.myapp.app.access: [11] GET / 200\0']);
 });
 

@@ -159,9 +159,17 @@ async function openUdp(host: string, port: number): Promise<Transport> {
   // A syslog daemon that is down costs messages, never the server.
   socket.on('error', () => {});
   socket.unref();
+  let closed = false;
   return {
-    send: (text) => socket.send(text, port, ip),
-    close: () => socket.close(),
+    // A line logged after close (a late worker exit) must not throw from a closed socket.
+    send: (text) => {
+      if (!closed) socket.send(text, port, ip);
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      socket.close();
+    },
   };
 }
 
