@@ -2,7 +2,7 @@
 // broken app keeps the old workers serving. Each test copies its app into a temp dir.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RawClient, bootedPids, buildRequest, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
@@ -122,14 +122,18 @@ test('--reload: an edit under load is served by the new code within seconds, and
   assert.deepEqual(bad, [], 'every request during the reload got a 200');
   const first = all.find((r) => r.text === 'two plain');
   assert.ok(first, `the new code answered:\n${server.stderrText()}`);
-  for (const how of ['keep-alive', 'new connection']) assert.ok(all.some((r) => r.how === how && r.text === 'two plain'), `${how} reached the new code`);
-  const later = all.filter((r) => r.at > first.at + 300);
-  assert.ok(later.length > 0);
-  assert.ok(later.every((r) => r.text === 'two plain'), 'once the new generation serves, the old code answers no more');
+  for (const how of ['keep-alive', 'new connection']) {
+    // Each client sends its next request only after the answer: once it saw the new code, the
+    // new generation had taken over, so the old code must never answer it again.
+    const mine = all.filter((r) => r.how === how);
+    const at = mine.findIndex((r) => r.text === 'two plain');
+    assert.ok(at >= 0, `${how} reached the new code`);
+    assert.deepEqual(mine.slice(at).filter((r) => r.text !== 'two plain'), [], `${how}: the old code answered after the new one`);
+  }
   assert.ok(all.filter((r) => r.at < editedAt).every((r) => r.text === 'one plain'));
   const took = first.at - editedAt;
   t.diagnostic(`new code answered ${took} ms after the edit; ${all.length} requests, all 200`);
-  assert.ok(took < 5_000, `the new code answered ${took} ms after the edit`);
+  assert.ok(took < 8_000, `the new code answered ${took} ms after the edit`);
   await waitUntil(() => old.every((pid) => !isAlive(pid)), 5_000);
   for (const pid of old) assert.equal(isAlive(pid), false, `old worker ${pid} exited`);
 });
@@ -245,7 +249,9 @@ test('--reload-extra-file with a glob pattern, relative to the start directory: 
   await bothReady(server.port);
   const mark = server.stderrLines.length;
   const late = path.join(dir, 'conf', 'late.txt');
-  writeFileSync(late, 'created\n');
+  // Whole at once (a rename), so the pattern never sees it half written.
+  writeFileSync(path.join(dir, 'late.tmp'), 'created\n');
+  renameSync(path.join(dir, 'late.tmp'), late);
   await sleep(2_000);
   assert.deepEqual(server.stderrLines.slice(mark).filter((l) => /Reloading/.test(l)), [], 'creating a matching file does not reload');
   writeFileSync(late, 'edited\n');
@@ -282,8 +288,8 @@ function lineIndex(server, re, from) {
 
 test('TTIN and TTOU while a generation boots: the size they set holds once it takes over', async (t) => {
   const dir = appDir(t);
-  // Each boot takes a second, so the signals land while the new generation boots.
-  writeFileSync(path.join(dir, 'words.py'), 'import time\ntime.sleep(1)\nWORD = "slow"\n');
+  // Each boot takes two seconds, so the signals land while the new generation boots.
+  writeFileSync(path.join(dir, 'words.py'), 'import time\ntime.sleep(2)\nWORD = "slow"\n');
   const server = await serverFor(t, ['app:app', '-w', '2', '--chdir', dir], { waitWorkers: 2 });
   await bothReady(server.port);
   const distinctPids = async (n) => new Set(await Promise.all(Array.from({ length: n }, () => request(server.port, { path: '/pid' }).then((r) => r.text())))).size;
