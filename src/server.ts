@@ -29,6 +29,8 @@ import { installSignals } from './process/signals';
 import { Reexec, takeInherited, type Listener } from './process/reexec';
 import { MasterProcess, procName } from './process/master';
 import { writableDir } from './process/writable-dir';
+import { ABORT_GRACE_MS, ServerHooks } from './hooks/server-hooks';
+import { gunicornCfg } from './hooks/cfg';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -69,7 +71,17 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   const master = MasterProcess.prepare(config, log, inherited !== null);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
-  const tls = tlsSetup(config, process.cwd());
+  let tls = tlsSetup(config, process.cwd());
+  const env = envPairs(config.rawEnv);
+  const hooks = await startHooks(config, { python: python.path, cwd, env }, log);
+  const hookArgs = hooks?.workerArgs();
+  try {
+    await hooks?.starting(config.workers);
+    if (tls && hooks) tls = await hooks.sslContext(tls, tlsPaths(config));
+  } catch (err) {
+    await hooks?.abandon();
+    throw err;
+  }
   const dispatcher = new Dispatcher(config.backlog);
   const arbiter = new Arbiter(
     {
@@ -85,10 +97,13 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
         captureOutput: config.captureOutput,
         cwd,
         pythonpath: config.pythonpath,
-        env: envPairs(config.rawEnv),
+        env: { ...env, ...hookArgs?.env },
         logArgs,
         reportModules: config.reload,
+        hookArgs: hookArgs?.args,
+        abortGraceMs: hooks?.has('worker_abort') ? ABORT_GRACE_MS : 0,
       },
+      lifecycle: hooks?.lifecycle(),
       workers: config.workers,
       timeoutMs: config.timeout * 1000,
       maxRequests: config.maxRequests,
@@ -151,6 +166,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of servers) s.closeAllConnections();
       master.cleanUp();
       log.info('Shutting down: Master');
+      await hooks?.exiting();
       await logs.close();
       // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
       // signal's default action (exit by signal, not 0).
@@ -158,6 +174,15 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     })());
 
   const close = (): Promise<void> => shutdown(config.gracefulTimeout * 1000, 'shutting down gracefully');
+  const reload = async (): Promise<void> => {
+    if (hooks && !(await hooks.reloading())) return;
+    arbiter.reload();
+  };
+  const fatal = (err: NodicornError): void => {
+    log.error(err.message);
+    void close().then(() => options.onFatal?.(err));
+  };
+  hooks?.onFatal(fatal);
 
   let removeSignalHandlers = (): void => {};
   // Installed before binding: a SIGTERM that arrives while workers boot still stops cleanly.
@@ -166,14 +191,14 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     removeSignalHandlers = installSignals({
       stop: () => exitAfter(close()),
       quit: () => (closing ? arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
-      reload: () => (log.info('Handling signal: hup'), arbiter.reload()),
+      reload: () => (log.info('Handling signal: hup'), void reload()),
       resize: (delta) => arbiter.resize(delta),
       reopenLogs: () => {
         reopenLogs(log, logs.access);
         // As gunicorn's arbiter: the workers reopen their Python logging files (log configs).
         arbiter.signalReady('SIGUSR1');
       },
-      reexec: () => reexec.start(listeners),
+      reexec: () => void (hooks ? hooks.preExec() : Promise.resolve(true)).then((go) => go && reexec.start(listeners)),
       // Only a daemon has no terminal whose resizing sends WINCH too.
       winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
     });
@@ -199,6 +224,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     }
     // Workers are spawned once the process runs as --user: they inherit it.
     master.settle(unixPaths);
+    // gunicorn's order: the listeners, when_ready, then the workers.
+    await hooks?.ready();
     await arbiter.start();
     logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
   } catch (err) {
@@ -206,14 +233,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     reloader?.close();
     await arbiter.stop(0).catch(() => {});
     master.cleanUp();
+    await hooks?.abandon();
     removeSignalHandlers();
     await logs.close();
     throw err;
   }
-  arbiter.onFatal((err) => {
-    log.error(err.message);
-    void close().then(() => options.onFatal?.(err));
-  });
+  arbiter.onFatal(fatal);
 
   return {
     urls,
@@ -227,6 +252,26 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
 /** --spool-dir, or the system temp dir; checked now, so a bad one fails at start, not mid-upload. */
 function spoolDir(configured: string | null): string {
   return writableDir('--spool-dir', configured ?? tmpdir());
+}
+
+/** The server hooks the config file defines, if any. */
+async function startHooks(config: Config, where: { python: string; cwd: string; env: Record<string, string> }, log: Logger): Promise<ServerHooks | null> {
+  const file = config.config;
+  if (file === null || config.hooks.length === 0) return null;
+  return ServerHooks.start({ ...where, pythonpath: config.pythonpath, config: file, cfg: gunicornCfg(config) }, config.hooks, log);
+}
+
+/** What ssl_context's default_ssl_context_factory loads: the SSL settings, paths made absolute. */
+function tlsPaths(config: Config): Record<string, unknown> {
+  const abs = (p: string | null): string | null => (p === null ? null : resolvePath(p));
+  return {
+    certfile: abs(config.certfile),
+    keyfile: abs(config.keyfile),
+    ca_certs: abs(config.caCerts),
+    cert_reqs: config.certReqs,
+    ciphers: config.ciphers,
+    http_protocols: config.httpProtocols,
+  };
 }
 
 /** "localhost" means every loopback address it resolves to, as a browser tries both. */

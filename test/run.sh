@@ -15,9 +15,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   step "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import flask, django, gunicorn, build' >/dev/null 2>&1; then
-  step "installing flask, django, gunicorn and build into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django 'gunicorn>=27,<28' build
+if ! "$VENV/bin/python" -c 'import flask, django, gunicorn, build, prometheus_client' >/dev/null 2>&1; then
+  step "installing flask, django, gunicorn, build and prometheus_client into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check flask django 'gunicorn>=27,<28' build prometheus_client
 fi
 
 # 2. Build when dist/ is missing or older than any source file (the build starts from an empty

@@ -50,6 +50,9 @@ def parse_args(argv):
     logconfig.add_arguments(p)
     p.add_argument('--report-modules', action='store_true',
                    help='send the loaded source files to Node (MODULES frames), for --reload')
+    p.add_argument('--hooks', default=None, help='the config file (or python:module) whose worker-side hooks to call')
+    p.add_argument('--age', type=int, default=0, help="the worker's number, counting from 1 (worker.age)")
+    p.add_argument('--master-pid', type=int, default=0, help="Node's pid (default: the parent's)")
     # Not used by Node today: a separate write fd, for platforms where one synchronous pipe
     # handle cannot be read and written at once by two threads (see channel.py, on Windows).
     p.add_argument('--out-fd', type=int, default=PIPE_FD, help=argparse.SUPPRESS)
@@ -94,12 +97,12 @@ def _exit(code):
     os._exit(code)
 
 
-def _can_open_node_files():
+def _can_open_node_files(master_pid):
     """Whether Node's open files can be opened here through /proc/<pid>/fd (Linux, same user):
     then Node hands a spooled request body over as its temp file (BODY_FILE) instead of sending
     its bytes down the pipe."""
     try:
-        os.listdir('/proc/%d/fd' % os.getppid())
+        os.listdir('/proc/%d/fd' % master_pid)
     except (OSError, AttributeError):
         return False
     return True
@@ -153,6 +156,15 @@ def main(argv=None):
     except Exception as e:
         _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
 
+    hooks = None
+    if args.hooks:
+        try:
+            from .worker_hooks import WorkerHooks
+            hooks = WorkerHooks(args.hooks, args.age, args.master_pid or os.getppid())
+            hooks.post_fork()
+        except BaseException as e:
+            _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
+
     from .appload import AppLoadError, load
     try:
         app = load(args.app)
@@ -160,15 +172,28 @@ def main(argv=None):
         _boot_error(out_fd, e, exitcodes.APP_LOAD, args.report_modules)
     except BaseException as e:
         _boot_error(out_fd, e, exitcodes.APP_LOAD, args.report_modules)
+    serve(args, out_fd, app, hooks)
 
+
+def serve(args, out_fd, app, hooks):
+    """Runs the loaded app on the pipe until EOF, then exits (also the entry of a forked worker)."""
+    request_class = None
     try:
         from . import wsgi
         from .channel import Channel
+        request_class = wsgi.WsgiRequest
+        if hooks is not None:
+            hooks.post_worker_init(app)
+            app = hooks.wrap_app(app)
+            request_class = hooks.request_class()
+            hooks.install_signals()
+            from . import channel as channel_module
+            channel_module.before_exit = hooks.worker_exit
         wsgi.configure(app, args.threads, args.multiprocess == '1', sendfile=not args.no_sendfile)
         # One app thread: the main thread runs the app between reads (see Channel.inline).
         # Not on Windows, where select() cannot look at a pipe (Channel.poll needs it).
         inline = args.threads == 1 and os.name == 'posix'
-        channel = Channel(PIPE_FD, out_fd, wsgi.WsgiRequest, wsgi.WsgiRequest.__call__, inline)
+        channel = Channel(PIPE_FD, out_fd, request_class, request_class.__call__, inline)
         if not inline:
             channel.start_threads(args.threads, args.name or 'nodicorn')
         if args.report_modules:
@@ -177,11 +202,14 @@ def main(argv=None):
             reporter.start()
         channel.send(P.encode_json(P.READY, 0, {
             'pid': os.getpid(), 'python': platform.python_version(), 'threads': args.threads,
-            'body_files': _can_open_node_files()}))
+            'body_files': _can_open_node_files(args.master_pid or os.getppid())}))
     except BaseException as e:
         _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
 
-    _exit(channel.serve())
+    code = channel.serve()
+    if hooks is not None:
+        hooks.worker_exit()
+    _exit(code)
 
 
 if __name__ == '__main__':

@@ -318,7 +318,13 @@ def _protocol_exit(message):
     return WORKER_BOOT
 
 
+# Set by a worker whose config defines worker_exit: runs once before the process exits on its own.
+before_exit = None
+
+
 def _exit_now(code):
+    if before_exit is not None:
+        before_exit()
     try:
         sys.stderr.flush()
     except Exception:

@@ -23,6 +23,16 @@ export interface ArbiterOptions {
    * is logged, and requests get 503 while no worker serves, until a change reloads.
    */
   waitForFixes?: boolean;
+  /** The server hooks around a worker's life (pre_fork, child_exit, nworkers_changed), if any. */
+  lifecycle?: WorkerLifecycle;
+}
+
+export interface WorkerLifecycle {
+  /** Before each spawn; false means do not spawn (a failed hook is stopping the server). */
+  beforeSpawn(age: number): Promise<boolean>;
+  spawned(pid: number, age: number): void;
+  exited(pid: number, age: number): void;
+  resized(size: number, old: number): void;
 }
 
 export class Arbiter {
@@ -32,6 +42,8 @@ export class Arbiter {
   private pending: Generation | undefined;
   private size: number;
   private age = 0;
+  /** Spawns waiting for their pre_fork hook. */
+  private forking = 0;
   private stopping = false;
   /** When stop() stops waiting for in-flight requests. */
   private stopDeadline = 0;
@@ -113,7 +125,7 @@ export class Arbiter {
     this.pending = generation;
     for (let i = 0; i < this.size; i++) this.spawn(generation);
     // After WINCH (size 0) there is nothing to wait for.
-    if (generation.size === 0) this.commit(generation);
+    if (this.size === 0) this.commit(generation);
     // As gunicorn kills a worker that stays silent past --timeout, booting included.
     const { timeoutMs } = this.options;
     if (timeoutMs > 0) {
@@ -129,8 +141,10 @@ export class Arbiter {
     if (delta < 0 && this.size <= 1) return;
     const size = Math.max(1, this.size + delta);
     if (size === this.size) return;
+    const old = this.size;
     this.size = size;
     this.log.info(`number of workers: ${size}`);
+    this.options.lifecycle?.resized(size, old);
     // A booting generation takes the new size when it commits.
     if (this.pending) return;
     if (delta > 0) this.spawn();
@@ -178,7 +192,8 @@ export class Arbiter {
       await sleep(20);
     }
     this.dispatcher.drain(new HttpError(503, 'ERR_SHUTTING_DOWN', 'the server is stopping'));
-    const exits = [...this.workers].map((w) => new Promise<void>((resolve) => (w.state === 'dead' ? resolve() : w.process.once('exit', () => resolve()))));
+    // Settled once each worker's exit was handled (its pipe read to the end, child_exit called).
+    const exits = [...this.workers].map((w) => w.gone);
     for (const w of this.workers) {
       if (w.inflight > 0) {
         this.log.warning(`worker ${w.pid} still busy after the graceful timeout: killed`);
@@ -192,12 +207,28 @@ export class Arbiter {
     clearTimeout(killer);
   }
 
-  /** A new worker, for the serving pool or for a booting `generation`. */
-  private spawn(generation?: Generation): Worker {
+  /** A new worker, for the serving pool or for a booting `generation`: after pre_fork, if defined. */
+  private spawn(generation?: Generation): void {
+    const age = ++this.age;
+    const lifecycle = this.options.lifecycle;
+    if (!lifecycle) {
+      this.launch(age, generation);
+      return;
+    }
+    this.forking++;
+    generation?.reserve();
+    void lifecycle.beforeSpawn(age).then((go) => {
+      this.forking--;
+      if (go && !this.stopping && !generation?.abandoned) lifecycle.spawned(this.launch(age, generation).pid, age);
+      else this.settleBoot();
+    });
+  }
+
+  private launch(age: number, generation?: Generation): Worker {
     const { spec, maxRequests, maxRequestsJitter } = this.options;
     // Jitter staggers the recycling so all workers do not restart at once.
     const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
-    const worker = new Worker(spec, ++this.age, limit, this.log, this.hooks);
+    const worker = new Worker(spec, age, limit, this.log, this.hooks);
     if (generation) generation.add(worker);
     else this.workers.add(worker);
     this.log.info(`Booting worker with pid: ${worker.pid}`);
@@ -232,7 +263,7 @@ export class Arbiter {
 
   /** start() resolves once no worker of the pool is still booting. */
   private settleBoot(): void {
-    if (this.booted && [...this.workers].every((w) => w.state !== 'booting')) {
+    if (this.booted && this.forking === 0 && [...this.workers].every((w) => w.state !== 'booting')) {
       this.booted.resolve();
       this.booted = undefined;
     }
@@ -269,7 +300,7 @@ export class Arbiter {
       if (now - worker.oldestStart() > timeoutMs) {
         this.log.critical(`WORKER TIMEOUT (pid:${worker.pid})`);
         this.timedOut.add(worker);
-        worker.kill();
+        worker.abort();
       }
     }
   }
@@ -307,6 +338,7 @@ export class Arbiter {
   }
 
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.options.lifecycle?.exited(worker.pid, worker.age);
     if (!this.workers.has(worker)) {
       // A reload's worker that died before its generation took over.
       if (this.pending?.has(worker)) this.abandonReload(`worker ${worker.pid} ${signal ? `was sent ${signal}` : `exited with code ${code}`} while booting`);
@@ -358,9 +390,9 @@ export class Arbiter {
     }
   }
 
-  /** Workers that serve or will: booting or ready. */
+  /** Workers that serve or will: booting, ready, or waiting for their pre_fork hook. */
   private serving(): number {
-    let n = 0;
+    let n = this.forking;
     for (const w of this.workers) if (w.state === 'booting' || w.state === 'ready') n++;
     return n;
   }

@@ -9,10 +9,18 @@ import type { Worker } from './worker';
 export class Generation {
   private readonly workers = new Set<Worker>();
   private readonly ready = new Set<Worker>();
+  /** Workers still to come (their pre_fork hook runs first). */
+  private reserved = 0;
   /** Killed: its workers' exits are expected and mean nothing. */
-  private abandoned = false;
+  abandoned = false;
+
+  /** A worker will be added once its pre_fork hook returns: until then the generation is not ready. */
+  reserve(): void {
+    this.reserved++;
+  }
 
   add(worker: Worker): void {
+    if (this.reserved > 0) this.reserved--;
     this.workers.add(worker);
   }
 
@@ -27,7 +35,7 @@ export class Generation {
   /** Records a READY; true once every worker of the generation is ready. */
   markReady(worker: Worker): boolean {
     this.ready.add(worker);
-    return !this.abandoned && this.ready.size === this.workers.size;
+    return !this.abandoned && this.reserved === 0 && this.ready.size === this.workers.size;
   }
 
   /** The workers, to hand over to the pool on commit. */

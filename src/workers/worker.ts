@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { delimiter, join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
 import type { Exchange } from '../exchange';
 import type { HttpError } from '../errors';
@@ -14,6 +13,7 @@ import type { Logger } from '../log/logger';
 import { logCaptured } from '../log/captured';
 import { PrefetchDepth } from '../dispatch/prefetch';
 import { Channel, type AppError } from './channel';
+import { pythonEnv } from './python-env';
 
 /** How long a dead worker's pipe may stay open before its requests are settled anyway. */
 const PIPE_DRAIN_MS = 1_000;
@@ -30,8 +30,7 @@ function afterEnd(stream: Duplex, ms: number, then: () => void): void {
   const stopWatching = finished(stream, { writable: false }, go);
 }
 
-/** The package directory that holds nodicorn_worker, put first on the worker's PYTHONPATH. */
-export const PYTHON_PACKAGE_DIR = join(__dirname, '..', '..', 'python');
+export { PYTHON_PACKAGE_DIR } from './python-env';
 
 export interface WorkerSpec {
   python: string;
@@ -54,6 +53,10 @@ export interface WorkerSpec {
   logArgs: string[];
   /** The worker reports the source files it loads (MODULES frames), for --reload. */
   reportModules: boolean;
+  /** Arguments for the worker-side server hooks (--hooks ...), when the config defines some. */
+  hookArgs?: string[];
+  /** On a timeout, SIGABRT first (a worker_abort hook runs), then SIGKILL after this many ms. */
+  abortGraceMs?: number;
 }
 
 export interface WorkerHooks {
@@ -80,6 +83,10 @@ export class Worker implements Runner {
   private readonly prefetch: PrefetchDepth;
   readonly process: ChildProcess;
   private readonly channel: Channel;
+  private readonly abortGraceMs: number;
+  /** Settles once the worker's exit was handled (after the `exited` hook ran). */
+  readonly gone: Promise<void>;
+  private settleGone: () => void = () => {};
 
   constructor(
     spec: WorkerSpec,
@@ -100,15 +107,12 @@ export class Worker implements Runner {
     if (split) args.push('--out-fd', '4');
     for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
     args.push(...spec.logArgs);
-    const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
+    if (spec.hookArgs) args.push(...spec.hookArgs, '--age', String(age));
+    this.abortGraceMs = spec.abortGraceMs ?? 0;
+    this.gone = new Promise((resolve) => (this.settleGone = resolve));
     this.process = spawn(spec.python, args, {
       cwd: spec.cwd,
-      env: {
-        ...process.env,
-        ...spec.env,
-        PYTHONPATH: inherited ? PYTHON_PACKAGE_DIR + delimiter + inherited : PYTHON_PACKAGE_DIR,
-        PYTHONUNBUFFERED: '1',
-      },
+      env: pythonEnv(spec.env),
       stdio: [
         'ignore',
         // As gunicorn's workers, without --capture-output they write where the server writes.
@@ -195,6 +199,14 @@ export class Worker implements Runner {
     if (this.state !== 'dead') this.process.kill('SIGKILL');
   }
 
+  /** A request ran past --timeout: SIGABRT first when a worker_abort hook wants to run (as
+   * gunicorn does), SIGKILL once its grace is over; else SIGKILL at once. */
+  abort(): void {
+    if (this.abortGraceMs <= 0 || process.platform === 'win32' || this.state === 'dead') return this.kill();
+    this.process.kill('SIGABRT');
+    setTimeout(() => this.kill(), this.abortGraceMs).unref();
+  }
+
   /**
    * Ends the requests this dead worker held. With `redispatch`, the ones it provably never
    * started go to `redispatch` instead of getting an error, so a crash or a timeout costs only
@@ -219,6 +231,7 @@ export class Worker implements Runner {
     if (this.state === 'dead') return;
     this.state = 'dead';
     this.hooks.exited(this, code, signal);
+    this.settleGone();
   }
 
   private captureLines(stream: NodeJS.ReadableStream | null, level: 'info' | 'warning'): void {

@@ -48,7 +48,10 @@ export const HOOKS = {
     doc: 'Called in a worker after it has loaded the app.',
   }),
   workerInt: hook({
-    gunicorn: 'same',
+    gunicorn: {
+      differs:
+        'runs when the worker gets SIGQUIT; a SIGINT (Ctrl-C reaches the whole process group) is left to Node, which stops gracefully',
+    },
     file: 'worker_int',
     signature: '(worker)',
     runsIn: 'worker',
@@ -111,7 +114,13 @@ export const HOOKS = {
     doc: 'Called just before the server exits.',
   }),
   sslContext: hook({
-    gunicorn: 'same',
+    gunicorn: {
+      differs:
+        'Node serves TLS, so the hook runs once at start and what the returned context was given is translated to ' +
+        "Node's TLS options: load_cert_chain, load_verify_locations (cafile, cadata), verify_mode, minimum_version, " +
+        'maximum_version, set_ciphers, set_ecdh_curve, load_dh_params. Anything else (capath, an SNI callback, ' +
+        'keylog_filename, another ALPN list than --http-protocols gives) is refused at start with one line',
+    },
     file: 'ssl_context',
     signature: '(config, default_ssl_context_factory)',
     runsIn: 'arbiter',
