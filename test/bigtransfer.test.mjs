@@ -3,7 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { APPS, RawClient, buildRequest, downloadSha, request, rssKb, sampleRss, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { downloadSha } from './lib/bodies.mjs';
+import { rssKb, sampleRss } from './lib/process.mjs';
+import { sleep } from './lib/wait.mjs';
 
 const MB = 1024 * 1024;
 const RSS_LIMIT_KB = 200 * 1024;

@@ -8,7 +8,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, RawClient, buildRequest, chunked, downloadSha, fdsInDir, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { runCli, serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { chunked, downloadSha } from './lib/bodies.mjs';
+import { fdsInDir } from './lib/process.mjs';
+import { sleep, waitUntil } from './lib/wait.mjs';
 
 const KB = 1024;
 const MB = 1024 * KB;

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, ROOT, bootedPids, request, runCli, serverFor } from './helpers.mjs';
+import { APPS, ROOT } from './lib/paths.mjs';
+import { runCli, serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
+import { bootedPids } from './lib/process.mjs';
 
 const bind = ['--bind', '127.0.0.1:0'];
 const lines = (text) => text.split('\n').filter((l) => l.trim() !== '');

@@ -1,7 +1,11 @@
 // close() on the app's iterable: after a normal response and after the client hangs up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { sleep } from './lib/wait.mjs';
 
 test('close() is called', async (t) => {
   const server = await serverFor(t, ['close_app:app', '--chdir', APPS, '--threads', '2']);

@@ -2,7 +2,11 @@
 // --worker-connections (past it, 503 and close; the open connections are still served).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, ConnectionClosedError, RawClient, buildRequest, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { ConnectionClosedError, RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { sleep } from './lib/wait.mjs';
 
 async function connect(t, port) {
   const c = await RawClient.connect(port);

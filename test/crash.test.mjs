@@ -2,7 +2,10 @@
 // connection is aborted. The worker survives and the server keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
 
 test('app exceptions', async (t) => {
   const server = await serverFor(t, ['crash_app:app', '--chdir', APPS, '-w', '1']);

@@ -1,7 +1,10 @@
 // The environ a WSGI app sees (PEP 3333), through the validated echo app.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
 
 async function echo(port, opts) {
   const res = await request(port, opts);

@@ -1,7 +1,9 @@
 // start_response(status, headers, exc_info): replace the head before it is sent, re-raise after.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
 
 test('exc_info', async (t) => {
   const server = await serverFor(t, ['excinfo_app:app', '--chdir', APPS]);

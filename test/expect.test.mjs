@@ -3,7 +3,10 @@
 // never after the final status. (Buffered bodies get their 100 from Node at once: buffering.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest } from './lib/http.mjs';
 
 const head = (path, length) => buildRequest({
   method: 'POST', path, headers: [['Content-Length', String(length)], ['Expect', '100-continue'], ['Content-Type', 'text/plain']],

@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { APPS, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
 
 const FILE_SIZE = 3 * 1024 * 1024 + 123;
 

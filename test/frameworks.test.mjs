@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { EXAMPLES, pythonHas, request, serverFor } from './helpers.mjs';
+import { EXAMPLES, pythonHas } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
 
 const form = (fields) => new URLSearchParams(fields).toString();
 

@@ -1,7 +1,10 @@
 // HEAD: same head as GET, no body bytes on the wire, the connection stays usable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
 
 test('HEAD', async (t) => {
   const echo = await serverFor(t, ['echo_app:app', '--chdir', APPS]);

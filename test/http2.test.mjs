@@ -8,7 +8,10 @@ import { createHash } from 'node:crypto';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { APPS, EXAMPLES, RawClient, pythonHas, serverFor, sleep } from './helpers.mjs';
+import { APPS, EXAMPLES, pythonHas } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { sleep } from './lib/wait.mjs';
 import { h2connect, h2request, httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
 const certs = makeCerts();

@@ -2,7 +2,8 @@
 // respawning workers forever.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, runCli } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { runCli } from './lib/server.mjs';
 
 const bind = ['--bind', '127.0.0.1:0'];
 const booted = (stderr) => (stderr.match(/Booting worker with pid/g) ?? []).length;

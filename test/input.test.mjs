@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { APPS, RawClient, buildRequest, chunked, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { chunked } from './lib/bodies.mjs';
 
 const BODY = 'first line\nsecond, longer line\n\nfourth\nno newline at the end';
 const LINES = ['first line\n', 'second, longer line\n', '\n', 'fourth\n', 'no newline at the end'];

@@ -1,7 +1,11 @@
 // Persistent connections and pipelining (RFC 9112 §9).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest } from './lib/http.mjs';
+import { sleep } from './lib/wait.mjs';
 
 const pathOf = (res) => res.json().environ.PATH_INFO;
 

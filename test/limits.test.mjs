@@ -2,7 +2,9 @@
 // answered cleanly with the connection closed, and the server keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, rawExchange, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { rawExchange } from './lib/http.mjs';
 
 const exchange = async (port, raw) => {
   const res = await rawExchange(port, raw);

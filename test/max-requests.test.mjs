@@ -1,7 +1,9 @@
 // --max-requests: workers are recycled after N requests without failing any request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
 
 for (const extra of [[], ['--max-requests-jitter', '3']]) {
   test(`--max-requests 5 ${extra.join(' ')}: 30 sequential requests all 200, workers recycled`, async (t) => {

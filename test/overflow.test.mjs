@@ -1,7 +1,10 @@
 // Queue overflow: past --backlog waiting requests the server answers 503 at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
+import { sleep } from './lib/wait.mjs';
 
 test('-w 1 --threads 1 --prefetch 0 --backlog 1: the request past the queue bound gets 503 fast', async (t) => {
   const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '0', '--backlog', '1'], { waitWorkers: 1 });

@@ -6,7 +6,11 @@
 // retried by the kernel a second later).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest } from './lib/http.mjs';
+import { sleep } from './lib/wait.mjs';
 
 const ARGS = ['slow_app:app', '--chdir', APPS, '-w', '1', '--threads', '1', '--prefetch', '1', '--backlog', '1'];
 

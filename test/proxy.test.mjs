@@ -7,7 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, ConnectionClosedError, RawClient, buildRequest, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { ConnectionClosedError, RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { sleep } from './lib/wait.mjs';
 
 async function echo(port, opts) {
   const res = await request(port, opts);

@@ -2,7 +2,10 @@
 // chunked otherwise on HTTP/1.1, close-delimited on HTTP/1.0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, RawClient, buildRequest, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { buildRequest, request } from './lib/http.mjs';
 
 const expectedChunks = (n) => Array.from({ length: n }, (_, i) => `chunk-${i}\n`).join('');
 

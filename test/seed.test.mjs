@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { APPS, EXAMPLES, ROOT, request, serverFor } from './helpers.mjs';
+import { APPS, EXAMPLES, ROOT } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
 
 const HELLO = 'Hello my friend!';
 

@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { APPS, bootedPids, isAlive, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
+import { bootedPids, isAlive } from './lib/process.mjs';
+import { sleep } from './lib/wait.mjs';
 
 function connectRefused(port) {
   return new Promise((resolve) => {

@@ -10,7 +10,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, buildRequest, fdsInDir, request, rssKb, sampleRss, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { buildRequest, request } from './lib/http.mjs';
+import { fdsInDir, rssKb, sampleRss } from './lib/process.mjs';
+import { sleep, waitUntil } from './lib/wait.mjs';
 
 const HEAD_TRICKLERS = 70;
 const BODY_TRICKLERS = 70;

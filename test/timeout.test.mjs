@@ -1,7 +1,11 @@
 // --timeout: a request running past it gets 504, its worker is killed and replaced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, isAlive, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
+import { isAlive } from './lib/process.mjs';
+import { sleep } from './lib/wait.mjs';
 
 test('hang past --timeout 2 -> 504, then served again by a new worker', async (t) => {
   const server = await serverFor(t, ['hang_app:app', '--chdir', APPS, '-w', '1', '--timeout', '2'], { waitWorkers: 1 });

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { RawClient } from './helpers.mjs';
+import { RawClient } from './lib/raw-client.mjs';
 
 const OPENSSL = process.env.OPENSSL ?? 'openssl';
 

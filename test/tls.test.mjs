@@ -7,7 +7,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import tls from 'node:tls';
-import { APPS, RawClient, runCli, serverFor, waitUntil } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { runCli, serverFor } from './lib/server.mjs';
+import { RawClient } from './lib/raw-client.mjs';
+import { waitUntil } from './lib/wait.mjs';
 import { httpsRequest, makeCerts, tlsArgs, tlsRawClient } from './tls-helpers.mjs';
 
 const certs = makeCerts();

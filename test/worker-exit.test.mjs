@@ -1,7 +1,11 @@
 // A worker that dies mid-request: 502 for that request, a fresh worker for the next.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, bootedPids, isAlive, request, serverFor, sleep } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
+import { bootedPids, isAlive } from './lib/process.mjs';
+import { sleep } from './lib/wait.mjs';
 
 test('worker os._exit mid-request -> 502, then a respawned worker serves', async (t) => {
   const server = await serverFor(t, ['exit_app:app', '--chdir', APPS, '-w', '1'], { waitWorkers: 1 });

@@ -1,7 +1,9 @@
 // The write() callable returned by start_response.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPS, request, serverFor } from './helpers.mjs';
+import { APPS } from './lib/paths.mjs';
+import { serverFor } from './lib/server.mjs';
+import { request } from './lib/http.mjs';
 
 test('write() callable', async (t) => {
   const server = await serverFor(t, ['write_app:app', '--chdir', APPS]);
