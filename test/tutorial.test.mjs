@@ -99,6 +99,29 @@ test('uWSGI: nodicorn --http :PORT --wsgi-file web_application.py (python -m nod
   assert.equal(server.stderrLines.filter((l) => /Booting worker with pid/.test(l)).length >= 1, true);
 });
 
+test('serve(): Ctrl+C (SIGINT to the script) stops the server gracefully and raises KeyboardInterrupt, as waitress', async (t) => {
+  const dir = folder(t, { 'app.py': `from nodicorn import serve\n${APP}\nserve(application, host='127.0.0.1', port=0)\n` });
+  const server = await serverFor(t, ['app.py'], { command: PY, cwd: dir, env: PY_ENV, timeout: 60_000 });
+  await assertHello(server);
+  const { code, signal } = await server.stop('SIGINT', 30_000);
+  // Python ends an uncaught KeyboardInterrupt by SIGINT (status 130 from a shell).
+  assert.ok(signal === 'SIGINT' || code === 130, `${code} ${signal}: ${server.stderrText()}`);
+  assert.ok(server.stderrLines.some((l) => /Shutting down: Master/.test(l)), server.stderrText());
+  assert.ok(server.stderrLines.some((l) => /^KeyboardInterrupt/.test(l)), server.stderrText());
+});
+
+test('serve(): a server that cannot start ends the script with its status and one line saying so', async (t) => {
+  const taken = net.createServer();
+  await new Promise((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const dir = folder(t, { 'app.py': `from nodicorn import serve\n${APP}\nserve(application, host='127.0.0.1', port=${taken.address().port})\n` });
+  const r = spawnSync(PY, ['app.py'], { cwd: dir, env: { ...process.env, ...PY_ENV }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /EADDRINUSE/);
+  assert.match(r.stderr, /^nodicorn: serve\(\): the server exited with status 1$/m);
+  assert.doesNotMatch(r.stderr, /Traceback/);
+});
+
 test('make_server(): shutdown() from another thread ends serve_forever(), which returns', async (t) => {
   const port = await freePort();
   const dir = folder(t, {
