@@ -178,6 +178,15 @@ test('on a unix socket SERVER_NAME and SERVER_PORT come from Host, as gunicorn m
   assert.deepEqual([env.SERVER_NAME, env.SERVER_PORT], [sock, '80']);
 });
 
+test('--root-path mounts the app: SCRIPT_NAME, taken off the front of PATH_INFO', async (t) => {
+  const server = await serverFor(t, ['echo_app:app', '--chdir', APPS, '--root-path', '/shop/']);
+  const environ = async (target) => JSON.parse((await request(server.port, { path: target })).text()).environ;
+  const mounted = await environ('/shop/cart?x=1');
+  assert.deepEqual([mounted.SCRIPT_NAME, mounted.PATH_INFO], ['/shop', '/cart']);
+  const outside = await environ('/other');
+  assert.deepEqual([outside.SCRIPT_NAME, outside.PATH_INFO], ['', '/other']);
+});
+
 test('%(p)s in the access log is the pid of the worker that ran the request', async (t) => {
   const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-w', '2', '--access-logfile', '-', '--access-logformat', '%(p)s %(U)s'], { waitWorkers: 2 });
   const seen = new Set();

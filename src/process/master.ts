@@ -5,6 +5,7 @@
  * spawned after that, so they inherit the user.
  */
 import type { Config } from '../config/settings';
+import { ExitCode, NodicornError } from '../errors';
 import type { Logger } from '../log/logger';
 import { Pidfile } from './pidfile';
 import { chownTo, dropPrivileges, resolveIdentity, type Identity } from './privileges';
@@ -70,8 +71,12 @@ export class MasterProcess {
     const identity = this.identity;
     if (identity !== null) {
       const logFiles = [this.config.errorLogfile, this.config.accessLogfile].filter((f): f is string => f !== null && f !== '-');
-      for (const path of [...unixSockets, ...logFiles]) chownTo(path, identity);
-      dropPrivileges(identity, this.config.initgroups);
+      try {
+        for (const path of [...unixSockets, ...logFiles]) chownTo(path, identity);
+        dropPrivileges(identity, this.config.initgroups);
+      } catch (err) {
+        throw new NodicornError('ERR_PRIVILEGES', `--user/--group: cannot switch to uid ${identity.uid}, gid ${identity.gid}: ${(err as Error).message}`, ExitCode.UNEXPECTED);
+      }
       this.log.info(`Running as uid ${identity.uid}, gid ${identity.gid}`);
     }
   }

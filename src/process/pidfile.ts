@@ -40,7 +40,9 @@ export class Pidfile {
       } catch {
         // never created
       }
-      throw new NodicornError('ERR_PIDFILE', `--pid: cannot write '${file}': ${(err as Error).message}`, ExitCode.UNEXPECTED);
+      // The code, not the message: that names the temp file.
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new NodicornError('ERR_PIDFILE', `--pid: cannot write '${file}' (${reason})`, ExitCode.UNEXPECTED);
     }
     return new Pidfile(file, pid);
   }
