@@ -11,8 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import { APPS, CLI, EXAMPLES, PYTHON, pythonHas, sleep } from './helpers.mjs';
-import { startListening } from './unix-server.mjs';
+import { APPS, CLI, EXAMPLES, PYTHON, pythonHas, sleep, startListening } from './helpers.mjs';
 
 const DJANGO_DIR = path.join(EXAMPLES, 'django_project');
 const NGINX_CONF = path.join(DJANGO_DIR, 'deploy', 'nginx.conf');

@@ -1,12 +1,13 @@
 // The black-box tests' helpers, all in one import. Each lives in test/lib/ by role; import from
 // there in new code:
 //   paths.mjs       ROOT, APPS, EXAMPLES, CLI, PYTHON, pythonHas
-//   server.mjs      startServer, serverFor, runCli, cliArgs (the real CLI as a child process)
+//   server.mjs      startServer, serverFor, runCli, cliArgs (the real CLI as a child process),
+//                   startListening (any server command, unix sockets too)
 //   lines.mjs       LineCollector (a child's output, waited on line by line)
 //   raw-client.mjs  RawClient, ConnectionClosedError (raw HTTP/1.x over one TCP connection)
 //   http.mjs        buildRequest, request, rawExchange, getText
 //   bodies.mjs      chunked, downloadSha
-//   process.mjs     rssKb, sampleRss, bootedPids, isAlive, fdsInDir (/proc)
+//   process.mjs     rssKb, sampleRss, bootedPids, isAlive, fdsInDir, credentials, childPids (/proc)
 //   wait.mjs        sleep, waitUntil
 //
 // Not a test file itself (run.sh runs test/*.test.mjs only). Every wait has a deadline, so a

@@ -4,13 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, PYTHON, ROOT, cliArgs, isAlive, request, runCli, serverFor, sleep, startServer } from './helpers.mjs';
-import { childPids, credentials, startListening } from './unix-server.mjs';
+import { APPS, PYTHON, ROOT, childPids, cliArgs, credentials, isAlive, request, runCli, serverFor, sleep, startListening } from './helpers.mjs';
 
 const ROOT_USER = process.getuid?.() === 0;
 const LINUX = process.platform === 'linux';
@@ -93,7 +92,7 @@ test('-p over a stale pidfile (its process is gone) takes it over', async (t) =>
   // A pid that exists no more: a child that already exited.
   const gone = spawn(process.execPath, ['-e', '']);
   await new Promise((resolve) => gone.on('exit', resolve));
-  await import('node:fs').then((fs) => fs.writeFileSync(pidfile, `${gone.pid}\n`));
+  writeFileSync(pidfile, `${gone.pid}\n`);
   const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-p', pidfile]);
   assert.equal(readFileSync(pidfile, 'utf8'), `${server.pid}\n`);
 });

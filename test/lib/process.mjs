@@ -71,3 +71,16 @@ export function fdsInDir(pid, dir) {
   }
   return found;
 }
+
+/** The Uid/Gid/Groups lines of /proc/PID/status: { uid, gid, groups } (real ids). */
+export function credentials(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name) => (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  return { uid: field('Uid')[0], gid: field('Gid')[0], groups: field('Groups') };
+}
+
+/** The pids of PID's children (/proc/PID/task/PID/children, Linux). */
+export function childPids(pid) {
+  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(/\s+/).map(Number);
+}
