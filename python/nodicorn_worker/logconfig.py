@@ -61,8 +61,27 @@ GENERIC_DATEFMT = '[%Y-%m-%d %H:%M:%S %z]'
 _captured = False
 
 
+# --log-format json: the worker's own lines take the form of nodicorn's JSON error-log lines.
+_json = False
+
+
+class JsonLineFormatter(logging.Formatter):
+    """{"time": "2026-11-25T04:34:10.123Z", "level": "info", "pid": 1234, "message": "..."}, as
+    nodicorn's core writes its JSON error-log lines (the traceback, if any, ends the message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime  # only in JSON mode
+        message = record.getMessage()
+        if record.exc_info:
+            message += '\n' + self.formatException(record.exc_info)
+        when = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+        return json.dumps({'time': when.isoformat(timespec='milliseconds').replace('+00:00', 'Z'),
+                           'level': record.levelname.lower(), 'pid': record.process, 'message': message},
+                          separators=(',', ':'))
+
+
 def _generic() -> logging.Formatter:
-    return logging.Formatter(GENERIC_FORMAT, GENERIC_DATEFMT)
+    return JsonLineFormatter() if _json else logging.Formatter(GENERIC_FORMAT, GENERIC_DATEFMT)
 
 
 class NodeLineHandler(logging.StreamHandler):
@@ -126,9 +145,11 @@ def _causes(e: BaseException) -> str:
 
 
 def setup(level: str, config_dict: str | None = None, config_json: str | None = None,
-          config_file: str | None = None, captured: bool = True, error_logfile: str = '-') -> None:
-    global _captured
+          config_file: str | None = None, captured: bool = True, error_logfile: str = '-',
+          json_lines: bool = False) -> None:
+    global _captured, _json
     _captured = captured
+    _json = json_lines
     _prepare_loggers(level, error_logfile)
     _apply_config(config_dict, config_json, config_file)
 
@@ -184,6 +205,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--log-level', choices=sorted(LEVELS), default='info')
     parser.add_argument('--capture-output', action='store_true', help='nodicorn reads stdout and stderr')
     parser.add_argument('--error-logfile', default='-', help='where gunicorn.error writes without --capture-output')
+    parser.add_argument('--log-format', choices=('text', 'json'), default='text')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--log-config-dict', default=None, help='a dictConfig dict, as JSON')
     group.add_argument('--log-config-json', default=None, help='a JSON file holding a dictConfig dict')
@@ -192,7 +214,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def setup_from_args(args: argparse.Namespace) -> None:
     setup(args.log_level, args.log_config_dict, args.log_config_json, args.log_config,
-          captured=args.capture_output, error_logfile=args.error_logfile)
+          captured=args.capture_output, error_logfile=args.error_logfile, json_lines=args.log_format == 'json')
     if hasattr(signal, 'SIGUSR1'):
         signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_files())
 

@@ -44,6 +44,21 @@ class Defaults(unittest.TestCase):
         """)
         self.assertEqual(err, 'careful\n')
 
+    def test_uncaptured_lines_have_gunicorns_form_or_nodicorns_json(self):
+        _, err = run("logconfig.setup('info', captured=False)", """
+            logging.getLogger('gunicorn.error').warning('plain')
+        """)
+        self.assertRegex(err, r'^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[WARNING\] plain\n$')
+        out, err = run("logconfig.setup('info', captured=False, json_lines=True)", """
+            import os
+            logging.getLogger('gunicorn.error').error('as json')
+            print(os.getpid())
+        """)
+        record = json.loads(err)
+        self.assertEqual(set(record), {'time', 'level', 'pid', 'message'})
+        self.assertEqual((record['level'], record['pid'], record['message']), ('error', int(out), 'as json'))
+        self.assertRegex(record['time'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+
     def test_the_flask_recipe_gets_levels(self):
         _, err = run("logconfig.setup('debug')", """
             g = logging.getLogger('gunicorn.error')

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors';
-import type { LogLevel } from './logger';
+import type { LogFormat, LogLevel } from './logger';
 import { logTargets, probeLogConfig, type LogTargets, type ProbeRun } from './log-config-targets';
 
 export interface WorkerLogSettings {
@@ -15,6 +15,7 @@ export interface WorkerLogSettings {
   /** Without --capture-output the worker writes gunicorn.error's lines itself: to this file, or stderr. */
   errorLogfile: string;
   captureOutput: boolean;
+  logFormat: LogFormat;
   logConfig: string | null;
   logConfigDict: Record<string, unknown> | null;
   logConfigJson: string | null;
@@ -23,6 +24,7 @@ export interface WorkerLogSettings {
 /** The worker's command-line arguments; paths resolved against `cwd` (where nodicorn started). */
 export function workerLogArgs(settings: WorkerLogSettings, cwd: string): string[] {
   const args = ['--log-level', settings.logLevel];
+  if (settings.logFormat === 'json') args.push('--log-format', 'json');
   if (settings.captureOutput) args.push('--capture-output');
   else if (settings.errorLogfile !== '-') args.push('--error-logfile', resolve(cwd, settings.errorLogfile));
   const dict = settings.logConfigDict;
