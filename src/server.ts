@@ -31,6 +31,8 @@ import { MasterProcess, procName } from './process/master';
 import { writableDir } from './process/writable-dir';
 import { ABORT_GRACE_MS, ServerHooks } from './hooks/server-hooks';
 import { gunicornCfg } from './hooks/cfg';
+import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
+import { StaticFiles } from './http/static/serve';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -130,6 +132,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       streamPaths: config.streamRequestPaths,
       spool: { memory: config.bodyBufferSize, dir: spoolDir(config.spoolDir), maxFile: config.maxTempFileSize },
       maxConnections: config.workerConnections,
+      statics: config.staticMap.length === 0 ? null : new StaticFiles({ mappings: config.staticMap.map((raw) => parseStaticMapping(raw) as StaticMapping), maxAge: config.staticMaxAge, cwd: process.cwd() }, log),
     },
     (ex) => dispatcher.dispatch(ex),
     log,

@@ -105,6 +105,8 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     enableBacklogMetric: false,
     defaultProcName: null,
     sslVersion: 'TLS',
+    staticMap: [],
+    staticMaxAge: 0,
     suppressRaggedEofs: true,
     doHandshakeOnConnect: false,
     http2Cleartext: 'off',

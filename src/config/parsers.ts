@@ -5,6 +5,7 @@
  */
 import { parseBind } from './address';
 import { ADDRESS_LIST_EXPECTED, parseAddressRule } from '../http/proxy/address-list';
+import { parseStaticMapping, STATIC_MAP_EXPECTED } from '../http/static/mounts';
 
 /** Thrown by a parser: the value is not what `expected` describes. */
 export class Invalid extends Error {
@@ -131,6 +132,15 @@ export const keyValue: Parser<string> = {
   expected: 'KEY=VALUE',
   parse(raw) {
     if (raw.indexOf('=') < 1) throw new Invalid();
+    return raw;
+  },
+};
+
+/** --static-map's URL_PREFIX=DIR (the DIR is checked when the server starts). */
+export const staticMapping: Parser<string> = {
+  expected: STATIC_MAP_EXPECTED,
+  parse(raw) {
+    if (!parseStaticMapping(raw)) throw new Invalid();
     return raw;
   },
 };

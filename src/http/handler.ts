@@ -20,6 +20,7 @@ import { buildEnviron, splitTarget, type ListenerInfo } from './request/environ'
 import { BodyLimit, bodyTooLarge, checkLimits, type Limits } from './request/limits';
 import { receiveBody, type BodyOptions } from './request/receive';
 import type { SendWatch } from './response/send-watch';
+import type { StaticFiles } from './static/serve';
 import { HttpResponseSink, type SpoolSettings } from './response/sink';
 import { wireFor } from './response/wire';
 
@@ -38,6 +39,8 @@ export interface HandlerOptions {
   streamPaths: readonly string[];
   /** Memory and temp-file room for bodies a slow party has not taken yet. */
   spool: SpoolSettings;
+  /** --static-map's files, answered here before dispatch; null without a mount. */
+  statics: StaticFiles | null;
 }
 
 /** What the front end keeps per connection and per process, shared with every request. */
@@ -86,6 +89,8 @@ interface Admitted {
   exchange: HttpExchange | null;
   /** Stops receiving a buffered body (set while one arrives). */
   stopReceiving: (() => void) | null;
+  /** The response closed (the client may have left while a static file was looked up). */
+  closed: boolean;
 }
 
 export class RequestHandler {
@@ -108,10 +113,10 @@ export class RequestHandler {
     // node:http reads a keepAliveTimeout of 0 as "never time out"; --keep-alive 0 means "close".
     if (!isH2Response(res) && this.options.keepAliveMs === 0) res.shouldKeepAlive = false;
     const environ = buildEnviron(req, client, this.options.scriptName, listener);
-    const request: Admitted = { req, sink, environ, flags: framing(req, environ), exchange: null, stopReceiving: null };
+    const request: Admitted = { req, sink, environ, flags: framing(req, environ), exchange: null, stopReceiving: null, closed: false };
     if (!isH2Response(res) && !isH2Request(req)) this.parts.connections.track(req, res, (error) => this.fail(request, error));
     this.logAtClose(request, res, client);
-    if (!request.flags) this.send(request, null);
+    if (!request.flags) this.sendBodiless(request);
     else if (this.streams(environ)) this.stream(request, expectContinue);
     else this.buffer(request, expectContinue);
   }
@@ -161,6 +166,7 @@ export class RequestHandler {
     const start = Date.now();
     const startHr = performance.now();
     res.once('close', () => {
+      request.closed = true;
       request.stopReceiving?.();
       // A client that left while sending its body was never dispatched nor answered: no line.
       if (request.exchange === null && !res.headersSent) return;
@@ -182,6 +188,24 @@ export class RequestHandler {
         workerPid: request.exchange?.workerPid || process.pid,
       });
     });
+  }
+
+  /** A request without a body: a --static-map file when it names one, else the app's. */
+  private sendBodiless(request: Admitted): void {
+    const serving = this.options.statics?.serve(request.req, request.sink) ?? false;
+    if (serving === false) {
+      this.send(request, null);
+      return;
+    }
+    serving.then(
+      (served) => {
+        if (!served && !request.closed) this.send(request, null);
+      },
+      (err: Error) => {
+        this.parts.log.error(`static: ${request.req.method} ${request.req.url}: ${err.message}`);
+        if (!request.closed && !request.sink.headersSent) this.send(request, null);
+      },
+    );
   }
 
   private send(request: Admitted, body: Readable | null): void {

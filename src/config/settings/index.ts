@@ -19,6 +19,7 @@ import { PROXY } from './proxy';
 import { SECURITY } from './security';
 import { SOCKET } from './socket';
 import { SSL } from './ssl';
+import { STATIC } from './static';
 import { UWSGI } from './uwsgi';
 import { WORKERS } from './workers';
 
@@ -33,6 +34,7 @@ export const SETTINGS = {
   ...SECURITY,
   ...MECHANICS,
   ...BUFFERING,
+  ...STATIC,
   ...PROXY,
   ...PARSING,
   ...LOGGING,

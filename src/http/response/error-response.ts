@@ -7,6 +7,7 @@ import type { Wire } from './wire';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
   413: 'Content Too Large',
