@@ -3,9 +3,9 @@
 // matrix) and floors.mjs (the reference floors) both measure through `measure`, so their figures
 // come from one method.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +29,24 @@ export const SCENARIOS = [
   { name: 'flask-json', app: 'flask_bench:app', path: '/api/items', conc: 64, expectIncludes: '"total":10' },
   { name: 'django-template', app: 'django_bench:application', path: '/page/', conc: 64, expectIncludes: 'ROW 19' },
   { name: 'sleep10ms-c256', app: 'scenarios:sleep10', path: '/', conc: 256, expect: 'slept' },
+  // A 1 MiB file from the server's own static mount (the app is never called): only the servers
+  // with a `staticArgs` take part (nodicorn --static-map, uWSGI --static-map, granian
+  // --static-path-mount).
+  { name: 'static1m', app: 'scenarios:hello', path: '/static/file1m.bin', conc: 64, expectLength: 1048576, static: true },
 ];
+
+/** The static scenario's directory, with its 1 MiB file (made once, the same bytes every time). */
+export function staticDir() {
+  const dir = join(tmpdir(), 'nodicorn-bench-static');
+  const file = join(dir, 'file1m.bin');
+  if (!existsSync(file) || statSync(file).size !== 1048576) {
+    mkdirSync(dir, { recursive: true });
+    const buf = Buffer.alloc(1048576);
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 7 + 3) % 256;
+    writeFileSync(file, buf);
+  }
+  return dir;
+}
 
 /** The server tree runs on CPU 0, wrk (and the in-process loop's peers) on the other. */
 export const SERVER_CPU = '0';
@@ -259,7 +276,7 @@ function parseWrk(out) {
  */
 export async function measure(server, scenario, seconds) {
   const port = await freePort();
-  const argv = server.argv(scenario.app, port);
+  const argv = [...server.argv(scenario.app, port), ...(scenario.static ? server.staticArgs(staticDir()) : [])];
   const child = spawn('taskset', ['-c', SERVER_CPU, ...argv], { cwd: apps, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: apps, ...server.env } });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));

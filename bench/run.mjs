@@ -74,6 +74,7 @@ const SERVERS = [
     mode: `${WORKERS} workers × 1 thread, keep-alive`,
     version: () => JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
     argv: (app, port) => [process.execPath, join(root, 'bin', 'nodicorn'), app, '--bind', `127.0.0.1:${port}`, '-w', String(WORKERS), '--python', py, '--log-level', 'warning', '--backlog', '4096'],
+    staticArgs: (dir) => ['--static-map', `/static=${dir}`],
   },
   {
     name: 'gunicorn-sync',
@@ -92,12 +93,14 @@ const SERVERS = [
     mode: `${WORKERS} processes, --http11-socket, keep-alive`,
     version: () => pipVersion('pyuwsgi'),
     argv: (app, port) => [bin('uwsgi'), '--http11-socket', `127.0.0.1:${port}`, '--processes', String(WORKERS), '--module', app, '--master', '--disable-logging', '--die-on-term', '--listen', '1024', '--need-app'],
+    staticArgs: (dir) => ['--static-map', `/static=${dir}`],
   },
   {
     name: 'granian',
     mode: `${WORKERS} workers, WSGI interface, keep-alive`,
     version: () => pipVersion('granian'),
     argv: (app, port) => [bin('granian'), '--interface', 'wsgi', '--workers', String(WORKERS), '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning', app],
+    staticArgs: (dir) => ['--static-path-route', '/static', '--static-path-mount', dir],
   },
   {
     name: 'waitress',
@@ -284,7 +287,7 @@ async function main() {
   for (let round = 1; round <= rounds; round++) {
     for (const scenario of scenarios) {
       for (const server of servers) {
-        if (server.missing) continue;
+        if (server.missing || (scenario.static && !server.staticArgs)) continue;
         process.stdout.write(`${rounds > 1 ? `#${round} ` : ''}${scenario.name.padEnd(16)} ${server.name.padEnd(17)} `);
         const r = await measure(server, scenario, DURATION);
         const key = `${server.name} ${scenario.name}`;
