@@ -186,6 +186,9 @@ export class RequestHandler {
         durationMicros: Math.round((performance.now() - startHr) * 1000),
         // Requests refused before any worker saw them were handled by this process.
         workerPid: request.exchange?.workerPid || process.pid,
+        scheme: client.scheme,
+        remotePort: client.remotePort,
+        environ: request.environ,
       });
     });
   }

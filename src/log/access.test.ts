@@ -120,23 +120,6 @@ test('the CLF time uses the local offset', () => {
   assert.equal(one('t', entry({ start: Date.UTC(2027, 5, 6, 7, 8, 9) })), '[06/Jun/2027:07:08:09 +0000]');
 });
 
-test('JSON mode: an object of the atoms the format names, numbers as numbers, escaped', () => {
-  const f = compileAccessFormat('%(h)s "%(r)s" %(s)s %(b)s %(B)s %(D)s %(L)s %({user-agent}i)s %(zz)s', true);
-  const line = f(entry({ requestHeaders: ['User-Agent', 'evil"\n\u0001agent'] }));
-  assert.ok(!line.includes('\n'));
-  assert.deepEqual(JSON.parse(line), {
-    h: '192.0.2.7',
-    r: 'GET /search?q=wsgi&page=2 HTTP/1.1',
-    s: 200,
-    b: '1234',
-    B: 1234,
-    D: 2345678,
-    L: 2.345678,
-    '{user-agent}i': 'evil"\n\u0001agent',
-    zz: '-',
-  });
-});
-
 test('AccessLog batches lines per tick to a file and flushes on close', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'nodicorn-access-')), 'access.log');
   const log = new AccessLog({ file, format: '%(m)s %(U)s %(s)s' });
@@ -162,5 +145,8 @@ test('AccessLog lines pending at process.exit() still reach the file and stdout'
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0);
   assert.equal(readFileSync(file, 'utf8'), '200\n'.repeat(500));
-  assert.equal(r.stdout, '{"m":"GET"}\n'.repeat(500));
+  const lines = r.stdout.split('\n');
+  assert.equal(lines.length, 501);
+  assert.equal(lines.pop(), '');
+  for (const line of lines) assert.equal(JSON.parse(line)['http.request.method'], 'GET');
 });

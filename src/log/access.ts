@@ -8,6 +8,7 @@
  * header, {Header}o response header, {NAME}e environment variable. Unknown atoms print "-".
  */
 import { LineSink } from './sink';
+import { compileJsonAccess } from './access-json';
 import { formatClfTime } from './time';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -31,15 +32,20 @@ export interface AccessEntry {
   start: number;
   durationMicros: number;
   workerPid: number;
+  /** wsgi.url_scheme: the listener's, or what a trusted proxy says. */
+  scheme?: string;
+  /** REMOTE_PORT ("" when unknown: a unix socket). */
+  remotePort?: string;
+  /** The request's WSGI environ (CGI part): the JSON line's server and body-size fields. */
+  environ?: ReadonlyArray<readonly [string, string]>;
+  /** The id the app saw under --request-id-header (request-id.ts); undefined when that is off. */
+  requestId?: string;
 }
 
 type Atom = (e: AccessEntry) => string;
-type JsonAtom = (e: AccessEntry) => string | number;
 
 interface AtomDef {
   text: Atom;
-  /** The JSON value when it differs from the text (numbers). */
-  json?: JsonAtom;
 }
 
 const dash = (value: string | undefined): string => (value === undefined || value === '' ? '-' : value);
@@ -90,22 +96,22 @@ const ATOMS: Record<string, AtomDef> = {
   U: { text: (e) => e.path },
   q: { text: (e) => e.query },
   H: { text: (e) => e.protocol },
-  s: { text: (e) => String(e.status), json: (e) => e.status },
-  B: { text: (e) => String(e.bytes), json: (e) => e.bytes },
+  s: { text: (e) => String(e.status) },
+  B: { text: (e) => String(e.bytes) },
   b: { text: (e) => (e.bytes === 0 ? '-' : String(e.bytes)) },
   f: { text: (e) => dash(requestHeader(e.requestHeaders, 'referer')) },
   a: { text: (e) => dash(requestHeader(e.requestHeaders, 'user-agent')) },
-  T: { text: (e) => String(seconds(e)), json: seconds },
-  D: { text: (e) => String(e.durationMicros), json: (e) => e.durationMicros },
-  M: { text: (e) => String(Math.floor(e.durationMicros / 1000)), json: (e) => Math.floor(e.durationMicros / 1000) },
-  L: { text: decimalSeconds, json: (e) => Number(decimalSeconds(e)) },
+  T: { text: (e) => String(seconds(e)) },
+  D: { text: (e) => String(e.durationMicros) },
+  M: { text: (e) => String(Math.floor(e.durationMicros / 1000)) },
+  L: { text: decimalSeconds },
   p: { text: (e) => `<${e.workerPid}>` },
 };
 
 const UNKNOWN: AtomDef = { text: () => '-' };
 
 /** `{Name}i`, `{Name}o`, `{NAME}e` or a one-letter atom; anything else prints "-". */
-function lookupAtom(name: string): AtomDef {
+function lookupAtom(name: string, requestIdHeader?: string): AtomDef {
   const simple = ATOMS[name];
   if (simple) return simple;
   const braced = /^\{(.+)\}([ioe])$/.exec(name);
@@ -114,6 +120,8 @@ function lookupAtom(name: string): AtomDef {
   const lower = inner.toLowerCase();
   switch (braced[2]) {
     case 'i':
+      // The request id header shows the id the app saw (a hostile one was replaced).
+      if (lower === requestIdHeader) return { text: (e) => dash(e.requestId ?? requestHeader(e.requestHeaders, lower)) };
       return { text: (e) => dash(requestHeader(e.requestHeaders, lower)) };
     case 'o':
       return { text: (e) => dash(responseHeader(e.responseHeaders, lower)) };
@@ -145,7 +153,7 @@ interface Part {
   text?: Atom;
 }
 
-function parseFormat(format: string): Part[] {
+function parseFormat(format: string, requestIdHeader?: string): Part[] {
   const parts: Part[] = [];
   let literal = '';
   let i = 0;
@@ -171,7 +179,7 @@ function parseFormat(format: string): Part[] {
     if (literal) parts.push({ literal });
     literal = '';
     const key = m[1] as string;
-    const atom = lookupAtom(key);
+    const atom = lookupAtom(key, requestIdHeader);
     const precision = m[4] ? Number(m[4]) : null;
     parts.push({ key, atom, text: withPadding(atom.text, m[2] ?? '', Number(m[3] || 0), precision) });
     i = SPEC.lastIndex;
@@ -182,18 +190,19 @@ function parseFormat(format: string): Part[] {
 
 /**
  * Compiles a gunicorn access-log format into a function from an entry to one line (without "\n").
- * In JSON mode the line is an object of the atoms the format names: {"h": "...", "s": 200, ...}.
+ * In JSON mode the line is access-json.ts's object, plus the headers the format's {Name}i and
+ * {Name}o atoms name. `requestIdHeader`: --request-id-header, lower-case (its {Name}i atom shows
+ * the id the app saw).
  */
-export function compileAccessFormat(format: string, json = false): (e: AccessEntry) => string {
-  const parts = parseFormat(format);
+export function compileAccessFormat(format: string, json = false, requestIdHeader?: string): (e: AccessEntry) => string {
+  const parts = parseFormat(format, requestIdHeader);
   if (json) {
-    const fields: Array<[string, JsonAtom]> = [];
-    for (const p of parts) if (p.key !== undefined && p.atom) fields.push([p.key, p.atom.json ?? p.atom.text]);
-    return (e) => {
-      const record: Record<string, string | number> = {};
-      for (const [key, atom] of fields) record[key] = atom(e);
-      return JSON.stringify(record);
-    };
+    const headers = { request: [] as string[], response: [] as string[] };
+    for (const p of parts) {
+      const braced = p.key === undefined ? null : /^\{(.+)\}([io])$/.exec(p.key);
+      if (braced) headers[braced[2] === 'i' ? 'request' : 'response'].push((braced[1] as string).toLowerCase());
+    }
+    return compileJsonAccess(headers, requestIdHeader);
   }
   const pieces: Array<string | Atom> = parts.map((p) => p.literal ?? (p.text as Atom));
   if (pieces.length === 1 && typeof pieces[0] === 'string') {
@@ -217,6 +226,8 @@ export interface AccessLogOptions {
   file: string | null;
   format?: string;
   json?: boolean;
+  /** --request-id-header, when on. */
+  requestIdHeader?: string | null;
   /** Also gets each line (without "\n"): syslog. */
   mirror?: (line: string, entry: AccessEntry) => void;
 }
@@ -227,7 +238,11 @@ export class AccessLog implements RequestLog {
   private readonly mirror: ((line: string, entry: AccessEntry) => void) | undefined;
 
   constructor(options: AccessLogOptions) {
-    this.render = compileAccessFormat(options.format ?? DEFAULT_ACCESS_LOG_FORMAT, options.json ?? false);
+    this.render = compileAccessFormat(
+      options.format ?? DEFAULT_ACCESS_LOG_FORMAT,
+      options.json ?? false,
+      options.requestIdHeader?.toLowerCase() ?? undefined,
+    );
     this.sink = options.file === null ? null : new LineSink(options.file, { std: 'stdout', batch: true, label: '--access-logfile' });
     this.mirror = options.mirror;
   }

@@ -6,6 +6,7 @@
  *
  * `fields.pid` replaces the Node pid, so lines a worker printed carry the worker's pid.
  */
+import { lineSafe } from './json-line';
 import { LineSink } from './sink';
 import { formatLogTime } from './time';
 
@@ -120,7 +121,7 @@ function renderJson(level: LogLevel, message: string, fields: LogFields | undefi
       if (!RESERVED.has(key)) record[key] = fields[key];
     }
   }
-  return safeStringify(record) + '\n';
+  return lineSafe(safeStringify(record)) + '\n';
 }
 
 /** JSON.stringify that copes with Errors, BigInts and cycles instead of throwing. */

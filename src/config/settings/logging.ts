@@ -85,7 +85,12 @@ export const LOGGING = {
     file: 'log_format',
     parser: P.choice(LOG_FORMATS),
     default: 'text',
-    doc: 'text for gunicorn-style lines, json for one JSON object per line (both logs).',
+    doc:
+      'text for gunicorn-style lines, json for one JSON object per line (both logs). A JSON access line ' +
+      'has OpenTelemetry\u2019s HTTP names (http.request.method, url.path, http.response.status_code, ' +
+      'client.address, user_agent.original, http.server.request.duration in seconds, ...; see ' +
+      'docs/logging.md); --access-logformat then only adds the headers its {Name}i and {Name}o atoms name. ' +
+      'What the app prints becomes JSON lines too with --capture-output.',
   }),
   captureOutput: flag({
     section: 'Logging',
