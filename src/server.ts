@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
-import { envPairs } from './config/env';
 import { choosePython } from './config/python';
+import { envPairs } from './config/env';
 import { NodicornError, ExitCode, ConfigError } from './errors';
 import type { Logger } from './log/logger';
 import type { AccessLog } from './log/access';
@@ -26,6 +26,8 @@ import { AddressList } from './http/proxy/address-list';
 import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
 import { installSignals } from './process/signals';
+import { hupHandler } from './process/hup';
+import { arbiterOptions, requireApp, type HookParts } from './process/pool-options';
 import { Reexec, takeInherited, type Listener } from './process/reexec';
 import { MasterProcess, procName } from './process/master';
 import { writableDir } from './process/writable-dir';
@@ -40,6 +42,8 @@ const PROXY_HEADER_TIMEOUT_MS = 5_000;
 export interface ServeOptions {
   /** Answer the master's signals as gunicorn does (see process/signals.ts): the CLI does; an embedding app may not. */
   handleSignals?: boolean;
+  /** HUP reads the configuration again with this (the CLI's command line, environment, config file). */
+  rereadConfig?: () => Promise<Config>;
   /** Called when the server stops on its own (a worker that cannot boot), with the exit code. */
   onFatal?: (err: NodicornError) => void;
 }
@@ -63,7 +67,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const logs = await openLogs({ ...config, ...targets.settings });
   const { log } = logs;
   for (const warning of targets.warnings) log.warning(warning);
-  if (!config.app) throw new ConfigError('APP_MODULE: expected an app such as module:application, got nothing');
+  requireApp(config);
   const bound = config.bind.map((spec) => {
     const address = parseBind(spec);
     if (!address) throw new ConfigError(`--bind: expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got "${spec}"`);
@@ -85,36 +89,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     throw err;
   }
   const dispatcher = new Dispatcher(config.backlog);
-  const arbiter = new Arbiter(
-    {
-      spec: {
-        python: python.path,
-        app: config.app,
-        threads: config.threads,
-        prefetch: config.prefetch,
-        prefetchTimeMs: config.prefetchTime,
-        multiprocess: config.workers > 1,
-        name: procName(config),
-        sendfile: config.sendfile,
-        captureOutput: config.captureOutput,
-        cwd,
-        pythonpath: config.pythonpath,
-        env: { ...env, ...hookArgs?.env },
-        logArgs,
-        reportModules: config.reload,
-        hookArgs: hookArgs?.args,
-        abortGraceMs: hooks?.has('worker_abort') ? ABORT_GRACE_MS : 0,
-      },
-      lifecycle: hooks?.lifecycle(),
-      workers: config.workers,
-      timeoutMs: config.timeout * 1000,
-      maxRequests: config.maxRequests,
-      maxRequestsJitter: config.maxRequestsJitter,
-      waitForFixes: config.reload,
-    },
-    dispatcher,
-    log,
-  );
+  const hookParts: HookParts = { worker: hookArgs ?? null, abortGraceMs: hooks?.has('worker_abort') ? ABORT_GRACE_MS : 0, lifecycle: hooks?.lifecycle() };
+  const arbiter = new Arbiter(arbiterOptions(config, python.path, cwd, hookParts), dispatcher, log);
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
   const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders, forwarderHeaders: config.forwarderHeaders });
   const frontend = new Frontend(
@@ -163,6 +139,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of intakes) s.close();
       for (const s of servers) s.close();
       restorePaths();
+      frontend.drain();
       for (const s of servers) s.closeIdleConnections();
       await arbiter.stop(graceMs);
       reexec.releasePaths(inheritedPaths);
@@ -190,11 +167,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   let removeSignalHandlers = (): void => {};
   // Installed before binding: a SIGTERM that arrives while workers boot still stops cleanly.
   if (options.handleSignals) {
+    const hup = hupHandler(config, { reread: options.rereadConfig, arbiter, hooks: hookParts, reload, log });
     const exitAfter = (stopping: Promise<void>): void => void stopping.then(() => process.exit(ExitCode.OK));
     removeSignalHandlers = installSignals({
       stop: () => exitAfter(close()),
       quit: () => (closing ? arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
-      reload: () => (log.info('Handling signal: hup'), void reload()),
+      reload: () => void hup(),
       resize: (delta) => arbiter.resize(delta),
       reopenLogs: () => {
         reopenLogs(log, logs.access);

@@ -3,12 +3,12 @@
 // resize the pool, WINCH is ignored when not daemonized.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { APPS, bootedPids, cliArgs, isAlive, request, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS, ConnectionClosedError, RawClient, bootedPids, buildRequest, cliArgs, isAlive, request, serverFor, sleep, waitUntil } from './helpers.mjs';
 
 const INSPECTOR_PORT = 9229;
 
@@ -167,4 +167,93 @@ test('WINCH on a master that is not daemonized: ignored, as gunicorn does', { sk
   for (const pid of workers) assert.equal(isAlive(pid), true, `worker ${pid} still runs`);
   assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
   assert.deepEqual(await server.stop('SIGTERM', 15_000), { code: 0, signal: null });
+});
+
+test('HUP reads the config file again: the new workers get its -w and -e; other changes are named; a broken file keeps the old settings', { skip: process.platform === 'win32' && 'no SIGHUP on Windows' }, async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'greet.py'), [
+    'import os',
+    'def app(environ, start_response):',
+    '    body = ("%s %d" % (os.environ.get("GREETING", "-"), os.getpid())).encode()',
+    '    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])',
+    '    return [body]',
+    '',
+  ].join('\n'));
+  const conf = path.join(dir, 'app.conf.py');
+  writeFileSync(conf, 'workers = 1\nraw_env = ["GREETING=one"]\n');
+  const server = await serverFor(t, ['greet:app', '--chdir', dir, '-c', conf]);
+  const greeting = async () => (await request(server.port, { path: '/' })).text().split(' ');
+  assert.equal((await greeting())[0], 'one');
+
+  writeFileSync(conf, 'workers = 2\nraw_env = ["GREETING=two"]\nkeepalive = 7\n');
+  process.kill(server.pid, 'SIGHUP');
+  await server.waitStderr(/HUP: changed settings that apply on a restart or USR2, not on HUP: --keep-alive$/, 15_000);
+  assert.ok(await waitUntil(() => bootedPids(server).filter(isAlive).length === 2 && bootedPids(server).length === 3, 15_000), `two new workers, the old one gone:\n${server.stderrText()}`);
+  const seen = new Set();
+  for (let i = 0; i < 10; i++) {
+    const [word, pid] = await greeting();
+    assert.equal(word, 'two', 'the new workers got the new -e');
+    seen.add(pid);
+  }
+  assert.ok(seen.size >= 1);
+
+  writeFileSync(conf, 'workers = (\n');
+  process.kill(server.pid, 'SIGHUP');
+  await server.waitStderr(/HUP: cannot read the configuration again .*; the new workers get the one the old had/, 15_000);
+  assert.ok(await waitUntil(() => bootedPids(server).length === 5 && bootedPids(server).filter(isAlive).length === 2, 15_000), `two fresh workers with the settings of before:\n${server.stderrText()}`);
+  assert.equal((await greeting())[0], 'two');
+  assert.deepEqual(await server.stop('SIGTERM', 15_000), { code: 0, signal: null });
+});
+
+test('HUP while the workers of the last HUP still boot: those are replaced too, and the server lives', { skip: process.platform === 'win32' && 'no SIGHUP on Windows' }, async (t) => {
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '2'], { waitWorkers: 2 });
+  assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
+  process.kill(server.pid, 'SIGHUP');
+  await server.waitStderr(/Booting worker with pid: \d+/, 5_000, server.stderrLines.length);
+  process.kill(server.pid, 'SIGHUP'); // the first HUP's workers are still importing the app
+  assert.ok(await waitUntil(() => bootedPids(server).length === 6 && bootedPids(server).filter(isAlive).length === 2, 15_000), server.stderrText());
+  assert.equal(server.exitInfo, null, `the server must not stop:\n${server.stderrText()}`);
+  assert.doesNotMatch(server.stderrText(), /failed to boot|ERROR/);
+  assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
+  assert.deepEqual(await server.stop('SIGTERM', 15_000), { code: 0, signal: null });
+});
+
+test('TERM while a keep-alive client keeps sending: its next answer closes the connection, and the stop does not wait for the graceful timeout', async (t) => {
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--graceful-timeout', '30']);
+  const client = await RawClient.connect(server.port);
+  t.after(() => client.close());
+  let closedBy = null;
+  let answered = 0;
+  const sending = (async () => {
+    for (let i = 0; i < 500; i++) {
+      let res;
+      try {
+        await client.write(buildRequest({ path: '/?s=0.05' }));
+        res = await client.readResponse({ timeout: 15_000 });
+      } catch (err) {
+        // Closed while idle between two requests (the stop closes idle connections): nothing of
+        // an answer was lost, and a client sends such a request again on a new connection.
+        if (err instanceof ConnectionClosedError && err.received.length === 0 && answered > 0) {
+          closedBy = 'closed while idle';
+          return;
+        }
+        throw err;
+      }
+      assert.equal(res.status, 200);
+      answered++;
+      if (/close/i.test(res.get('connection') ?? '')) {
+        closedBy = res;
+        return;
+      }
+    }
+  })();
+  await sleep(1_000);
+  const started = Date.now();
+  const exit = await server.stop('SIGTERM', 25_000);
+  await sending;
+  assert.ok(closedBy, 'the connection was closed: after a response that said Connection: close, or while idle');
+  assert.ok(Date.now() - started < 10_000, `stopped ${Date.now() - started} ms after TERM, not at the 30 s graceful timeout`);
+  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.ok(answered >= 2);
+  assert.doesNotMatch(server.stderrText(), /still busy after the graceful timeout/);
 });

@@ -3,9 +3,10 @@
  * prints one line, `nodicorn: error: <message>`, and exits 2.
  */
 import { loadConfig } from '../config/load';
+import type { Config } from '../config/settings';
 import { renderConfig } from '../config/print';
 import { checkApp } from './check';
-import { ExitCode, NodicornError } from '../errors';
+import { ConfigError, ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
 import { guardInspectorSignal } from '../process/signals';
 import { serve } from '../server';
@@ -27,9 +28,10 @@ async function fail(err: unknown): Promise<never> {
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   // First of all: from here on, SIGUSR1 cannot open Node's inspector.
   guardInspectorSignal();
+  const startDir = process.cwd();
   let result;
   try {
-    result = await loadConfig(argv, process.env, process.cwd());
+    result = await loadConfig(argv, process.env, startDir);
   } catch (err) {
     return fail(err);
   }
@@ -50,12 +52,20 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (config.daemon && daemon === null && process.env[FD_ENV] === undefined) await daemonize(config.enableStdioInheritance);
     await serve(config, {
       handleSignals: true,
+      rereadConfig: () => rereadConfig(argv, startDir),
       onFatal: (err) => process.exit(err.exitCode),
     });
     daemon?.ready();
   } catch (err) {
     return fail(err);
   }
+}
+
+/** HUP: the same command line, config file and environment, read again. */
+async function rereadConfig(argv: string[], startDir: string): Promise<Config> {
+  const result = await loadConfig(argv, process.env, startDir);
+  if (result.kind !== 'config') throw new ConfigError('the command line no longer starts a server');
+  return result.config;
 }
 
 if (require.main === module) void main();

@@ -59,6 +59,11 @@ export class Frontend {
   private readonly handler: RequestHandler;
   private leanWarned = false;
 
+  /** Graceful stop: no connection is kept alive past its next response (Connection: close). */
+  drain(): void {
+    this.handler.draining = true;
+  }
+
   createServer(listener: ListenerInfo): FrontServer {
     const tls = listener.scheme === 'https' ? this.options.tls : null;
     const http1 = {

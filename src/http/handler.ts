@@ -95,6 +95,8 @@ interface Admitted {
 
 export class RequestHandler {
   private readonly bodyOptions: BodyOptions;
+  /** A graceful stop began: each connection's next request is its last. */
+  draining = false;
 
   constructor(
     private readonly options: HandlerOptions,
@@ -138,7 +140,9 @@ export class RequestHandler {
       return false;
     }
     // The last request this connection serves: nothing parsed after it may reach the app.
-    if (!res.shouldKeepAlive || endsConnection(req)) {
+    // While the server stops, every request is: a busy keep-alive client would otherwise keep
+    // the stop waiting for its next request, and the next, until the graceful timeout.
+    if (!res.shouldKeepAlive || endsConnection(req) || this.draining) {
       res.shouldKeepAlive = false;
       this.parts.connections.closeAfterResponse(req.socket);
     }

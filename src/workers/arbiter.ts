@@ -55,7 +55,7 @@ export class Arbiter {
   private readonly hooks: WorkerHooks;
 
   constructor(
-    private readonly options: ArbiterOptions,
+    private options: ArbiterOptions,
     private readonly dispatcher: Dispatcher,
     private readonly log: Logger,
   ) {
@@ -75,12 +75,19 @@ export class Arbiter {
   start(): Promise<void> {
     const booted = new Promise<void>((resolve, reject) => (this.booted = { resolve, reject }));
     for (let i = 0; i < this.size; i++) this.spawn();
+    this.startClock();
+    return booted;
+  }
+
+  /** The --timeout check, every quarter of the timeout (between 50 ms and 1 s). */
+  private startClock(): void {
+    if (this.clock) clearInterval(this.clock);
+    this.clock = undefined;
     const { timeoutMs } = this.options;
     if (timeoutMs > 0) {
       this.clock = setInterval(() => this.checkDeadlines(), Math.min(1000, Math.max(50, timeoutMs / 4)));
       this.clock.unref();
     }
-    return booted;
   }
 
   /** A worker failed to boot after start-up (a respawn): the server must stop. */
@@ -156,6 +163,17 @@ export class Arbiter {
       victim?.retire();
       if (victim) this.dispatcher.remove(victim);
     }
+  }
+
+  /**
+   * HUP with the configuration read again: the workers spawned from now on get these options.
+   * `resize`: take its worker count too (else the size TTIN/TTOU left holds).
+   */
+  configure(options: ArbiterOptions, resize: boolean): void {
+    const clockChanged = options.timeoutMs !== this.options.timeoutMs;
+    this.options = options;
+    if (resize) this.size = options.workers;
+    if (clockChanged && !this.stopping) this.startClock();
   }
 
   /** SIGWINCH of a daemonized master: no workers until TTIN asks for one; requests wait. */
@@ -362,7 +380,7 @@ export class Arbiter {
       this.log.info(`Worker exiting (pid: ${worker.pid})`);
       return;
     }
-    if (!worker.wasReady) {
+    if (!worker.wasReady && !worker.retiredBooting) {
       // It never said READY: respawning would fail the same way, forever.
       if (this.options.waitForFixes) {
         this.waitForFix(worker, how);
@@ -372,7 +390,7 @@ export class Arbiter {
       this.fail(new NodicornError('ERR_WORKER_BOOT', `Worker failed to boot (pid ${worker.pid} ${how})`, exitCode));
       return;
     }
-    if (code !== 0 || signal) this.log.error(`Worker (pid:${worker.pid}) ${how}`);
+    if ((code !== 0 || signal) && !worker.retiredBooting) this.log.error(`Worker (pid:${worker.pid}) ${how}`);
     if (this.serving() < this.size) this.spawn();
   }
 

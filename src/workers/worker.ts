@@ -76,6 +76,8 @@ export class Worker implements Runner {
   state: WorkerState = 'booting';
   /** Set once READY arrived: a worker that dies before that failed to boot. */
   wasReady = false;
+  /** Retired while still booting (a HUP right after another): its exit is no boot failure. */
+  retiredBooting = false;
   /** Requests started on this worker, for --max-requests. */
   served = 0;
   readonly pid: number;
@@ -191,6 +193,7 @@ export class Worker implements Runner {
   /** Stops taking requests; the pipe closes (and the worker exits) once in-flight ones end. */
   retire(): void {
     if (this.state === 'dead' || this.state === 'retiring') return;
+    this.retiredBooting = this.state === 'booting';
     this.state = 'retiring';
     if (this.channel.inflight === 0) this.channel.close();
   }
