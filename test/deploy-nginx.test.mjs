@@ -149,8 +149,8 @@ test('Django admin behind nginx on a unix socket: the same results under gunicor
     const socket = path.join(dir, `${name}.sock`);
     const nginx = await startNginx(t, path.join(dir, name === 'gunicorn' ? 'g' : 'n'), socket);
     const server = name === 'gunicorn'
-      ? await startListening(GUNICORN, serverArgs(socket), { env, tag: name })
-      : await startListening(process.execPath, [CLI, ...serverArgs(socket), '--python', PY], { env, tag: name });
+      ? await startListening(GUNICORN, serverArgs(socket), { env })
+      : await startListening(process.execPath, [CLI, ...serverArgs(socket), '--python', PY], { env });
     t.after(() => server.kill());
     results[name] = await walkAdmin(nginx.base);
     assert.deepEqual(results[name], EXPECTED, `${name} behind nginx; nginx's error log:\n${nginx.errorLog()}`);
@@ -165,7 +165,7 @@ test("a socket nginx's user may not connect to gives 502: the recipe depends on 
   chmodSync(dir, 0o755);
   const socket = path.join(dir, 'app.sock');
   const nginx = await startNginx(t, path.join(dir, 'n'), socket);
-  const server = await startListening(process.execPath, [CLI, 'hello_app:app', '--chdir', APPS, '--bind', `unix:${socket}`, '--umask', '0o022', '--python', PY], { tag: 'nodicorn' });
+  const server = await startListening(process.execPath, [CLI, 'hello_app:app', '--chdir', APPS, '--bind', `unix:${socket}`, '--umask', '0o022', '--python', PY]);
   t.after(() => server.kill());
   const res = await fetch(`${nginx.base}/`);
   assert.equal(res.status, 502);

@@ -1,7 +1,6 @@
 // The real CLI as a child process: started on port 0 and waited for (startServer, serverFor), or run
 // to completion for its exit code and output (runCli). Every child still running when the test
-// process exits is killed. startListening starts any server command (nodicorn or gunicorn, on a
-// unix socket too) and waits for its "Listening at:" line.
+// process exits is killed.
 import { spawn } from 'node:child_process';
 import { CLI, PYTHON, ROOT } from './paths.mjs';
 import { LineCollector } from './lines.mjs';
@@ -24,10 +23,11 @@ export function cliArgs(args, { python = true } = {}) {
 
 /**
  * Starts `node bin/nodicorn ...args --bind 127.0.0.1:0` and waits for the Listening line.
- * With `command`, runs `command ...args` as given instead (a Python script that starts nodicorn).
+ * With `command`, runs `command ...args` as given instead (a Python script that starts nodicorn),
+ * and `listening` says which line to wait for (its first group, if any, is the port).
  * Returns { port, pid, proc, stderrLines, stdoutLines, waitStderr, waitStdout, exited, stop, kill }.
  */
-export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000, bind = true, waitWorkers = 0, python = true, command = null, echo = !!process.env.NODICORN_TEST_ECHO } = {}) {
+export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000, bind = true, waitWorkers = 0, python = true, command = null, listening = LISTENING, echo = !!process.env.NODICORN_TEST_ECHO } = {}) {
   const argv = command ? args : cliArgs(bind ? [...args, '--bind', '127.0.0.1:0'] : args, { python });
   const proc = spawn(command ?? process.execPath, argv, {
     cwd,
@@ -89,8 +89,8 @@ export async function startServer(args, { cwd = ROOT, env = {}, timeout = 30_000
     throw new Error(`server exited (${JSON.stringify(info)}) before listening:\n${stderr.tail()}`);
   });
   try {
-    const m = await Promise.race([stderr.waitFor(LISTENING, timeout, 0, 'stderr'), early]);
-    server.port = Number(m[1]);
+    const m = await Promise.race([stderr.waitFor(listening, timeout, 0, 'stderr'), early]);
+    if (m[1] !== undefined) server.port = Number(m[1]);
     if (waitWorkers > 0) {
       const deadline = Date.now() + timeout;
       while (server.stderrLines.filter((l) => /Booting worker with pid:? \d+/.test(l)).length < waitWorkers) {
@@ -141,56 +141,9 @@ export function runCli(args, { cwd = ROOT, env = {}, timeout = 30_000, python = 
 }
 
 /**
- * Spawns `command args` and waits for its "Listening at:" line (nodicorn's and gunicorn's).
- * Returns { proc, pid, stderrLines, stdoutLines, waitStderr, stop, kill }.
+ * Starts `command args` (nodicorn or gunicorn, on any socket, a unix one too) and waits for its
+ * "Listening at:" line. Returns what startServer does, `port` aside.
  */
-export async function startListening(command, args, { env = {}, cwd, timeout = 60_000, tag = command } = {}) {
-  const proc = spawn(command, args, {
-    cwd,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(proc);
-  const echo = process.env.NODICORN_TEST_ECHO ? (l) => process.stderr.write(`[${tag}] ${l}\n`) : null;
-  const stderr = new LineCollector(proc.stderr, echo);
-  const stdout = new LineCollector(proc.stdout, echo);
-  let exitInfo = null;
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    live.delete(proc);
-    resolve((exitInfo = { code, signal }));
-  }));
-  const server = {
-    proc,
-    pid: proc.pid,
-    exited,
-    stderrLines: stderr.lines,
-    stdoutLines: stdout.lines,
-    waitStderr: (re, ms = 10_000) => stderr.waitFor(re, ms, 0, 'stderr'),
-    waitStdout: (re, ms = 10_000) => stdout.waitFor(re, ms, 0, 'stdout'),
-    async stop(signal = 'SIGTERM', ms = 30_000) {
-      if (exitInfo) return exitInfo;
-      proc.kill(signal);
-      const result = await Promise.race([exited, sleep(ms).then(() => null)]);
-      if (result) return result;
-      proc.kill('SIGKILL');
-      await exited;
-      throw new Error(`${tag} did not exit within ${ms} ms after ${signal}:\n${stderr.tail()}`);
-    },
-    async kill() {
-      if (!exitInfo) proc.kill('SIGKILL');
-      return exited;
-    },
-  };
-  const early = exited.then((info) => {
-    throw new Error(`${tag} exited (${JSON.stringify(info)}) before listening:\n${stderr.tail()}`);
-  });
-  try {
-    await Promise.race([stderr.waitFor(/Listening at: /, timeout, 0, 'stderr'), early]);
-  } catch (err) {
-    early.catch(() => {});
-    await server.kill();
-    throw err;
-  }
-  early.catch(() => {});
-  return server;
+export function startListening(command, args, { env = {}, cwd, timeout = 60_000 } = {}) {
+  return startServer(args, { command, env, cwd, timeout, listening: /Listening at: / });
 }
