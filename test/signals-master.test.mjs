@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { APPS, ConnectionClosedError, RawClient, bootedPids, buildRequest, cliArgs, isAlive, request, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS, ConnectionClosedError, RawClient, bootedPids, buildRequest, childPids, cliArgs, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
 
 const INSPECTOR_PORT = 9229;
 
@@ -256,4 +256,37 @@ test('TERM while a keep-alive client keeps sending: its next answer closes the c
   assert.deepEqual(exit, { code: 0, signal: null });
   assert.ok(answered >= 2);
   assert.doesNotMatch(server.stderrText(), /still busy after the graceful timeout/);
+});
+
+test('WINCH on a daemonized master (-D): the workers stop, requests wait, and TTIN brings a worker back to answer them', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'd.pid');
+  const log = path.join(dir, 'error.log');
+  const cli = await runCli(['slow_app:app', '--chdir', APPS, '-w', '2', '-D', '-p', pidfile, '--error-logfile', log, '-b', '127.0.0.1:0']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const pid = Number(readFileSync(pidfile, 'utf8'));
+  t.after(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } });
+  const port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(read(log))?.[1]);
+  assert.equal((await request(port, { path: '/?s=0' })).status, 200);
+  assert.ok(await waitUntil(() => childPids(pid).length === 2, 10_000));
+  const workers = childPids(pid);
+
+  process.kill(pid, 'SIGWINCH');
+  assert.ok(await waitUntil(() => read(log).includes('graceful stop of workers'), 5_000), read(log));
+  assert.ok(await waitUntil(() => workers.every((w) => !isAlive(w)), 10_000), 'the workers exited');
+  await sleep(500);
+  assert.deepEqual(childPids(pid), [], 'no worker comes back by itself');
+
+  const waiting = request(port, { path: '/?s=0' }, { timeout: 20_000 });
+  let settled = false;
+  void waiting.then(() => { settled = true; }, () => { settled = true; });
+  await sleep(1_000);
+  assert.equal(settled, false, 'the request waits for a worker');
+  process.kill(pid, 'SIGTTIN');
+  const res = await waiting;
+  assert.equal(res.status, 200);
+  assert.equal(childPids(pid).length, 1, 'TTIN after WINCH: one worker');
+
+  process.kill(pid, 'SIGTERM');
+  assert.ok(await waitUntil(() => !isAlive(pid), 20_000));
 });
