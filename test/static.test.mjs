@@ -15,8 +15,8 @@ import { APPS } from './lib/paths.mjs';
 import { runCli, serverFor } from './lib/server.mjs';
 import { RawClient } from './lib/raw-client.mjs';
 import { buildRequest, request } from './lib/http.mjs';
-import { rssKb } from './lib/process.mjs';
-import { sleep } from './lib/wait.mjs';
+import { fdsInDir, rssKb } from './lib/process.mjs';
+import { sleep, waitUntil } from './lib/wait.mjs';
 import { h2connect, h2request, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
 const root = mkdtempSync(path.join(tmpdir(), 'nodicorn-static-'));
@@ -204,6 +204,19 @@ test('--static-map over HTTP/1.1', async (t) => {
     await server.waitStdout(/"GET \/static\/missing.txt HTTP\/1.1" 200 /);
   });
 
+  await t.test('pipelined: static answers and the app\u2019s stay in request order on one connection', async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      await client.write(Buffer.concat(['/first', '/static/hello.txt', '/static/missing', '/static/hello.txt'].map((p) => buildRequest({ path: p }))));
+      assert.equal(appSaw(await client.readResponse()), '/first');
+      assert.equal((await client.readResponse()).text(), TEXT);
+      assert.equal(appSaw(await client.readResponse()), '/static/missing');
+      assert.equal((await client.readResponse()).text(), TEXT);
+    } finally {
+      client.close();
+    }
+  });
+
   await t.test('a 20 MB file arrives whole, and Node holds little of it for a client that stalls', async () => {
     const before = rssKb(server.pid);
     const socket = net.connect(server.port, '127.0.0.1');
@@ -240,6 +253,17 @@ test('--static-map over HTTP/1.1', async (t) => {
     assert.equal(createHash('sha256').update(body).digest('hex'), bigSha);
     t.diagnostic(`Node RSS ${before} kB before, ${stalled} kB while the client stalled`);
     if (before !== null && stalled !== null) assert.ok(stalled - before < BIG_SIZE / 1024 / 2, `Node grew by ${stalled - before} kB for a ${BIG_SIZE / 1024} kB file its client did not read`);
+  });
+
+  await t.test('clients that leave at once leave no file open in Node', async () => {
+    for (let i = 0; i < 50; i++) {
+      const socket = net.connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(buildRequest({ path: '/static/big.bin' }));
+      socket.destroy();
+    }
+    await waitUntil(() => fdsInDir(server.pid, pub)?.length === 0, 10_000);
+    assert.deepEqual(fdsInDir(server.pid, pub), []);
   });
 });
 

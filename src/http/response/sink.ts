@@ -186,7 +186,8 @@ export class HttpResponseSink implements ResponseSink {
   }
 
   file(range: FileRange): void {
-    if (this.finished || this.isHead) return;
+    // A client already gone: opening the file would wait for a drain that never comes.
+    if (this.finished || this.isHead || this.wire.gone) return;
     let length = range.length;
     if (this.declared >= 0) {
       const room = this.declared - this.written;
