@@ -19,6 +19,7 @@ import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
 import { startReloader } from './workers/reload-setup';
 import { Frontend } from './http/frontend';
+import { budgetLimits, SpoolBudget } from './http/response/budget';
 import type { FrontServer } from './http/engine';
 import { tlsSetup } from './http/tls';
 import { parseBind, formatAddress, type BindAddress } from './config/address';
@@ -52,6 +53,8 @@ export interface ServerHandle {
   /** Where the server listens, after port 0 was resolved: "http://127.0.0.1:8051". */
   readonly urls: string[];
   readonly workerPids: number[];
+  /** What slow clients' responses hold across all connections, and how many were closed for it. */
+  readonly spoolBudget: SpoolBudget;
   /** Graceful stop: stop accepting, let in-flight requests finish within --graceful-timeout. */
   close(): Promise<void>;
 }
@@ -91,6 +94,10 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const dispatcher = new Dispatcher(config.backlog);
   const hookParts: HookParts = { worker: hookArgs ?? null, abortGraceMs: hooks?.has('worker_abort') ? ABORT_GRACE_MS : 0, lifecycle: hooks?.lifecycle() };
   const arbiter = new Arbiter(arbiterOptions(config, python.path, cwd, hookParts), dispatcher, log);
+  const spoolPath = spoolDir(config.spoolDir);
+  const budget = budgetLimits(config.spoolMemoryLimit, config.spoolDiskLimit, spoolPath);
+  const spoolBudget = new SpoolBudget(budget.memory, budget.disk, log);
+  log.debug(`slow clients' responses may hold ${budget.memory} bytes of memory and ${budget.disk} of disk in all`);
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
   const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders, forwarderHeaders: config.forwarderHeaders });
   const frontend = new Frontend(
@@ -106,7 +113,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       bodyMinRate: config.bodyMinRate,
       sendTimeoutMs: config.sendTimeout * 1000,
       streamPaths: config.streamRequestPaths,
-      spool: { memory: config.bodyBufferSize, dir: spoolDir(config.spoolDir), maxFile: config.maxTempFileSize },
+      spool: { memory: config.bodyBufferSize, dir: spoolPath, maxFile: config.maxTempFileSize, budget: spoolBudget },
       maxConnections: config.workerConnections,
       statics: config.staticMap.length === 0 ? null : new StaticFiles({ mappings: config.staticMap.map((raw) => parseStaticMapping(raw) as StaticMapping), maxAge: config.staticMaxAge, cwd: process.cwd() }, log),
     },
@@ -226,6 +233,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     get workerPids() {
       return arbiter.pids;
     },
+    spoolBudget,
     close,
   };
 }

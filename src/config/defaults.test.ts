@@ -46,6 +46,8 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     bodyBufferSize: 262144,
     maxTempFileSize: 1073741824,
     spoolDir: null,
+    spoolMemoryLimit: null,
+    spoolDiskLimit: null,
     streamRequestPaths: [],
     rawEnv: [],
     accessLogfile: null,

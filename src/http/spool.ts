@@ -23,9 +23,24 @@ import { randomBytes } from 'node:crypto';
  */
 const WRITE_HIGH_WATER = 256 * 1024;
 
+/**
+ * Totals across spools (the response budget, response/budget.ts): each spool adds what it holds
+ * and takes it back as it is read or destroyed, a couple of integer adds where bytes move.
+ */
+export interface SpoolAccount {
+  /** Bytes held in memory by every accounted spool. */
+  memory: number;
+  /** Bytes of disk their temp files take (each file's size: it is reused, never shrunk). */
+  disk: number;
+  /** Past this many memory bytes in all, an append goes to the temp file instead. */
+  readonly memoryLimit: number;
+}
+
 export interface SpoolOptions {
   /** Bytes kept in memory before spilling to a file. */
   memory: number;
+  /** Shared totals to keep up to date; none for a spool no budget covers. */
+  account?: SpoolAccount;
   /** Where the temp file goes; null keeps everything in memory (the caller bounds it). */
   dir: string | null;
   /** Called once, when the first byte goes to a file. */
@@ -66,6 +81,8 @@ export class Spool {
   private readPos = 0;
   private committed = 0;
   private end = 0;
+  /** The temp file's size: the furthest `end` has reached (what the disk holds for it). */
+  private fileSize = 0;
   private queue: Buffer[] = [];
   private queueStored: Array<() => void> = [];
   private queuedBytes = 0;
@@ -90,6 +107,23 @@ export class Spool {
     return this.memBytes;
   }
 
+  /** Bytes of disk the temp file takes. */
+  get diskBytes(): number {
+    return this.fileSize;
+  }
+
+  /** Whether an append of `size` bytes now would go to the temp file rather than memory. */
+  wouldSpill(size: number): boolean {
+    return !this.fitsInMemory(size);
+  }
+
+  private fitsInMemory(size: number): boolean {
+    if (this.end !== this.readPos) return false;
+    if (this.options.dir === null) return true;
+    const account = this.options.account;
+    return this.memBytes + size <= this.options.memory && (account === undefined || account.memory + size <= account.memoryLimit);
+  }
+
   /** True while the bytes given to append() have not all reached memory or the disk. */
   get writesPending(): boolean {
     return this.end > this.committed;
@@ -104,9 +138,11 @@ export class Spool {
     const size = chunk.length;
     this.total += size;
     this.unread += size;
-    if (this.end === this.readPos && (this.options.dir === null || this.memBytes + size <= this.options.memory)) {
+    const account = this.options.account;
+    if (this.fitsInMemory(size)) {
       this.mem.push(chunk);
       this.memBytes += size;
+      if (account) account.memory += size;
       stored?.();
       this.wake();
       return true;
@@ -116,6 +152,10 @@ export class Spool {
       this.options.onSpill?.();
     }
     this.end += size;
+    if (this.end > this.fileSize) {
+      if (account) account.disk += this.end - this.fileSize;
+      this.fileSize = this.end;
+    }
     this.queue.push(chunk);
     this.queuedBytes += size;
     this.queueStored.push(stored ?? noop);
@@ -145,6 +185,7 @@ export class Spool {
       }
     }
     this.memBytes -= chunk.length;
+    if (this.options.account) this.options.account.memory -= chunk.length;
     this.unread -= chunk.length;
     return chunk;
   }
@@ -234,6 +275,13 @@ export class Spool {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    const account = this.options.account;
+    if (account) {
+      // The file's blocks go once its descriptor closes, at most one I/O later.
+      account.memory -= this.memBytes;
+      account.disk -= this.fileSize;
+    }
+    this.fileSize = 0;
     this.mem.length = 0;
     this.memBytes = 0;
     this.queue = [];

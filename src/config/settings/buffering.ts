@@ -30,6 +30,38 @@ export const BUFFERING = {
       'proxy_max_temp_file_size); past it the app waits for the client. 0 keeps responses in memory ' +
       'only (--body-buffer-size, then the app waits). Request bodies are bounded by --limit-request-body.',
   }),
+  spoolMemoryLimit: one<number | null>({
+    section: 'Server Mechanics',
+    gunicorn: 'nodicorn',
+    flags: ['--spool-memory-limit'],
+    metavar: 'BYTES',
+    file: 'spool_memory_limit',
+    nullable: true,
+    parser: P.positiveInt,
+    default: null,
+    defaultDoc: 'a quarter of the machine\u2019s memory, at most 256 MiB',
+    doc:
+      'The most bytes of responses that clients have not read yet held in memory across all connections. ' +
+      'Past it a response goes on to its temp file (--spool-disk-limit); with --max-temp-file-size 0, ' +
+      'the connections whose clients have gone longest without reading are closed first, each logged ' +
+      'with a warning. Request bodies are not counted (--limit-request-body and --body-timeout bound them).',
+  }),
+  spoolDiskLimit: one<number | null>({
+    section: 'Server Mechanics',
+    gunicorn: 'nodicorn',
+    flags: ['--spool-disk-limit'],
+    metavar: 'BYTES',
+    file: 'spool_disk_limit',
+    nullable: true,
+    parser: P.positiveInt,
+    default: null,
+    defaultDoc: 'a quarter of the free space in --spool-dir at start, at most 16 GiB',
+    doc:
+      'The most bytes of temp files that responses clients have not read yet take across all ' +
+      'connections, so slow or stalled clients cannot fill the disk. Past it, the connections whose ' +
+      'clients have gone longest without reading are closed first (their responses aborted, the app ' +
+      'told to stop), each logged with a warning. Request bodies are not counted.',
+  }),
   spoolDir: one<string | null>({
     section: 'Server Mechanics',
     gunicorn: 'nodicorn',

@@ -10,6 +10,7 @@ import { WHOLE_FILE } from '../../protocol/frames';
 import type { HttpError } from '../../errors';
 import type { Logger } from '../../log/logger';
 import { Spool } from '../spool';
+import type { BudgetHolder, SpoolBudget } from './budget';
 import type { SendWatch } from './send-watch';
 import { respondWithError } from './error-response';
 import type { Wire } from './wire';
@@ -29,6 +30,8 @@ export interface SpoolSettings {
   dir: string;
   /** The most bytes the temp file may hold; past it the worker waits for the client. 0: no file. */
   maxFile: number;
+  /** What all responses together may hold (--spool-memory-limit, --spool-disk-limit); none: unbounded. */
+  budget?: SpoolBudget;
 }
 
 /** Reads of a response's temp file. */
@@ -47,7 +50,7 @@ const ONE_WRITE = 2048;
  * node:http buffered them, or the spool did), never when the client reads them: a client that
  * reads slowly, or not at all, costs a spool, never a Python thread.
  */
-export class HttpResponseSink implements ResponseSink {
+export class HttpResponseSink implements ResponseSink, BudgetHolder {
   /** Body bytes the app declared with Content-Length, or -1. */
   private declared = -1;
   /** Body bytes accepted so far (sent or queued), for the Content-Length checks. */
@@ -68,6 +71,8 @@ export class HttpResponseSink implements ResponseSink {
   private held: Array<() => void> = [];
   /** The last body piece, kept back for end() to send with the head (see ONE_WRITE). */
   private tail: Buffer | null = null;
+  /** When the client last took bytes, or fell behind (see BudgetHolder). */
+  lastRead = 0;
   /** Set by the response writer: what the access log reports. */
   status = 0;
   bytes = 0;
@@ -88,6 +93,20 @@ export class HttpResponseSink implements ResponseSink {
 
   get headersSent(): boolean {
     return this.wire.headersSent;
+  }
+
+  get memoryHeld(): number {
+    return this.spool?.memoryBytes ?? 0;
+  }
+
+  get diskHeld(): number {
+    return this.spool?.diskBytes ?? 0;
+  }
+
+  /** The budget needs the room: the client is cut off and the response aborted, as if it left. */
+  evict(): void {
+    this.wire.destroy();
+    this.onClose();
   }
 
   sendContinue(): void {
@@ -170,11 +189,13 @@ export class HttpResponseSink implements ResponseSink {
 
   /** The client is behind: the piece waits in the spool; `accepted` once the spool may hold it. */
   private spoolBehind(backlog: Op[], piece: Buffer, accepted: () => void): void {
-    const spool = (this.spool ??= new Spool({
-      memory: this.settings.memory,
-      dir: this.settings.maxFile > 0 ? this.settings.dir : null,
-      onError: this.spoolFailed,
-    }));
+    const budget = this.settings.budget;
+    const spool = (this.spool ??= this.openSpool());
+    if (budget !== undefined && !budget.admit(this, piece.length, spool.wouldSpill(piece.length))) {
+      // This response was the one closed: its piece has nowhere to go, and the worker goes on.
+      accepted();
+      return;
+    }
     const last = backlog[backlog.length - 1];
     if (last?.kind === 'bytes') last.n += piece.length;
     else backlog.push({ kind: 'bytes', n: piece.length });
@@ -183,6 +204,17 @@ export class HttpResponseSink implements ResponseSink {
       else this.held.push(accepted);
     });
     this.pump();
+  }
+
+  private openSpool(): Spool {
+    const budget = this.settings.budget;
+    budget?.join(this);
+    return new Spool({
+      memory: this.settings.memory,
+      dir: this.settings.maxFile > 0 ? this.settings.dir : null,
+      account: budget,
+      onError: this.spoolFailed,
+    });
   }
 
   file(range: FileRange): void {
@@ -240,6 +272,7 @@ export class HttpResponseSink implements ResponseSink {
   /** The socket is full: what comes next waits in the backlog until it drains. */
   private fallBehind(): void {
     this.log.debug('a client reads slower than its answer comes: the rest waits in Node (memory, then a temp file)');
+    this.lastRead = performance.now();
     this.openBacklog();
     this.hookDrain();
   }
@@ -258,6 +291,7 @@ export class HttpResponseSink implements ResponseSink {
 
   private readonly onDrain = (): void => {
     this.drainHooked = false;
+    this.lastRead = performance.now();
     this.pump();
   };
 
@@ -396,6 +430,9 @@ export class HttpResponseSink implements ResponseSink {
 
   private settle(): void {
     this.finished = true;
-    this.spool?.destroy();
+    if (this.spool) {
+      this.settings.budget?.leave(this);
+      this.spool.destroy();
+    }
   }
 }
