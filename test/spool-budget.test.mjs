@@ -144,3 +144,39 @@ test('non-reading clients past --spool-disk-limit: the temp files stay under it,
   assert.ok(left, 'no temp file outlives its connection');
   assert.equal((await request(server.port, { path: '/' })).text(), 'hello', 'the server keeps serving');
 });
+
+test('--max-temp-file-size 0: non-reading clients past --spool-memory-limit are closed the same way', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-budget-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const memoryLimit = 6 * MiB;
+  const server = await serverFor(t, [
+    'mixed_app:app', '--chdir', APPS, '-w', '1', '--threads', '8', '--spool-dir', dir, '--max-temp-file-size', '0',
+    '--body-buffer-size', String(2 * MiB), '--spool-memory-limit', String(memoryLimit), '--send-timeout', '600',
+  ]);
+  const clients = [];
+  t.after(() => {
+    for (const c of clients) c.socket.destroy();
+  });
+  for (let i = 0; i < 6; i++) {
+    clients.push(await nonReader(server.port, RESPONSE_MB));
+    await sleep(400);
+  }
+  const reader = await request(server.port, { path: `/download?mb=${RESPONSE_MB}` }, { timeout: 60_000 });
+  assert.equal(createHash('sha256').update(reader.body).digest('hex'), downloadSha(RESPONSE_MB), 'a reading client gets its whole answer');
+  assert.equal(spooledBytes(server.pid, dir), 0, 'nothing went to a temp file');
+
+  const warnings = server.stderrLines.filter((l) => l.includes('--spool-memory-limit'));
+  t.diagnostic(warnings[warnings.length - 1] ?? 'no warning');
+  assert.ok(warnings.length >= 1, 'each closed connection is logged');
+  for (const line of warnings) {
+    const held = Number(/held now: (\d+) bytes in memory/.exec(line)?.[1]);
+    assert.ok(held <= memoryLimit, `after a close, responses held ${held} bytes of memory`);
+  }
+  const results = [];
+  for (const c of clients) results.push(await c.drain(30_000));
+  const whole = results.map((r) => r.body === RESPONSE_MB * MiB && r.sha === downloadSha(RESPONSE_MB));
+  t.diagnostic(`whole answers by opening order: ${whole.map((w) => (w ? 'W' : 'x')).join('')}`);
+  assert.equal(whole[0], false, 'the oldest non-reader is closed');
+  assert.equal(whole[whole.length - 1], true, 'the newest non-reader gets all of its answer');
+  assert.equal((await request(server.port, { path: '/' })).text(), 'hello', 'the server keeps serving');
+});
