@@ -41,6 +41,24 @@ test('--header-timeout: a head that does not arrive in time gets 408 and the con
     await server.waitStderr(/DEBUG.*ERR_HTTP_REQUEST_TIMEOUT/, 2_000);
   });
 
+  await t.test('a later head on a kept-alive connection, trickled: timed from its first byte', async (t) => {
+    const c = await connect(t, server.port);
+    await c.write(buildRequest({ path: '/first' }));
+    assert.equal((await c.readResponse({ timeout: 5_000 })).status, 200);
+    const head = buildRequest({ path: '/second', headers: [['X-Slow', 'a'.repeat(100)]] });
+    let res = null;
+    const reading = c.readResponse({ timeout: 8_000 }).then((r) => (res = r));
+    const started = performance.now();
+    for (let i = 0; i < head.length - 1 && res === null; i++) {
+      await c.write(head.subarray(i, i + 1)).catch(() => {});
+      await sleep(100);
+    }
+    await reading;
+    assert.equal(res.status, 408);
+    assert.ok(performance.now() - started >= 900, 'not before --header-timeout');
+    assert.equal(await c.waitClosed(2_000), true);
+  });
+
   await t.test('a prompt request on a fresh connection is served', async () => {
     assert.equal((await request(server.port, { path: '/' })).status, 200);
   });

@@ -24,6 +24,8 @@ import type { Server, Socket } from 'node:net';
 
 /** The parser's callback slots: indices into the parser object (the binding's kOn* constants). */
 export interface ParserSlots {
+  /** Called as each message's first byte is parsed: where its head timeout starts. */
+  kOnMessageBegin: number;
   kOnHeaders: number;
   kOnHeadersComplete: number;
   kOnBody: number;
@@ -47,10 +49,6 @@ export interface LlhttpParser {
   /** The peer's end of input: an error if a message was cut short. */
   finish(): number | ParseError | undefined;
   getCurrentBuffer(): Buffer;
-  /** Whether the current message's head is complete (true between messages). */
-  headersCompleted(): boolean;
-  /** Milliseconds since the current message began (meaningless before the first one). */
-  duration(): number;
   close(): void;
   [slot: number]: unknown;
 }
@@ -62,8 +60,13 @@ export interface Llhttp extends ParserSlots {
   methods: readonly string[];
 }
 
-/** The Node majors whose binding was read and tested (node:http's own calls are the model). */
-const CHECKED_MAJORS = [20];
+/**
+ * The Node majors whose binding was read and tested (node:http's own calls are the model): the
+ * lean engine's parity unit test and the black-box suite pass on each (test/node-versions.sh).
+ * Their bindings agree on every member used here; a parser's own head clock (`duration()`,
+ * `headersCompleted()`) is Node 20's only, so the head timeout is kept from kOnMessageBegin.
+ */
+const CHECKED_MAJORS = [20, 22, 24, 26];
 
 /** RTSP's methods, which llhttp also parses (with an RTSP/1.0 version); node:http names them too. */
 const RTSP_METHODS = ['DESCRIBE', 'ANNOUNCE', 'SETUP', 'PLAY', 'PAUSE', 'TEARDOWN', 'GET_PARAMETER', 'SET_PARAMETER', 'REDIRECT', 'RECORD', 'FLUSH'];
@@ -110,10 +113,10 @@ function load(): Llhttp | null {
     const common = createRequire(__filename)('_http_common') as { HTTPParser?: ParserClass; methods?: string[] };
     const Parser = common.HTTPParser;
     if (typeof Parser !== 'function' || !Array.isArray(common.methods)) return null;
-    const slots = ['kOnHeaders', 'kOnHeadersComplete', 'kOnBody', 'kOnMessageComplete', 'kOnExecute'] as const;
+    const slots = ['kOnMessageBegin', 'kOnHeaders', 'kOnHeadersComplete', 'kOnBody', 'kOnMessageComplete', 'kOnExecute'] as const;
     if (slots.some((k) => typeof Parser[k] !== 'number') || typeof Parser.REQUEST !== 'number') return null;
     const proto = Parser.prototype as unknown as Record<string, unknown>;
-    const calls = ['initialize', 'consume', 'unconsume', 'execute', 'finish', 'getCurrentBuffer', 'headersCompleted', 'duration', 'close'];
+    const calls = ['initialize', 'consume', 'unconsume', 'execute', 'finish', 'getCurrentBuffer', 'close'];
     if (calls.some((m) => typeof proto[m] !== 'function')) return null;
     const methods = methodTable(Parser, [...common.methods, ...RTSP_METHODS]);
     if (methods[1] !== 'GET' || methods[3] !== 'POST') return null;
@@ -121,6 +124,7 @@ function load(): Llhttp | null {
       create: () => new Parser(),
       REQUEST: Parser.REQUEST,
       methods,
+      kOnMessageBegin: Parser.kOnMessageBegin as number,
       kOnHeaders: Parser.kOnHeaders as number,
       kOnHeadersComplete: Parser.kOnHeadersComplete as number,
       kOnBody: Parser.kOnBody as number,

@@ -49,7 +49,7 @@ export const DISPATCH = {
       'What serves HTTP/1.1, plain or over TLS. lean feeds Node\u2019s own llhttp parser (the one node:http uses) ' +
       'straight from the socket, with light request and response objects: the same bytes on the wire as node:http, ' +
       'for about a tenth less CPU per small request. node serves through node:http (node:https) itself. lean needs a ' +
-      'Node version whose parser binding it was checked on (20); on others node:http serves. A TLS listener that offers ' +
+      'Node major whose parser binding it was checked on (20, 22, 24 and 26); on others node:http serves. A TLS listener that offers ' +
       'HTTP/2 (--http-protocols with h2) is node:http2\u2019s, HTTP/1.1 on it included.',
   }),
 } as const;

@@ -45,6 +45,8 @@ export class LeanConnection implements RequestOwner, ResponseOwner {
   /** Requests whose head was complete. */
   private requests = 0;
   private readonly openedAt = performance.now();
+  /** performance.now() when the current request's head began; 0 when no head is being parsed. */
+  private headSince = 0;
   /** Reading was stopped: the request body's reader is full, or answers pile up. */
   private bodyPaused = false;
   private floodPaused = false;
@@ -71,6 +73,7 @@ export class LeanConnection implements RequestOwner, ResponseOwner {
     const parser = llhttp.create();
     this.parser = parser;
     parser.initialize(llhttp.REQUEST, {}, server.maxHeaderSize, 0);
+    parser[llhttp.kOnMessageBegin] = this.onMessageBegin;
     parser[llhttp.kOnHeaders] = this.onHeaders;
     parser[llhttp.kOnHeadersComplete] = this.onHeadersComplete;
     parser[llhttp.kOnBody] = this.onBody;
@@ -101,6 +104,10 @@ export class LeanConnection implements RequestOwner, ResponseOwner {
 
   // ---------------------------------------------------------------- parser callbacks
 
+  private readonly onMessageBegin = (): void => {
+    this.headSince = performance.now();
+  };
+
   private readonly onHeaders = (fields: string[], url: string): void => {
     // Before the head's end: part of the head. After it (chunked bodies): the trailer section.
     for (const f of fields) this.partialHeaders.push(f);
@@ -127,6 +134,7 @@ export class LeanConnection implements RequestOwner, ResponseOwner {
       this.partialUrl = '';
     }
     this.requests++;
+    this.headSince = 0;
     const name = this.server.llhttp.methods[method];
     if (name === undefined) {
       // A method llhttp knows and this table does not (a newer llhttp): refused, never guessed.
@@ -307,8 +315,8 @@ export class LeanConnection implements RequestOwner, ResponseOwner {
     if (timeoutMs <= 0) return;
     let age: number;
     if (this.requests === 0) age = now - this.openedAt;
-    else if (parser.headersCompleted() || this.incoming !== null || this.responses.length > 0) return;
-    else age = parser.duration();
+    else if (this.headSince === 0 || this.incoming !== null || this.responses.length > 0) return;
+    else age = now - this.headSince;
     if (age < timeoutMs) return;
     const err = Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
     this.clientError(err);
