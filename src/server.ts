@@ -36,6 +36,7 @@ import { ABORT_GRACE_MS, ServerHooks } from './hooks/server-hooks';
 import { gunicornCfg } from './hooks/cfg';
 import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
 import { StaticFiles } from './http/static/serve';
+import { StopDelay } from './ops/stop-delay';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -137,16 +138,21 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const urls: string[] = [];
   let closing: Promise<void> | undefined;
 
-  /** Graceful within `graceMs` (TERM, INT, the API), quick with 0 (QUIT). */
-  const shutdown = (graceMs: number, how: string): Promise<void> =>
+  const stopDelay = new StopDelay();
+  /** Graceful within `graceMs` (TERM, INT, the API), after `delayMs` of --shutdown-delay; quick with 0 (QUIT). */
+  const shutdown = (graceMs: number, how: string, delayMs = 0): Promise<void> =>
     (closing ??= (async () => {
       log.info(`Handling signal: ${how}`);
+      // From now on responses close their connections, so keep-alive clients stop sending.
+      frontend.drain();
+      for (const s of servers) s.closeIdleConnections();
+      if (delayMs > 0) log.info(`Shutdown delay: accepting for ${delayMs / 1000} s more (--shutdown-delay)`);
+      await stopDelay.wait(delayMs);
       reloader?.close();
       const restorePaths = reexec.keepPaths(unixPaths);
       for (const s of intakes) s.close();
       for (const s of servers) s.close();
       restorePaths();
-      frontend.drain();
       for (const s of servers) s.closeIdleConnections();
       await arbiter.stop(graceMs);
       reexec.releasePaths(inheritedPaths);
@@ -160,7 +166,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       removeSignalHandlers();
     })());
 
-  const close = (): Promise<void> => shutdown(config.gracefulTimeout * 1000, 'shutting down gracefully');
+  const close = (): Promise<void> => shutdown(config.gracefulTimeout * 1000, 'shutting down gracefully', config.shutdownDelay * 1000);
   const reload = async (): Promise<void> => {
     if (hooks && !(await hooks.reloading())) return;
     arbiter.reload();
@@ -178,7 +184,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     const exitAfter = (stopping: Promise<void>): void => void stopping.then(() => process.exit(ExitCode.OK));
     removeSignalHandlers = installSignals({
       stop: () => exitAfter(close()),
-      quit: () => (closing ? arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
+      quit: () => (closing ? stopDelay.cutShort() || arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
       reload: () => void hup(),
       resize: (delta) => arbiter.resize(delta),
       reopenLogs: () => {

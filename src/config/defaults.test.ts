@@ -35,6 +35,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     prefetchTime: 5,
     timeout: 30,
     gracefulTimeout: 30,
+    shutdownDelay: 0,
     httpEngine: 'lean',
     keepAlive: 2,
     workerConnections: 1000,

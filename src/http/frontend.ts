@@ -15,6 +15,7 @@ import type { RequestLog } from '../log/access';
 import type { Logger } from '../log/logger';
 import { ConnectionCap } from './conn/connection-cap';
 import { Connections } from './conn/connections';
+import { Drain } from './conn/drain';
 import { sweepInterval } from './conn/sweep';
 import type { AnyRequest, AnyResponse, FrontServer } from './engine';
 import { createH2Server } from './h2';
@@ -49,20 +50,29 @@ export class Frontend {
     access: RequestLog | null,
   ) {
     this.connections = new Connections(log);
+    this.drainState = new Drain(this.connections);
     this.cap = new ConnectionCap(options.maxConnections, log);
     const sendWatch = new SendWatch(options.sendTimeoutMs, log);
-    this.handler = new RequestHandler(options, { connections: this.connections, cap: this.cap, sendWatch, dispatch, log, access });
+    this.handler = new RequestHandler(options, { connections: this.connections, drain: this.drainState, cap: this.cap, sendWatch, dispatch, log, access });
+  }
+
+  /**
+   * The server stops: from now on every response closes its connection (HTTP/2: GOAWAY), so
+   * keep-alive clients stop sending. The caller closes the idle connections.
+   */
+  drain(): void {
+    this.drainState.active = true;
+  }
+
+  get draining(): boolean {
+    return this.drainState.active;
   }
 
   private readonly connections: Connections;
+  private readonly drainState: Drain;
   private readonly cap: ConnectionCap;
   private readonly handler: RequestHandler;
   private leanWarned = false;
-
-  /** Graceful stop: no connection is kept alive past its next response (Connection: close). */
-  drain(): void {
-    this.handler.draining = true;
-  }
 
   createServer(listener: ListenerInfo): FrontServer {
     const tls = listener.scheme === 'https' ? this.options.tls : null;
@@ -95,7 +105,7 @@ export class Frontend {
     if (lean !== null) server = tls === null ? new LeanServer(lean) : new LeanTlsServer(lean, tls.options);
     else if (tls === null) server = createServer(http1);
     else if (!tls.h2) server = createHttpsServer({ ...tls.options, ...http1 });
-    else server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, ...h2Limits(this.options.limits) }, this.options.keepAliveMs);
+    else server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, ...h2Limits(this.options.limits) }, this.options.keepAliveMs, this.drainState);
     // Set as properties: node:http ignores maxHeadersCount as a constructor option, and an HTTP/2
     // server hands its HTTP/1.1 connections to node:http's code, which reads these from the server.
     Object.assign(server, http1);

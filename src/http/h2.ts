@@ -5,6 +5,7 @@
  * gracefully (GOAWAY) or at once on shutdown.
  */
 import { constants, createSecureServer, type Http2SecureServer, type SecureServerOptions, type ServerHttp2Session } from 'node:http2';
+import type { Drain } from './conn/drain';
 import type { FrontServer } from './engine';
 import { closeHttp1Connections } from './node-internals';
 
@@ -23,7 +24,8 @@ export const STREAM_ABORT_CODE = constants.NGHTTP2_INTERNAL_ERROR;
  */
 const MAX_CONCURRENT_STREAMS = 100;
 
-export function createH2Server(options: SecureServerOptions, keepAliveMs: number): Http2SecureServer & FrontServer {
+/** `drain`: once it is active, a session that opens a stream is sent GOAWAY, the stream finishing. */
+export function createH2Server(options: SecureServerOptions, keepAliveMs: number, drain: Drain): Http2SecureServer & FrontServer {
   const server = createSecureServer({ ...options, settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, ...options.settings } });
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
@@ -38,6 +40,7 @@ export function createH2Server(options: SecureServerOptions, keepAliveMs: number
     session.on('stream', (stream) => {
       open++;
       clearTimeout(timer);
+      if (drain.active) session.close();
       stream.once('close', () => {
         if (--open > 0 || session.closed || session.destroyed) return;
         // --keep-alive 0 closes after each response, as for HTTP/1: here, after the last open stream.

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger';
 import { RequestFlags } from '../protocol/frames';
 import type { ConnectionCap } from './conn/connection-cap';
 import type { Connections } from './conn/connections';
+import type { Drain } from './conn/drain';
 import { isH2Request, isH2Response, type AnyRequest, type AnyResponse } from './engine';
 import type { Client, ProxyTrust } from './proxy/forwarded';
 import { originOf } from './proxy/origin';
@@ -46,6 +47,8 @@ export interface HandlerOptions {
 /** What the front end keeps per connection and per process, shared with every request. */
 export interface HandlerParts {
   connections: Connections;
+  /** Set while the server stops: responses close their connections. */
+  drain: Drain;
   cap: ConnectionCap;
   sendWatch: SendWatch;
   dispatch: (exchange: Exchange) => void;
@@ -95,8 +98,6 @@ interface Admitted {
 
 export class RequestHandler {
   private readonly bodyOptions: BodyOptions;
-  /** A graceful stop began: each connection's next request is its last. */
-  draining = false;
 
   constructor(
     private readonly options: HandlerOptions,
@@ -109,7 +110,7 @@ export class RequestHandler {
   /** `expectContinue`: the request carries Expect: 100-continue (node:http's 'checkContinue'). */
   handle(req: AnyRequest, res: AnyResponse, listener: ListenerInfo, expectContinue: boolean): void {
     if (!this.admit(req, res)) return;
-    const sink = new HttpResponseSink(wireFor(res), req.method === 'HEAD', this.parts.log, this.options.spool, this.parts.sendWatch);
+    const sink = new HttpResponseSink(wireFor(res, this.parts.drain), req.method === 'HEAD', this.parts.log, this.options.spool, this.parts.sendWatch);
     const client = this.vet(req, sink, listener);
     if (client === null) return;
     // node:http reads a keepAliveTimeout of 0 as "never time out"; --keep-alive 0 means "close".
@@ -142,7 +143,7 @@ export class RequestHandler {
     // The last request this connection serves: nothing parsed after it may reach the app.
     // While the server stops, every request is: a busy keep-alive client would otherwise keep
     // the stop waiting for its next request, and the next, until the graceful timeout.
-    if (!res.shouldKeepAlive || endsConnection(req) || this.draining) {
+    if (!res.shouldKeepAlive || endsConnection(req) || this.parts.drain.active) {
       res.shouldKeepAlive = false;
       this.parts.connections.closeAfterResponse(req.socket);
     }

@@ -14,6 +14,7 @@ import { HOOKS } from './hooks';
 import { LOGGING } from './logging';
 import { MECHANICS } from './mechanics';
 import { NAMING } from './naming';
+import { OPERATIONS } from './operations';
 import { PARSING } from './parsing';
 import { PROXY } from './proxy';
 import { SECURITY } from './security';
@@ -33,6 +34,7 @@ export const SETTINGS = {
   ...DISPATCH,
   ...SECURITY,
   ...MECHANICS,
+  ...OPERATIONS,
   ...BUFFERING,
   ...STATIC,
   ...PROXY,

@@ -7,6 +7,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { isH2Response, type AnyResponse, type H1Response } from '../engine';
+import type { Drain } from '../conn/drain';
 import { STREAM_ABORT_CODE } from '../h2';
 import type { SendWatch } from './send-watch';
 
@@ -46,8 +47,9 @@ export interface Wire {
   abort(): void;
 }
 
-export function wireFor(res: AnyResponse): Wire {
-  return isH2Response(res) ? new H2Wire(res) : new H1Wire(res);
+/** `drain`: while the server stops, every HTTP/1.1 response closes its connection. */
+export function wireFor(res: AnyResponse, drain: Drain | null = null): Wire {
+  return isH2Response(res) ? new H2Wire(res) : new H1Wire(res, drain);
 }
 
 /** What both kinds of response take alike. */
@@ -102,7 +104,10 @@ class H1Wire extends OutputWire implements Wire {
   readonly holdsLastPiece = true;
   readonly corked = true;
 
-  constructor(private readonly res: H1Response) {
+  constructor(
+    private readonly res: H1Response,
+    private readonly drain: Drain | null,
+  ) {
     super(res);
   }
 
@@ -123,7 +128,7 @@ class H1Wire extends OutputWire implements Wire {
   }
 
   writeHead(status: number, reason: string, fields: string[], close: boolean): void {
-    if (close) this.res.shouldKeepAlive = false;
+    if (close || this.drain?.closes(this.res.socket)) this.res.shouldKeepAlive = false;
     this.res.writeHead(status, reason, fields);
   }
 

@@ -1,0 +1,26 @@
+/**
+ * The front end's side of a graceful stop. Once the server drains, every HTTP/1.1 response
+ * (those already in flight included, as long as their head has not gone out) says
+ * `Connection: close` and is its connection's last, and each HTTP/2 session is sent GOAWAY once
+ * its current stream is open: clients on keep-alive connections stop sending, so what is queued
+ * and in flight can finish within --graceful-timeout instead of being refilled forever.
+ */
+import type { Socket } from 'node:net';
+import type { Connections } from './connections';
+
+export class Drain {
+  /** Set once, when the server starts to stop (SIGTERM, SIGINT, the API's close()). */
+  active = false;
+
+  constructor(private readonly connections: Connections) {}
+
+  /**
+   * Whether the HTTP/1.1 response about to be written on `socket` must close its connection;
+   * when it must, nothing parsed after it on that connection reaches the app.
+   */
+  closes(socket: Socket | null): boolean {
+    if (!this.active) return false;
+    if (socket && !this.connections.closing(socket)) this.connections.closeAfterResponse(socket);
+    return true;
+  }
+}
