@@ -223,6 +223,19 @@ test('-n sets the titles: "nodicorn: master [NAME]", and NAME for the workers', 
   }
 });
 
+test('HUP renames the master when the config file\'s proc_name changed, as gunicorn\'s reload', { skip: !LINUX && 'reads /proc' }, async (t) => {
+  const dir = tempDir(t);
+  const conf = path.join(dir, 'gunicorn.conf.py');
+  writeFileSync(conf, 'proc_name = "before-hup"\n');
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-c', conf]);
+  assert.match(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8'), /^nodicorn: master \[before-hup\]/);
+  writeFileSync(conf, 'proc_name = "after-hup"\n');
+  process.kill(server.pid, 'SIGHUP');
+  const renamed = () => /^nodicorn: master \[after-hup\]/.test(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8'));
+  for (let i = 0; i < 300 && !renamed(); i++) await sleep(50);
+  assert.ok(renamed());
+});
+
 test('without -n the titles name the app, as gunicorn\'s', { skip: !LINUX && 'reads /proc' }, async (t) => {
   const server = await serverFor(t, ['hello_app:app', '--chdir', APPS]);
   assert.match(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8'), /^nodicorn: master \[hello_app:app\]/);

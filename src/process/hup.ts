@@ -12,6 +12,7 @@ import { choosePython } from '../config/python';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from '../workers/arbiter';
 import { arbiterOptions, WORKER_SETTINGS, type HookParts } from './pool-options';
+import { setMasterTitle } from './master';
 
 export interface HupOptions {
   /** The configuration as it reads now; throws when it does not. */
@@ -36,6 +37,8 @@ export function hupHandler(started: Config, options: HupOptions): () => Promise<
         const python = await choosePython(fresh, process.env, cwd);
         // A -w that was not changed leaves the size TTIN/TTOU set (gunicorn would go back to -w).
         arbiter.configure(arbiterOptions(fresh, python.path, cwd, hooks), fresh.workers !== current.workers);
+        // gunicorn's reload renames the master too when proc_name changed.
+        setMasterTitle(fresh);
         const waiting = changedOutsideWorkers(current, fresh);
         if (waiting.length > 0) log.warning(`HUP: changed settings that apply on a restart or USR2, not on HUP: ${waiting.join(', ')}`);
         current = fresh;

@@ -32,7 +32,7 @@ export class MasterProcess {
   static prepare(config: Config, log: Logger, reexeced: boolean): MasterProcess {
     const identity = resolveIdentity(config.user, config.group);
     // gunicorn's ".2" marks the new master of a USR2 until the old one is gone.
-    process.title = `nodicorn: master [${procName(config)}${reexeced ? '.2' : ''}]`;
+    setMasterTitle(config, reexeced ? '.2' : '');
     if (config.reusePort && !canReusePort()) log.warning(`--reuse-port: Node ${process.versions.node} cannot set SO_REUSEPORT (Node 22.12+ can); ignored`);
     return new MasterProcess(config, identity, log);
   }
@@ -47,7 +47,7 @@ export class MasterProcess {
 
   /** The old master is gone (USR2 then TERM): this one takes the pidfile's own name and its title. */
   promoted(): void {
-    process.title = `nodicorn: master [${procName(this.config)}]`;
+    setMasterTitle(this.config);
     if (this.pidfile === null || this.config.pidfile === null) return;
     try {
       this.pidfile = this.pidfile.moveTo(this.config.pidfile);
@@ -87,6 +87,11 @@ export class MasterProcess {
     if (err) this.log.warning(`cannot remove the pidfile ${this.pidfile?.path}: ${err.message}`);
     this.pidfile = null;
   }
+}
+
+/** The Node process's title, as gunicorn's master's: at start, on promotion, and after a HUP. */
+export function setMasterTitle(config: Config, suffix = ''): void {
+  process.title = `nodicorn: master [${procName(config)}${suffix}]`;
 }
 
 /** gunicorn's proc_name: -n, else default_proc_name, else the app spec (what gunicorn sets it to). */
