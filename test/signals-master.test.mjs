@@ -258,7 +258,7 @@ test('TERM while a keep-alive client keeps sending: its next answer closes the c
   assert.doesNotMatch(server.stderrText(), /still busy after the graceful timeout/);
 });
 
-test('WINCH on a daemonized master (-D): the workers stop, requests wait, and TTIN brings a worker back to answer them', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+test('WINCH on a daemonized master (-D): the workers stop, requests wait, and TTIN (or the stop) brings a worker to answer them', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
   const dir = tempDir(t);
   const pidfile = path.join(dir, 'd.pid');
   const log = path.join(dir, 'error.log');
@@ -287,6 +287,13 @@ test('WINCH on a daemonized master (-D): the workers stop, requests wait, and TT
   assert.equal(res.status, 200);
   assert.equal(childPids(pid).length, 1, 'TTIN after WINCH: one worker');
 
+  // WINCH again, a request accepted while no worker serves, then TERM: the stop boots a worker
+  // to answer it (the upgrade path: USR2, WINCH, then TERM to the old master).
+  process.kill(pid, 'SIGWINCH');
+  assert.ok(await waitUntil(() => childPids(pid).length === 0, 10_000));
+  const accepted = request(port, { path: '/?s=0' }, { timeout: 20_000 });
+  await sleep(500);
   process.kill(pid, 'SIGTERM');
+  assert.equal((await accepted).status, 200, 'answered by a worker booted for the stop');
   assert.ok(await waitUntil(() => !isAlive(pid), 20_000));
 });

@@ -206,6 +206,8 @@ export class Arbiter {
     this.booted?.resolve();
     this.booted = undefined;
     this.stopDeadline = Date.now() + graceMs;
+    // After WINCH no worker is left to answer the requests accepted since: one boots for them.
+    if (graceMs > 0 && this.dispatcher.queued > 0 && this.serving() === 0) this.spawn();
     while (Date.now() < this.stopDeadline && (this.dispatcher.queued > 0 || [...this.workers].some((w) => w.inflight > 0))) {
       await sleep(20);
     }
@@ -263,7 +265,9 @@ export class Arbiter {
 
   private onReady(worker: Worker): void {
     if (this.stopping) {
-      worker.retire();
+      // Requests accepted before the stop still wait for a worker: this one answers them first.
+      if (this.dispatcher.queued > 0 && this.workers.has(worker)) this.dispatcher.add(worker);
+      else worker.retire();
       return;
     }
     // A reload's worker: it counts once its whole generation is ready (the size is set then).
