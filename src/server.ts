@@ -37,6 +37,7 @@ import { gunicornCfg } from './hooks/cfg';
 import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
 import { StaticFiles } from './http/static/serve';
 import { StopDelay } from './ops/stop-delay';
+import { RequestIds } from './http/request/request-id';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -116,6 +117,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       streamPaths: config.streamRequestPaths,
       spool: { memory: config.bodyBufferSize, dir: spoolPath, maxFile: config.maxTempFileSize, budget: spoolBudget },
       maxConnections: config.workerConnections,
+      requestIds: config.requestIdHeader === null ? null : new RequestIds(config.requestIdHeader),
       statics: config.staticMap.length === 0 ? null : new StaticFiles({ mappings: config.staticMap.map((raw) => parseStaticMapping(raw) as StaticMapping), maxAge: config.staticMaxAge, cwd: process.cwd() }, log),
     },
     (ex) => dispatcher.dispatch(ex),

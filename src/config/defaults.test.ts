@@ -53,6 +53,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     rawEnv: [],
     accessLogfile: null,
     accessLogformat: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+    requestIdHeader: null,
     errorLogfile: '-',
     logLevel: 'info',
     logFormat: 'text',

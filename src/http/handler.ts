@@ -20,6 +20,7 @@ import { checkRequest, checkTrailers, endsConnection } from './request/checks';
 import { buildEnviron, splitTarget, type ListenerInfo } from './request/environ';
 import { BodyLimit, bodyTooLarge, checkLimits, type Limits } from './request/limits';
 import { receiveBody, type BodyOptions } from './request/receive';
+import type { RequestIds } from './request/request-id';
 import type { SendWatch } from './response/send-watch';
 import type { StaticFiles } from './static/serve';
 import { HttpResponseSink, type SpoolSettings } from './response/sink';
@@ -42,6 +43,8 @@ export interface HandlerOptions {
   spool: SpoolSettings;
   /** --static-map's files, answered here before dispatch; null without a mount. */
   statics: StaticFiles | null;
+  /** --request-id-header; null when off. */
+  requestIds: RequestIds | null;
 }
 
 /** What the front end keeps per connection and per process, shared with every request. */
@@ -94,6 +97,8 @@ interface Admitted {
   stopReceiving: (() => void) | null;
   /** The response closed (the client may have left while a static file was looked up). */
   closed: boolean;
+  /** --request-id-header's id for it; undefined when that is off. */
+  requestId: string | undefined;
 }
 
 export class RequestHandler {
@@ -116,7 +121,13 @@ export class RequestHandler {
     // node:http reads a keepAliveTimeout of 0 as "never time out"; --keep-alive 0 means "close".
     if (!isH2Response(res) && this.options.keepAliveMs === 0) res.shouldKeepAlive = false;
     const environ = buildEnviron(req, client, this.options.scriptName, listener);
-    const request: Admitted = { req, sink, environ, flags: framing(req, environ), exchange: null, stopReceiving: null, closed: false };
+    const ids = this.options.requestIds;
+    let requestId: string | undefined;
+    if (ids !== null) {
+      requestId = ids.assign(environ);
+      sink.echo(ids.header, requestId);
+    }
+    const request: Admitted = { req, sink, environ, flags: framing(req, environ), exchange: null, stopReceiving: null, closed: false, requestId };
     if (!isH2Response(res) && !isH2Request(req)) this.parts.connections.track(req, res, (error) => this.fail(request, error));
     this.logAtClose(request, res, client);
     if (!request.flags) this.sendBodiless(request);
@@ -194,6 +205,7 @@ export class RequestHandler {
         scheme: client.scheme,
         remotePort: client.remotePort,
         environ: request.environ,
+        requestId: request.requestId,
       });
     });
   }

@@ -18,6 +18,7 @@ export interface LogSettings {
   logFormat: LogFormat;
   accessLogfile: string | null;
   accessLogformat: string;
+  requestIdHeader: string | null;
   syslog: boolean;
   syslogAddr: string;
   syslogPrefix: string | null;
@@ -83,6 +84,7 @@ export async function openLogs(config: LogSettings): Promise<ServerLogs> {
           file: config.accessLogfile,
           format: config.accessLogformat,
           json: config.logFormat === 'json',
+          requestIdHeader: config.requestIdHeader,
           mirror: syslogAccess ? (line, entry) => syslogAccess.access(line, entry.workerPid || process.pid) : undefined,
         })
       : null;

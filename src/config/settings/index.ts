@@ -17,6 +17,7 @@ import { NAMING } from './naming';
 import { OPERATIONS } from './operations';
 import { PARSING } from './parsing';
 import { PROXY } from './proxy';
+import { REQUEST_ID } from './request-id';
 import { SECURITY } from './security';
 import { SOCKET } from './socket';
 import { SSL } from './ssl';
@@ -40,6 +41,7 @@ export const SETTINGS = {
   ...PROXY,
   ...PARSING,
   ...LOGGING,
+  ...REQUEST_ID,
   ...NAMING,
   ...SSL,
   ...HOOKS,

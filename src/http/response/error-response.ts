@@ -23,10 +23,12 @@ const REASONS: Record<number, string> = {
 
 export const reasonFor = (status: number): string => REASONS[status] ?? 'Error';
 
-/** `close`: the connection closes after it (HTTP/1.1; an HTTP/2 stream ends alone, the others of its connection were not part of the fault). */
-export function respondWithError(wire: Wire, status: number, close = false): void {
+/** `extra`: one more header (the request id). `close`: the connection closes after it (HTTP/1.1; an HTTP/2 stream ends alone, the others of its connection were not part of the fault). */
+export function respondWithError(wire: Wire, status: number, close = false, extra?: [string, string]): void {
   const reason = reasonFor(status);
   const body = `${status} ${reason}\n`;
-  wire.writeHead(status, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)], close);
+  const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
+  if (extra) headers.push(extra[0], extra[1]);
+  wire.writeHead(status, reason, headers, close);
   wire.end(body);
 }

@@ -73,6 +73,8 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
   private tail: Buffer | null = null;
   /** When the client last took bytes, or fell behind (see BudgetHolder). */
   lastRead = 0;
+  /** --request-id-header's name (lower-case) and the request's id, sent with every head. */
+  private echoed: [lower: string, name: string, value: string] | null = null;
   /** Set by the response writer: what the access log reports. */
   status = 0;
   bytes = 0;
@@ -113,11 +115,18 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
     if (!this.wire.headersSent && !this.finished) this.wire.writeContinue();
   }
 
+  /** Adds `name: value` to the response (its head or an error answer), unless the app sets `name` itself. */
+  echo(name: string, value: string): void {
+    this.echoed = [name.toLowerCase(), name, value];
+  }
+
   head(status: number, reason: string, headers: Pairs): void {
     if (this.finished) return;
     const flat: string[] = [];
     let close = false;
+    let echoed = this.echoed;
     for (const [name, value] of headers) {
+      if (echoed !== null && name.length === echoed[0].length && name.toLowerCase() === echoed[0]) echoed = null;
       if (name.length === 14 && name.toLowerCase() === 'content-length') {
         const n = Number(value);
         if (Number.isSafeInteger(n) && n >= 0) this.declared = n;
@@ -128,6 +137,7 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
       }
       flat.push(name, value);
     }
+    if (echoed !== null) flat.push(echoed[1], echoed[2]);
     this.status = status;
     this.responseHeaders = headers;
     try {
@@ -408,7 +418,7 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
     if (this.wire.headersSent || this.wire.gone) {
       this.wire.abort();
     } else {
-      respondWithError(this.wire, error.status, close);
+      respondWithError(this.wire, error.status, close, this.echoed === null ? undefined : [this.echoed[1], this.echoed[2]]);
       this.status = error.status;
     }
     this.settle();
