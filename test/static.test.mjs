@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ writeFileSync(path.join(outside, 'secret.txt'), 'TOP SECRET');
 symlinkSync(path.join(outside, 'secret.txt'), path.join(pub, 'link-out.txt'));
 symlinkSync(outside, path.join(pub, 'dir-out'));
 symlinkSync(path.join(pub, 'hello.txt'), path.join(pub, 'link-in.txt'));
+execFileSync('mkfifo', [path.join(pub, 'fifo.txt')]);
 const MTIME = new Date('2024-05-01T12:00:00Z');
 utimesSync(path.join(pub, 'hello.txt'), MTIME, MTIME);
 const BIG_SIZE = 20 * 1024 * 1024;
@@ -195,6 +197,7 @@ test('--static-map over HTTP/1.1', async (t) => {
     assert.equal(appSaw(await get('/static/sub/')), '/static/sub/');
     assert.equal(appSaw(await get('/static')), '/static');
     assert.equal(appSaw(await get('/static/.env')), '/static/.env');
+    assert.equal(appSaw(await get('/static/fifo.txt')), '/static/fifo.txt', 'a FIFO is not a file (and opening it does not block)');
     assert.equal(appSaw(await get('/staticfile')), '/staticfile', 'a prefix matches whole segments');
     assert.equal(appSaw(await get('/elsewhere')), '/elsewhere');
     const post = await request(server.port, { method: 'POST', path: '/static/hello.txt', body: 'x' });
@@ -255,7 +258,7 @@ test('--static-map over HTTP/1.1', async (t) => {
     if (before !== null && stalled !== null) assert.ok(stalled - before < BIG_SIZE / 1024 / 2, `Node grew by ${stalled - before} kB for a ${BIG_SIZE / 1024} kB file its client did not read`);
   });
 
-  await t.test('clients that leave at once leave no file open in Node', async () => {
+  await t.test('clients that leave at once leave no file open in Node (nor did any answer before)', async () => {
     for (let i = 0; i < 50; i++) {
       const socket = net.connect(server.port, '127.0.0.1');
       await once(socket, 'connect');

@@ -5,7 +5,6 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Pairs, ResponseSink } from '../../exchange';
-import type { FileRange } from '../../protocol/frames';
 import { WHOLE_FILE } from '../../protocol/frames';
 import type { HttpError } from '../../errors';
 import type { Logger } from '../../log/logger';
@@ -13,12 +12,13 @@ import { Spool } from '../spool';
 import type { BudgetHolder, SpoolBudget } from './budget';
 import type { SendWatch } from './send-watch';
 import { respondWithError } from './error-response';
+import { release, type SinkFile } from './sink-file';
 import type { Wire } from './wire';
 
 /** Output that waits for the client, in order. */
 type Op =
   | { kind: 'bytes'; n: number }
-  | { kind: 'file'; range: FileRange }
+  | { kind: 'file'; range: SinkFile }
   | { kind: 'end' }
   | { kind: 'fail'; error: HttpError; close: boolean };
 
@@ -227,15 +227,17 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
     });
   }
 
-  file(range: FileRange): void {
-    // A client already gone: opening the file would wait for a drain that never comes.
-    if (this.finished || this.isHead || this.wire.gone) return;
+  file(range: SinkFile): void {
     let length = range.length;
     if (this.declared >= 0) {
       const room = this.declared - this.written;
       length = length === WHOLE_FILE ? room : Math.min(length, room);
     }
-    if (length === 0) return;
+    // A client already gone: opening the file would wait for a drain that never comes.
+    if (this.finished || this.isHead || this.wire.gone || length === 0) {
+      release(range);
+      return;
+    }
     // Counted now, so the Content-Length checks of what follows see it in order.
     if (length !== WHOLE_FILE) this.written += length;
     this.enqueue({ kind: 'file', range: { ...range, length } });
@@ -358,9 +360,10 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
     while (this.held.length > 0 && spool.unread <= this.settings.memory + this.settings.maxFile) (this.held.shift() as () => void)();
   }
 
-  private sendFile(range: FileRange, done: () => void): void {
+  private sendFile(range: SinkFile, done: () => void): void {
     const length = range.length;
     const stream = createReadStream(range.path, {
+      fd: range.fd,
       start: range.offset,
       end: length === WHOLE_FILE ? undefined : range.offset + length - 1,
       highWaterMark: 256 * 1024,
@@ -378,7 +381,7 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
     });
     const finish = (err?: Error): void => {
       if (err) {
-        this.log.error(`file_wrapper: cannot send ${range.path}: ${err.message}`);
+        this.log.error(`cannot send the file ${range.path}: ${err.message}`);
         this.wire.destroy();
       }
       if (length === WHOLE_FILE) this.written += sent;
@@ -433,6 +436,7 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
 
   /** The connection is gone (or the response is done): nothing more will be sent. */
   private readonly onClose = (): void => {
+    for (const op of this.backlog ?? []) if (op.kind === 'file') release(op.range);
     this.backlog = null;
     this.held = [];
     this.settle();

@@ -2,11 +2,12 @@
  * --static-map URL_PREFIX=DIR: which file under which DIR a request path names, if any. A path
  * that tries to leave its DIR (a `..` or `.` segment, plain or percent-encoded, an encoded slash,
  * a backslash, a NUL, bad percent-encoding) is refused outright; what is left is joined under
- * DIR and then resolved with realpath, so a symlink leading outside DIR is refused too.
+ * DIR, opened, and where the opened file really is is checked, so a symlink leading outside DIR
+ * is refused too.
  */
-import { realpathSync, statSync } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { close, constants, fstat, open, realpathSync, statSync, type Stats } from 'node:fs';
+import { readlink, realpath } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join, resolve, sep } from 'node:path';
 import { ConfigError } from '../../errors';
 
@@ -92,22 +93,50 @@ function candidate(root: string, rest: string): Located {
   return { kind: 'candidate', root, path: join(root, ...names) };
 }
 
+/** A file opened under a mount: the caller owns `fd`. */
+export interface OpenFile {
+  fd: number;
+  /** Where the opened file really is. */
+  path: string;
+  stats: Stats;
+}
+
 /**
- * The regular file at `path` if it really is inside `root` (after symlinks), else null: missing,
- * a directory, something else, or outside. `outside` is set when a symlink led out.
+ * Opens the regular file at `path` if what was opened really is inside `root`, else null
+ * (missing, a directory, something else) or 'outside' (a symlink led out). The check is made on
+ * the opened file itself (Linux: /proc/self/fd), so swapping a directory for a symlink between
+ * a check and the open cannot lead out; elsewhere it is a realpath of the name.
  */
-export async function fileInside(root: string, path: string): Promise<{ path: string; stats: Stats } | null | 'outside'> {
-  let real: string;
+export async function openInside(root: string, path: string): Promise<OpenFile | null | 'outside'> {
+  let fd: number;
   try {
-    real = await realpath(path);
+    // O_NONBLOCK: a FIFO under DIR must not block a libuv thread; a regular file ignores it.
+    fd = await openFile(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return null;
   }
-  if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) return 'outside';
+  let keep = false;
   try {
-    const stats = await stat(real);
-    return stats.isFile() ? { path: real, stats } : null;
+    const real = await whereOpened(fd, path);
+    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) return 'outside';
+    const stats = await fstatFd(fd);
+    if (!stats.isFile()) return null;
+    keep = true;
+    return { fd, path: real, stats };
   } catch {
     return null;
+  } finally {
+    if (!keep) close(fd, () => {});
   }
 }
+
+async function whereOpened(fd: number, path: string): Promise<string> {
+  try {
+    return await readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    return realpath(path);
+  }
+}
+
+const openFile = promisify(open) as (path: string, flags: number) => Promise<number>;
+const fstatFd = promisify(fstat) as (fd: number) => Promise<Stats>;

@@ -5,14 +5,14 @@
  * streams from disk at the client's pace (--send-timeout and backpressure included) and is
  * access-logged like any request.
  */
-import type { Stats } from 'node:fs';
+import { close, type Stats } from 'node:fs';
 import type { Pairs } from '../../exchange';
 import { HttpError } from '../../errors';
 import type { Logger } from '../../log/logger';
 import type { AnyRequest } from '../engine';
 import type { HttpResponseSink } from '../response/sink';
 import { contentTypeOf } from './mime';
-import { fileInside, StaticMounts, type StaticMapping } from './mounts';
+import { openInside, StaticMounts, type OpenFile, type StaticMapping } from './mounts';
 import { acceptedCodings, notModified, parseRange, rangeStillValid, validatorsOf, type Coding } from './negotiate';
 
 export interface StaticOptions {
@@ -22,8 +22,9 @@ export interface StaticOptions {
   cwd: string;
 }
 
-/** A representation chosen for the request: the file itself, or a precompressed sibling. */
+/** A representation chosen for the request: the file itself, or a precompressed sibling (open). */
 interface Chosen {
+  fd: number;
   path: string;
   stats: Stats;
   coding: Coding | null;
@@ -62,7 +63,7 @@ export class StaticFiles {
   }
 
   private async lookup(req: AnyRequest, sink: HttpResponseSink, root: string, path: string): Promise<boolean> {
-    const found = await fileInside(root, path);
+    const found = await openInside(root, path);
     if (found === 'outside') {
       this.refuse(req, sink, 'a symlink out of its directory');
       return true;
@@ -74,12 +75,16 @@ export class StaticFiles {
   }
 
   /** The first precompressed sibling the client accepts, else the file. */
-  private async representation(req: AnyRequest, root: string, file: { path: string; stats: Stats }): Promise<Chosen> {
+  private async representation(req: AnyRequest, root: string, file: OpenFile): Promise<Chosen> {
+    const contentType = contentTypeOf(file.path);
     for (const coding of acceptedCodings(header(req, 'accept-encoding'))) {
-      const sibling = await fileInside(root, file.path + coding.suffix);
-      if (sibling !== null && sibling !== 'outside') return { path: sibling.path, stats: sibling.stats, coding, contentType: contentTypeOf(file.path) };
+      const sibling = await openInside(root, file.path + coding.suffix);
+      if (sibling !== null && sibling !== 'outside') {
+        close(file.fd, () => {});
+        return { ...sibling, coding, contentType };
+      }
     }
-    return { ...file, coding: null, contentType: contentTypeOf(file.path) };
+    return { ...file, coding: null, contentType };
   }
 
   private answer(req: AnyRequest, sink: HttpResponseSink, chosen: Chosen): void {
@@ -93,6 +98,7 @@ export class StaticFiles {
       ['Vary', 'Accept-Encoding'],
     ];
     if (notModified(v, header(req, 'if-none-match'), header(req, 'if-modified-since'))) {
+      close(chosen.fd, () => {});
       sink.head(304, 'Not Modified', fields);
       sink.end();
       return;
@@ -101,6 +107,7 @@ export class StaticFiles {
     if (chosen.coding) fields.push(['Content-Encoding', chosen.coding.coding]);
     const range = rangeStillValid(v, header(req, 'if-range')) ? parseRange(header(req, 'range'), stats.size) : ({ kind: 'whole' } as const);
     if (range.kind === 'unsatisfiable') {
+      close(chosen.fd, () => {});
       fields.push(['Content-Range', `bytes */${stats.size}`], ['Content-Length', '0']);
       sink.head(416, 'Range Not Satisfiable', fields);
       sink.end();
@@ -111,7 +118,8 @@ export class StaticFiles {
     if (range.kind === 'part') fields.push(['Content-Range', `bytes ${range.start}-${range.end}/${stats.size}`]);
     fields.push(['Content-Length', String(length)]);
     sink.head(range.kind === 'part' ? 206 : 200, range.kind === 'part' ? 'Partial Content' : 'OK', fields);
-    sink.file({ path: chosen.path, offset: start, length });
+    // The sink owns the fd from here: it reads and closes it, or closes it (HEAD, a client gone).
+    sink.file({ path: chosen.path, fd: chosen.fd, offset: start, length });
     sink.end();
   }
 
