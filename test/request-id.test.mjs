@@ -9,6 +9,7 @@ import { APPS } from './lib/paths.mjs';
 import { runCli, serverFor } from './lib/server.mjs';
 import { request } from './lib/http.mjs';
 import { waitUntil } from './lib/wait.mjs';
+import { h2connect, h2request, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
 /** A new id: 12 base64url characters of the process's prefix, "-", a base-36 counter. */
 const MADE = /^[A-Za-z0-9_-]{12}-[0-9a-z]+$/;
@@ -98,4 +99,27 @@ test('a header name WSGI cannot carry is refused with one line', async () => {
   const errorLines = r.stderr.trim().split('\n');
   assert.equal(errorLines.length, 1, r.stderr);
   assert.match(errorLines[0], /--request-id-header/);
+});
+
+test('over HTTP/2: kept, made and echoed; the JSON line says https and protocol 2', async (t) => {
+  const certs = makeCerts();
+  t.after(() => certs.cleanup());
+  const file = logFile();
+  const server = await serverFor(t, ['request_id_app:app', '--chdir', APPS, ...tlsArgs(certs), '--http-protocols', 'h2,h1',
+    '--request-id-header', 'X-Request-ID', '--log-format', 'json', '--access-logfile', file]);
+  const session = await h2connect(t, server.port, certs);
+  const kept = await h2request(session, { path: '/', headers: { 'x-request-id': 'h2-id-1', 'user-agent': 'h2-client' } });
+  assert.equal(kept.status, 200);
+  assert.equal(kept.text(), 'h2-id-1');
+  assert.equal(kept.headers['x-request-id'], 'h2-id-1');
+  const made = await h2request(session, { path: '/', headers: { 'x-request-id': 'no"good' } });
+  assert.match(made.text(), MADE);
+  assert.equal(made.headers['x-request-id'], made.text());
+  const logged = (await linesAfter(file, 2)).map((l) => JSON.parse(l));
+  assert.deepEqual(logged.map((l) => l['http.request.id']), ['h2-id-1', made.text()]);
+  assert.equal(logged[0]['network.protocol.version'], '2');
+  assert.equal(logged[0]['url.scheme'], 'https');
+  assert.equal(logged[0]['user_agent.original'], 'h2-client');
+  assert.equal(logged[0]['server.address'], 'localhost');
+  assert.equal(logged[0]['server.port'], server.port);
 });

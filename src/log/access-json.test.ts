@@ -62,9 +62,9 @@ test('the JSON line has OpenTelemetry\u2019s HTTP server names, numbers as numbe
 
 test('unknown values are left out; without Host the listener is the server', () => {
   const line = json(
-    entry({ query: '', remotePort: '', requestHeaders: [], protocol: 'HTTP/2.0', environ: [['SERVER_NAME', '/tmp/s.sock'], ['SERVER_PORT', '80']] }),
+    entry({ query: '', remoteAddr: '-', remotePort: '', requestHeaders: [], protocol: 'HTTP/2.0', environ: [['SERVER_NAME', '/tmp/s.sock'], ['SERVER_PORT', '80']] }),
   );
-  for (const key of ['url.query', 'client.port', 'user_agent.original', 'http.request.body.size', 'http.request.id']) assert.ok(!(key in line), key);
+  for (const key of ['url.query', 'client.address', 'client.port', 'user_agent.original', 'http.request.body.size', 'http.request.id']) assert.ok(!(key in line), key);
   assert.equal(line['server.address'], '/tmp/s.sock');
   assert.equal(line['server.port'], 80);
   assert.equal(line['network.protocol.version'], '2');

@@ -11,7 +11,7 @@
  *
  * `time` is when the request arrived (the text format's %(t)s). `process.pid` is the worker that
  * ran the app (this process's own pid for requests answered without one). A key is left out when
- * its value is unknown: url.query without a query, client.port on a unix socket,
+ * its value is unknown: url.query without a query, client.address and client.port on a unix socket,
  * http.request.body.size without Content-Length, http.request.id without --request-id-header.
  * `{Name}i` and `{Name}o` atoms in --access-logformat add http.request.header.<name> and
  * http.response.header.<name> (lower-case; OTel's form, a list of the header's values).
@@ -81,7 +81,8 @@ export function compileJsonAccess(headers: { request: string[]; response: string
       'url.query': e.query === '' ? undefined : fromWire(e.query),
       'url.scheme': e.scheme,
       'http.response.status_code': e.status,
-      'client.address': e.remoteAddr,
+      // The text format's "-" for an unknown peer (a unix socket without a proxy's word) is left out.
+      'client.address': e.remoteAddr === '-' || e.remoteAddr === '' ? undefined : e.remoteAddr,
       'client.port': port(e.remotePort),
       'server.address': serverAddress === undefined ? undefined : fromWire(serverAddress),
       'server.port': serverPort,
