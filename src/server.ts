@@ -28,12 +28,11 @@ import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
 import { installSignals } from './process/signals';
 import { hupHandler } from './process/hup';
-import { arbiterOptions, requireApp, type HookParts } from './process/pool-options';
+import { arbiterOptions, requireApp } from './process/pool-options';
 import { Reexec, takeInherited, type Listener } from './process/reexec';
 import { MasterProcess, procName } from './process/master';
 import { writableDir } from './process/writable-dir';
-import { ABORT_GRACE_MS, ServerHooks } from './hooks/server-hooks';
-import { gunicornCfg } from './hooks/cfg';
+import { startPythonSide } from './hooks/setup';
 import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
 import { StaticFiles } from './http/static/serve';
 import { StopDelay } from './ops/stop-delay';
@@ -83,18 +82,17 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const master = MasterProcess.prepare(config, log, inherited !== null);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   let tls = tlsSetup(config, process.cwd());
-  const env = envPairs(config.rawEnv);
-  const hooks = await startHooks(config, { python: python.path, cwd, env }, log);
-  const hookArgs = hooks?.workerArgs();
+  const side = await startPythonSide(config, python.path, cwd, log);
+  const { hooks } = side;
   try {
     await hooks?.starting(config.workers);
     if (tls && hooks) tls = await hooks.sslContext(tls, tlsPaths(config));
   } catch (err) {
-    await hooks?.abandon();
+    await side.abandon();
     throw err;
   }
   const dispatcher = new Dispatcher(config.backlog);
-  const hookParts: HookParts = { worker: hookArgs ?? null, abortGraceMs: hooks?.has('worker_abort') ? ABORT_GRACE_MS : 0, lifecycle: hooks?.lifecycle() };
+  const hookParts = side.parts;
   const arbiter = new Arbiter(arbiterOptions(config, python.path, cwd, hookParts), dispatcher, log);
   const spoolPath = spoolDir(config.spoolDir);
   const budget = budgetLimits(config.spoolMemoryLimit, config.spoolDiskLimit, spoolPath);
@@ -161,7 +159,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of servers) s.closeAllConnections();
       master.cleanUp();
       log.info('Shutting down: Master');
-      await hooks?.exiting();
+      await side.exiting();
       await logs.close();
       // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
       // signal's default action (exit by signal, not 0).
@@ -229,7 +227,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     reloader?.close();
     await arbiter.stop(0).catch(() => {});
     master.cleanUp();
-    await hooks?.abandon();
+    await side.abandon();
     removeSignalHandlers();
     await logs.close();
     throw err;
@@ -249,13 +247,6 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
 /** --spool-dir, or the system temp dir; checked now, so a bad one fails at start, not mid-upload. */
 function spoolDir(configured: string | null): string {
   return writableDir('--spool-dir', configured ?? tmpdir());
-}
-
-/** The server hooks the config file defines, if any. */
-async function startHooks(config: Config, where: { python: string; cwd: string; env: Record<string, string> }, log: Logger): Promise<ServerHooks | null> {
-  const file = config.config;
-  if (file === null || config.hooks.length === 0) return null;
-  return ServerHooks.start({ ...where, pythonpath: config.pythonpath, config: file, cfg: gunicornCfg(config) }, config.hooks, log);
 }
 
 /** What ssl_context's default_ssl_context_factory loads: the SSL settings, paths made absolute. */

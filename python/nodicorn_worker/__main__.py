@@ -125,12 +125,16 @@ def _wait_for_master(signum: int, frame: object) -> None:
     because an ignored signal stays ignored in the programs the app starts."""
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def worker_signals():
     # Node handles Ctrl-C for the whole process group and then closes our pipe; Node's kill is
     # SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _wait_for_master)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    worker_signals()
     if args.name:
         from .proctitle import set_title
         set_title(args.name)

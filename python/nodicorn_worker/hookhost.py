@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -55,11 +56,11 @@ class WorkerRef:
 
 
 class Host:
-    def __init__(self, spec: str, out_fd: int) -> None:
+    def __init__(self, spec: Optional[str], out_fd: int) -> None:
         self.out_fd = out_fd
         self.lock = threading.Lock()
         values = H.read_cfg_values()
-        self.hooks: Dict[str, Callable] = H.load_hooks(spec)
+        self.hooks: Dict[str, Callable] = H.load_hooks(spec) if spec else {}
         self.cfg = H.Settings(values, self.hooks)
         self.log = H.host_log(values.get('loglevel'), _ToNode(self))
         self.server = H.ServerInfo(self.cfg, self.log, os.getppid(), values.get('workers') or 1)
@@ -117,13 +118,13 @@ class Host:
         try:
             result = self.handle(msg)
         except Exception as e:
-            self.send({'id': msg.get('id'), 'ok': False, 'error': _one_line(e),
+            self.send({'id': msg.get('id'), 'ok': False, 'error': one_line(e),
                        'traceback': traceback.format_exc().rstrip()})
             return
         self.send({'id': msg.get('id'), 'ok': True, 'result': result})
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     text = str(e).splitlines()[0] if str(e) else ''
     return '%s: %s' % (type(e).__name__, text) if text else type(e).__name__
 
@@ -134,7 +135,7 @@ def main(argv: Optional[list] = None) -> int:
     p.add_argument('--pythonpath', action='append', default=[])
     p.add_argument('--out-fd', type=int, default=PIPE_FD)
     args = p.parse_args(argv)
-    _ignore_group_signals()
+    ignore_group_signals()
     for d in reversed([os.getcwd()] + args.pythonpath):
         d = os.path.abspath(d)
         if d in sys.path:
@@ -143,25 +144,29 @@ def main(argv: Optional[list] = None) -> int:
     try:
         host = Host(args.config, args.out_fd)
     except H.HookConfigError as e:
-        _report(args.out_fd, str(e))
+        report(args.out_fd, str(e))
         return 2
     except BaseException as e:
-        _report(args.out_fd, '%s (in the config file)' % _one_line(e), traceback.format_exc())
+        report(args.out_fd, '%s (in the config file)' % one_line(e), traceback.format_exc())
         return 2
     return host.serve(PIPE_FD)
 
 
-def _ignore_group_signals() -> None:
+GROUP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH')
+
+
+def ignore_group_signals() -> None:
     """A signal sent to the whole process group is Node's to handle (it calls on_exit after a
     TERM, on_reload after a HUP); the host lives until its pipe closes."""
-    import signal
-    for name in ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'):
+    for name in GROUP_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
-def _report(fd: int, message: str, tb: str = '') -> None:
-    os.write(fd, (json.dumps({'event': 'error', 'message': message, 'traceback': tb}) + '\n').encode('utf-8'))
+def report(fd: int, message: str, tb: str = '', kind: str = 'config') -> None:
+    """The first line, when the host cannot run: `kind` is config (exit 2) or app (exit 4)."""
+    line = json.dumps({'event': 'error', 'kind': kind, 'message': message, 'traceback': tb}) + '\n'
+    os.write(fd, line.encode('utf-8'))
 
 
 if __name__ == '__main__':

@@ -91,10 +91,17 @@ def _noop(*args: Any) -> None:
     return None
 
 
+_cfg_values: Optional[Dict[str, Any]] = None
+
+
 def read_cfg_values() -> Dict[str, Any]:
-    """The settings Node passed; removed from the environment so the app does not inherit it."""
-    raw = os.environ.pop(CFG_ENV, None)
-    return json.loads(raw) if raw else {}
+    """The settings Node passed; removed from the environment so the app does not inherit it
+    (kept here for the workers a zygote forks)."""
+    global _cfg_values
+    if _cfg_values is None:
+        raw = os.environ.pop(CFG_ENV, None)
+        _cfg_values = json.loads(raw) if raw else {}
+    return _cfg_values
 
 
 class HookLog:

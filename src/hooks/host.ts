@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
-import { ConfigError, NodicornError } from '../errors';
+import { ConfigError, ExitCode, NodicornError } from '../errors';
 import type { Logger, LogLevel } from '../log/logger';
 import { LOG_LEVELS } from '../log/logger';
 import { pythonEnv } from '../workers/python-env';
@@ -16,8 +16,10 @@ export interface HostSpec {
   cwd: string;
   pythonpath: string[];
   env: Record<string, string>;
-  /** The config file path, or python:module.name. */
-  config: string;
+  /** The config file path, or python:module.name; null when no hook is defined (a zygote). */
+  config: string | null;
+  /** The host's stdout and stderr are the server's (the workers a zygote forks inherit them). */
+  inheritOutput?: boolean;
   /** Every setting by gunicorn's name: the hooks' `cfg`. */
   cfg: Record<string, unknown>;
 }
@@ -40,11 +42,20 @@ interface Reply {
   result?: unknown;
   error?: string;
   traceback?: string;
-  event?: 'ready' | 'error' | 'log';
+  event?: 'ready' | 'error' | 'log' | 'exit';
+  kind?: 'config' | 'app';
   pid?: number;
   hooks?: string[];
   level?: string;
   message?: string;
+}
+
+/** The zygote's report of a forked worker's exit. */
+export interface HostEvent {
+  event: string;
+  pid?: number;
+  code?: number | null;
+  signal?: NodeJS.Signals | null;
 }
 
 type Pending = { hook: string; resolve: (value: unknown) => void; reject: (err: Error) => void };
@@ -54,8 +65,8 @@ export class HookHost {
   private nextId = 1;
   private exited = false;
   private readonly exit: Promise<void>;
-  /** Calls other than ours (the zygote's exit reports) are passed here. */
-  onEvent: (event: Reply) => void = () => {};
+  /** Events other than log lines (the zygote's exit reports) are passed here. */
+  onEvent: (event: HostEvent) => void = () => {};
 
   private constructor(
     private readonly child: ChildProcess,
@@ -76,16 +87,22 @@ export class HookHost {
     return this.child.pid ?? -1;
   }
 
-  /** Starts the host and waits for its first line: the hooks it found, or why it cannot run. */
-  static start(spec: HostSpec, log: Logger, extraArgs: string[] = []): Promise<HookHost> {
-    const args = ['-m', 'nodicorn_worker.hookhost', '--config', spec.config, ...extraArgs];
-    for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
+  /**
+   * Starts the host (`module` with `args`: the zygote's are its own) and waits for its first
+   * line: the hooks it found, or why it cannot run.
+   */
+  static start(spec: HostSpec, log: Logger, module = 'nodicorn_worker.hookhost', extraArgs: string[] = []): Promise<HookHost> {
+    const args = ['-m', module];
+    if (spec.config !== null) args.push('--config', spec.config);
     const split = process.platform === 'win32';
     if (split) args.push('--out-fd', '4');
+    if (module === 'nodicorn_worker.hookhost') for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
+    args.push(...extraArgs);
+    const output = spec.inheritOutput ? 'inherit' : 'pipe';
     const child = spawn(spec.python, args, {
       cwd: spec.cwd,
       env: { ...pythonEnv(spec.env), NODICORN_HOOK_CFG: JSON.stringify(spec.cfg) },
-      stdio: split ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', output, output, 'pipe', ...(split ? (['pipe'] as const) : [])],
       windowsHide: true,
     });
     const pid = (): number => child.pid ?? -1;
@@ -112,7 +129,8 @@ export class HookHost {
         else if (msg.event === 'ready') resolve((host = new HookHost(child, input, log, new Set(msg.hooks ?? []))));
         else if (msg.event === 'error') {
           if (msg.traceback) log.error(msg.traceback, { pid: pid() });
-          reject(new ConfigError(`--config: ${msg.message ?? 'the config file cannot be used'}`));
+          if (msg.kind === 'app') reject(new NodicornError('ERR_APP_LOAD', `App failed to load: ${msg.message ?? ''}`, ExitCode.APP_LOAD));
+          else reject(new ConfigError(`--config: ${msg.message ?? 'the config file cannot be used'}`));
         } else if (msg.event === 'log') logLine(log, msg, pid());
       });
     });
@@ -139,7 +157,7 @@ export class HookHost {
 
   private receive(msg: Reply): void {
     if (msg.event === 'log') return logLine(this.log, msg, this.pid);
-    if (msg.id === undefined) return this.onEvent(msg);
+    if (msg.id === undefined) return this.onEvent(msg as HostEvent);
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);

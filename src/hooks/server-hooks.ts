@@ -28,6 +28,12 @@ import type { WorkerLifecycle } from '../workers/arbiter';
 /** How long a worker_abort hook has, after SIGABRT, before the worker is killed. */
 export const ABORT_GRACE_MS = 2_000;
 
+/** The worker's extra arguments and environment, when the config defines a worker-side hook. */
+export function workerHookArgs(spec: HostSpec, defined: readonly string[]): { args: string[]; env: Record<string, string> } | null {
+  if (spec.config === null || !WORKER_SIDE_HOOKS.some((h) => defined.includes(h))) return null;
+  return { args: ['--hooks', spec.config, '--master-pid', String(process.pid)], env: { NODICORN_HOOK_CFG: JSON.stringify(spec.cfg) } };
+}
+
 export class ServerHooks {
   private fatal: (err: NodicornError) => void = () => {};
   private numWorkers: number;
@@ -45,9 +51,10 @@ export class ServerHooks {
    * `defined`: the hooks the config file defines (the config loader found them). The host starts
    * only when an arbiter-side one is among them. Null when the config defines no hook at all.
    */
-  static async start(spec: HostSpec, defined: readonly string[], log: Logger): Promise<ServerHooks | null> {
+  static async start(spec: HostSpec, defined: readonly string[], log: Logger, zygote?: HookHost): Promise<ServerHooks | null> {
     if (defined.length === 0) return null;
-    const host = ARBITER_SIDE_HOOKS.some((h) => defined.includes(h)) ? await HookHost.start(spec, log) : null;
+    // With --preload the zygote is the host.
+    const host = zygote ?? (ARBITER_SIDE_HOOKS.some((h) => defined.includes(h)) ? await HookHost.start(spec, log) : null);
     return new ServerHooks(host, new Set(defined), spec, log);
   }
 
@@ -65,10 +72,6 @@ export class ServerHooks {
   }
 
   /** The worker's extra arguments and environment, when a worker-side hook is defined. */
-  workerArgs(): { args: string[]; env: Record<string, string> } | null {
-    if (!WORKER_SIDE_HOOKS.some((h) => this.defined.has(h))) return null;
-    return { args: ['--hooks', this.spec.config, '--master-pid', String(process.pid)], env: { NODICORN_HOOK_CFG: JSON.stringify(this.spec.cfg) } };
-  }
 
   /** nworkers_changed(n, None) then on_starting: before the listeners are bound. */
   async starting(numWorkers: number): Promise<void> {

@@ -18,6 +18,8 @@ export interface HookParts {
   worker: { args: string[]; env: Record<string, string> } | null;
   abortGraceMs: number;
   lifecycle: ArbiterOptions['lifecycle'];
+  /** --preload: the zygote forks the workers. */
+  fork?: ArbiterOptions['fork'];
 }
 
 export const NO_HOOKS: HookParts = { worker: null, abortGraceMs: 0, lifecycle: undefined };
@@ -47,6 +49,7 @@ export function arbiterOptions(config: Config, python: string, cwd: string, hook
       abortGraceMs: hooks.abortGraceMs,
     },
     lifecycle: hooks.lifecycle,
+    fork: hooks.fork,
     workers: config.workers,
     timeoutMs: config.timeout * 1000,
     maxRequests: config.maxRequests,

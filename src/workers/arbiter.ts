@@ -6,7 +6,7 @@
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { ConfigError, ExitCode, HttpError, NodicornError } from '../errors';
 import { EXCEPTION, type Logger } from '../log/logger';
-import { Worker, type WorkerHooks, type WorkerSpec } from './worker';
+import { Worker, type WorkerHooks, type WorkerProcess, type WorkerSpec } from './worker';
 import type { AppError } from './channel';
 import { Generation } from './generation';
 import type { Exchange } from '../exchange';
@@ -25,6 +25,8 @@ export interface ArbiterOptions {
   waitForFixes?: boolean;
   /** The server hooks around a worker's life (pre_fork, child_exit, nworkers_changed), if any. */
   lifecycle?: WorkerLifecycle;
+  /** --preload: the zygote forks each worker (hooks/zygote.ts) instead of a spawn. */
+  fork?: (age: number) => Promise<WorkerProcess>;
 }
 
 export interface WorkerLifecycle {
@@ -230,25 +232,44 @@ export class Arbiter {
   /** A new worker, for the serving pool or for a booting `generation`: after pre_fork, if defined. */
   private spawn(generation?: Generation): void {
     const age = ++this.age;
-    const lifecycle = this.options.lifecycle;
-    if (!lifecycle) {
+    const { lifecycle, fork } = this.options;
+    if (!lifecycle && !fork) {
       this.launch(age, generation);
       return;
     }
     this.forking++;
     generation?.reserve();
-    void lifecycle.beforeSpawn(age).then((go) => {
+    void this.prepare(age).then((prepared) => {
       this.forking--;
-      if (go && !this.stopping && !generation?.abandoned) lifecycle.spawned(this.launch(age, generation).pid, age);
-      else this.settleBoot();
+      if (prepared && !this.stopping && !generation?.abandoned) {
+        const worker = this.launch(age, generation, prepared.forked);
+        lifecycle?.spawned(worker.pid, age);
+      }
+      else {
+        prepared?.forked?.kill('SIGKILL');
+        this.settleBoot();
+      }
     });
   }
 
-  private launch(age: number, generation?: Generation): Worker {
+  /** pre_fork, then the fork (--preload); null when the worker is not to be started. */
+  private async prepare(age: number): Promise<{ forked?: WorkerProcess } | null> {
+    const { lifecycle, fork } = this.options;
+    if (lifecycle && !(await lifecycle.beforeSpawn(age))) return null;
+    if (!fork) return {};
+    try {
+      return { forked: await fork(age) };
+    } catch (err) {
+      this.fail(new NodicornError('ERR_WORKER_BOOT', `cannot fork a worker: ${(err as Error).message}`, ExitCode.WORKER_BOOT));
+      return null;
+    }
+  }
+
+  private launch(age: number, generation?: Generation, forked?: WorkerProcess): Worker {
     const { spec, maxRequests, maxRequestsJitter } = this.options;
     // Jitter staggers the recycling so all workers do not restart at once.
     const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
-    const worker = new Worker(spec, age, limit, this.log, this.hooks);
+    const worker = new Worker(spec, age, limit, this.log, this.hooks, forked);
     if (generation) generation.add(worker);
     else this.workers.add(worker);
     this.log.info(`Booting worker with pid: ${worker.pid}`);

@@ -1,6 +1,6 @@
 /**
- * One Python worker process: spawned (never forked, so it runs on Windows too), its protocol
- * pipe on fd 3; with --capture-output its stdout and stderr are read line by line into the error
+ * One Python worker process: spawned (so it runs on Windows too), or with --preload forked by
+ * the zygote (hooks/zygote.ts); its protocol pipe on fd 3; with --capture-output its stdout and stderr are read line by line into the error
  * log, else it shares the server's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -59,6 +59,21 @@ export interface WorkerSpec {
   abortGraceMs?: number;
 }
 
+/** What a Worker needs of its process: a spawned ChildProcess, or a ForkedProcess (--preload). */
+export type WorkerProcess = Pick<ChildProcess, 'pid' | 'stdio' | 'stdout' | 'stderr' | 'kill' | 'once'>;
+
+/** The worker's arguments after `-m nodicorn_worker` (a zygote parses them once for all its forks). */
+export function workerArgv(spec: WorkerSpec): string[] {
+  const args = ['--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
+  args.push('--name', spec.name);
+  if (!spec.sendfile) args.push('--no-sendfile');
+  if (spec.reportModules) args.push('--report-modules');
+  for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
+  args.push(...spec.logArgs);
+  if (spec.hookArgs) args.push(...spec.hookArgs);
+  return args;
+}
+
 export interface WorkerHooks {
   ready(worker: Worker): void;
   bootError(worker: Worker, error: AppError): void;
@@ -83,7 +98,7 @@ export class Worker implements Runner {
   readonly pid: number;
   private readonly threads: number;
   private readonly prefetch: PrefetchDepth;
-  readonly process: ChildProcess;
+  readonly process: WorkerProcess;
   private readonly channel: Channel;
   private readonly abortGraceMs: number;
   /** Settles once the worker's exit was handled (after the `exited` hook ran). */
@@ -96,34 +111,33 @@ export class Worker implements Runner {
     readonly maxRequests: number,
     private readonly log: Logger,
     private readonly hooks: WorkerHooks,
+    /** A worker the zygote forked (--preload), instead of spawning one. */
+    forked?: WorkerProcess,
   ) {
     this.threads = spec.threads;
     this.prefetch = new PrefetchDepth(spec.prefetch, spec.prefetchTimeMs, spec.threads);
-    const args = ['-m', 'nodicorn_worker', '--app', spec.app, '--threads', String(spec.threads), '--multiprocess', spec.multiprocess ? '1' : '0'];
-    args.push('--name', spec.name);
-    if (!spec.sendfile) args.push('--no-sendfile');
-    if (spec.reportModules) args.push('--report-modules');
     // Windows serialises reads and writes on one synchronous pipe handle, so the worker's
     // replies get a pipe of their own there (fd 4); on Unix the socketpair at fd 3 is duplex.
-    const split = process.platform === 'win32';
-    if (split) args.push('--out-fd', '4');
-    for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
-    args.push(...spec.logArgs);
-    if (spec.hookArgs) args.push(...spec.hookArgs, '--age', String(age));
+    const split = process.platform === 'win32' && !forked;
     this.abortGraceMs = spec.abortGraceMs ?? 0;
     this.gone = new Promise((resolve) => (this.settleGone = resolve));
-    this.process = spawn(spec.python, args, {
-      cwd: spec.cwd,
-      env: pythonEnv(spec.env),
-      stdio: [
-        'ignore',
-        // As gunicorn's workers, without --capture-output they write where the server writes.
-        spec.captureOutput ? 'pipe' : 'inherit',
-        spec.captureOutput ? 'pipe' : 'inherit',
-        ...(split ? (['pipe', 'pipe'] as const) : (['pipe'] as const)),
-      ],
-      windowsHide: true,
-    });
+    const args = ['-m', 'nodicorn_worker', ...workerArgv(spec)];
+    if (split) args.push('--out-fd', '4');
+    if (spec.hookArgs) args.push('--age', String(age));
+    this.process =
+      forked ??
+      spawn(spec.python, args, {
+        cwd: spec.cwd,
+        env: pythonEnv(spec.env),
+        stdio: [
+          'ignore',
+          // As gunicorn's workers, without --capture-output they write where the server writes.
+          spec.captureOutput ? 'pipe' : 'inherit',
+          spec.captureOutput ? 'pipe' : 'inherit',
+          ...(split ? (['pipe', 'pipe'] as const) : (['pipe'] as const)),
+        ],
+        windowsHide: true,
+      });
     this.pid = this.process.pid ?? -1;
     const pipe = this.process.stdio[3] as Duplex;
     this.channel = new Channel(pipe, split ? (this.process.stdio[4] as Duplex) : pipe, {
