@@ -22,7 +22,7 @@ import { Frontend } from './http/frontend';
 import { budgetLimits, SpoolBudget } from './http/response/budget';
 import type { FrontServer } from './http/engine';
 import { tlsSetup } from './http/tls';
-import { parseBind, formatAddress, type BindAddress } from './config/address';
+import { parseBind, formatAddress, metricsAddress, type BindAddress } from './config/address';
 import { AddressList } from './http/proxy/address-list';
 import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
@@ -37,6 +37,8 @@ import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
 import { StaticFiles } from './http/static/serve';
 import { StopDelay } from './ops/stop-delay';
 import { RequestIds } from './http/request/request-id';
+import { RequestStats } from './ops/request-stats';
+import { MetricsServer } from './ops/metrics-server';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -78,6 +80,9 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     return address;
   });
   const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
+  // --metrics-bind: checked before anything starts; the requests are counted only when it is set.
+  const metricsAt = config.metricsBind === null ? null : metricsAddress(config.metricsBind, config.bind);
+  const stats = metricsAt ? new RequestStats() : null;
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   const master = MasterProcess.prepare(config, log, inherited !== null);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
@@ -116,6 +121,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       spool: { memory: config.bodyBufferSize, dir: spoolPath, maxFile: config.maxTempFileSize, budget: spoolBudget },
       maxConnections: config.workerConnections,
       requestIds: config.requestIdHeader === null ? null : new RequestIds(config.requestIdHeader),
+      stats,
       statics: config.staticMap.length === 0 ? null : new StaticFiles({ mappings: config.staticMap.map((raw) => parseStaticMapping(raw) as StaticMapping), maxAge: config.staticMaxAge, cwd: process.cwd() }, log),
     },
     (ex) => dispatcher.dispatch(ex),
@@ -137,6 +143,9 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const inheritedPaths: string[] = [];
   const urls: string[] = [];
   let closing: Promise<void> | undefined;
+  /** --metrics-bind's listener, and whether the workers are up (for /readyz). */
+  let metrics: MetricsServer | null = null;
+  let serving = false;
 
   const stopDelay = new StopDelay();
   /** Graceful within `graceMs` (TERM, INT, the API), after `delayMs` of --shutdown-delay; quick with 0 (QUIT). */
@@ -157,6 +166,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       await arbiter.stop(graceMs);
       reexec.releasePaths(inheritedPaths);
       for (const s of servers) s.closeAllConnections();
+      metrics?.close();
       master.cleanUp();
       log.info('Shutting down: Master');
       await side.exiting();
@@ -220,10 +230,23 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     master.settle(unixPaths);
     // gunicorn's order: the listeners, when_ready, then the workers.
     await hooks?.ready();
+    if (metricsAt && stats) {
+      metrics = new MetricsServer(stats, {
+        ready: () => serving && !frontend.draining,
+        queued: () => dispatcher.queued,
+        rejected: () => dispatcher.rejected,
+        workers: () => arbiter.members,
+        restarts: () => arbiter.restarts,
+      });
+      const port = await metrics.listen(metricsAt);
+      log.info(`Metrics at: ${formatAddress(metricsAt.kind === 'tcp' ? { ...metricsAt, port } : metricsAt)}/metrics (/healthz, /readyz)`);
+    }
     await arbiter.start();
+    serving = true;
     logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
   } catch (err) {
     for (const s of [...intakes, ...servers]) s.close();
+    metrics?.close();
     reloader?.close();
     await arbiter.stop(0).catch(() => {});
     master.cleanUp();

@@ -1,6 +1,8 @@
 /**
  * Bind addresses as gunicorn spells them: HOST:PORT, [IPv6]:PORT, :PORT, HOST, unix:PATH, fd://N.
  */
+import { ConfigError } from '../errors';
+
 export type BindAddress =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'unix'; path: string }
@@ -50,4 +52,19 @@ export function formatAddress(address: BindAddress, scheme = 'http'): string {
   if (address.kind === 'fd') return `fd://${address.fd}`;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   return `${scheme}://${host}:${address.port}`;
+}
+
+/** The --metrics-bind address; refused when it is one of --bind's (the app's listeners never serve it). */
+export function metricsAddress(spec: string, appBinds: readonly string[]): Exclude<BindAddress, { kind: 'fd' }> {
+  const address = parseBind(spec);
+  if (!address || address.kind === 'fd') throw new ConfigError(`--metrics-bind: expected HOST:PORT, [HOST]:PORT or unix:PATH, got "${spec}"`);
+  for (const bind of appBinds) {
+    const app = parseBind(bind);
+    const same =
+      app !== null &&
+      ((app.kind === 'unix' && address.kind === 'unix' && app.path === address.path) ||
+        (app.kind === 'tcp' && address.kind === 'tcp' && app.port === address.port && app.port !== 0 && (app.host === address.host || app.host === '0.0.0.0' || address.host === '0.0.0.0')));
+    if (same) throw new ConfigError(`--metrics-bind: expected an address that is not one of --bind's, got "${spec}" (also bound by --bind ${bind})`);
+  }
+  return address;
 }

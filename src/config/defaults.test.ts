@@ -36,6 +36,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     timeout: 30,
     gracefulTimeout: 30,
     shutdownDelay: 0,
+    metricsBind: null,
     httpEngine: 'lean',
     keepAlive: 2,
     workerConnections: 1000,

@@ -18,6 +18,8 @@ export class Dispatcher {
   private readonly runners = new Set<Runner>();
   private readonly queue: Exchange[] = [];
   private head = 0;
+  /** Requests answered 503 because the queue was full (for /metrics). */
+  rejected = 0;
   /** Set while no worker can come without a reload (--reload, an app that failed to boot). */
   private refusal: HttpError | null = null;
 
@@ -56,6 +58,7 @@ export class Dispatcher {
       }
     }
     if (this.queued >= this.maxQueued) {
+      this.rejected++;
       exchange.sink.fail(new HttpError(503, 'ERR_QUEUE_FULL', `all workers busy and ${this.maxQueued} requests queued`));
       return;
     }

@@ -9,6 +9,7 @@ import type { Exchange, Pairs } from '../exchange';
 import { HttpError } from '../errors';
 import type { RequestLog } from '../log/access';
 import type { Logger } from '../log/logger';
+import type { RequestStats } from '../ops/request-stats';
 import { RequestFlags } from '../protocol/frames';
 import type { ConnectionCap } from './conn/connection-cap';
 import type { Connections } from './conn/connections';
@@ -41,6 +42,8 @@ export interface HandlerOptions {
   streamPaths: readonly string[];
   /** Memory and temp-file room for bodies a slow party has not taken yet. */
   spool: SpoolSettings;
+  /** --metrics-bind: what each request adds to /metrics (null: not counted). */
+  stats?: RequestStats | null;
   /** --static-map's files, answered here before dispatch; null without a mount. */
   statics: StaticFiles | null;
   /** --request-id-header; null when off. */
@@ -181,12 +184,18 @@ export class RequestHandler {
     const { req, sink } = request;
     const start = Date.now();
     const startHr = performance.now();
+    const stats = this.options.stats ?? null;
+    stats?.started();
     res.once('close', () => {
       request.closed = true;
       request.stopReceiving?.();
       // A client that left while sending its body was never dispatched nor answered: no line.
-      if (request.exchange === null && !res.headersSent) return;
+      if (request.exchange === null && !res.headersSent) {
+        if (stats) stats.inflight--;
+        return;
+      }
       if (request.exchange && !sink.delivered) request.exchange.abort();
+      stats?.ended(req.method, sink.status || res.statusCode, (performance.now() - startHr) / 1000, Number(req.headers['content-length']) || 0, sink.bytes);
       this.parts.access?.log({
         // gunicorn's %(h)s is REMOTE_ADDR: the client a trusted proxy names, else the peer.
         remoteAddr: client.remoteAddr || '-',

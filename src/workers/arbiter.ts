@@ -51,6 +51,8 @@ export class Arbiter {
   private stopDeadline = 0;
   private clock: NodeJS.Timeout | undefined;
   private readonly timedOut = new WeakSet<Worker>();
+  /** Workers replaced, by why (for /metrics). */
+  readonly restarts = { timeout: 0, crash: 0, 'max-requests': 0, reload: 0 };
   private booted: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private fatalListener: (err: NodicornError) => void = () => {};
   private modulesListener: (files: string[]) => void = () => {};
@@ -104,6 +106,11 @@ export class Arbiter {
 
   get pids(): number[] {
     return [...this.workers].map((w) => w.pid);
+  }
+
+  /** Every worker of the pool (a booting reload's aside) and its state. */
+  get members(): Array<{ pid: number; state: string }> {
+    return [...this.workers].map((w) => ({ pid: w.pid, state: w.state }));
   }
 
   /** Sends `signal` to the workers that finished booting (before that, they have no handlers). */
@@ -279,6 +286,7 @@ export class Arbiter {
   private recycle(worker: Worker): void {
     if (worker.state === 'retiring' || worker.state === 'dead' || this.stopping) return;
     this.log.info(`Autorestarting worker ${worker.pid} after ${worker.served} requests`);
+    this.restarts['max-requests']++;
     this.dispatcher.remove(worker);
     worker.retire();
     this.spawn();
@@ -361,6 +369,7 @@ export class Arbiter {
       if (worker.state !== 'ready') continue;
       this.dispatcher.remove(worker);
       worker.retire();
+      this.restarts.reload++;
     }
     this.log.info(`Reload: ${generation.size} new workers serve; the old ones finish their requests and exit`);
     // TTIN/TTOU while the generation booted.
@@ -416,6 +425,8 @@ export class Arbiter {
       return;
     }
     if ((code !== 0 || signal) && !worker.retiredBooting) this.log.error(`Worker (pid:${worker.pid}) ${how}`);
+    if (this.timedOut.has(worker)) this.restarts.timeout++;
+    else if ((code !== 0 || signal) && !worker.retiredBooting) this.restarts.crash++;
     if (this.serving() < this.size) this.spawn();
   }
 

@@ -6,13 +6,18 @@
  * and in flight can finish within --graceful-timeout instead of being refilled forever.
  */
 import type { Socket } from 'node:net';
-import type { Connections } from './connections';
+
+/** What the drain asks of connections.ts (an interface, so that the response code can import this file). */
+export interface ConnectionMarks {
+  closing(socket: Socket): boolean;
+  closeAfterResponse(socket: Socket): void;
+}
 
 export class Drain {
   /** Set once, when the server starts to stop (SIGTERM, SIGINT, the API's close()). */
   active = false;
 
-  constructor(private readonly connections: Connections) {}
+  constructor(private readonly connections: ConnectionMarks) {}
 
   /**
    * Whether the HTTP/1.1 response about to be written on `socket` must close its connection;
