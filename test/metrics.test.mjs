@@ -138,6 +138,18 @@ test('worker restarts are counted by reason: max-requests, crash', async (t) => 
   assert.equal(value(families, 'nodicorn_worker_restarts', 'nodicorn_worker_restarts_total', { reason: 'timeout' }), 0);
 });
 
+test('worker restarts are counted by reason: timeout, reload (HUP)', async (t) => {
+  const { server, metricsPort } = await metricsServer(t, ['--timeout', '1']);
+  const restarts = async (reason) => value(parse((await get(metricsPort, '/metrics')).text()), 'nodicorn_worker_restarts', 'nodicorn_worker_restarts_total', { reason });
+  assert.equal((await get(server.port, '/sleep')).status, 504);
+  await until(async () => (await restarts('timeout')) === 1, 15_000);
+  assert.equal(await restarts('crash'), 0, 'a worker killed for --timeout is not a crash');
+  await until(async () => (await get(metricsPort, '/readyz')).status === 200, 15_000);
+  server.proc.kill('SIGHUP');
+  // Both workers of the pool are replaced by the new generation.
+  await until(async () => (await restarts('reload')) === 2, 20_000);
+});
+
 test('--shutdown-delay: /readyz turns 503 at once on SIGTERM while /healthz stays 200 and the app still answers', async (t) => {
   const { server, metricsPort } = await metricsServer(t, ['--shutdown-delay', '3']);
   assert.equal((await get(metricsPort, '/readyz')).status, 200);
