@@ -2,13 +2,14 @@
  * The command line: argv → config → serve(). Help and version print and exit 0; a bad setting
  * prints one line, `nodicorn: error: <message>`, and exits 2.
  */
+// First of all, before the other modules load: SIGUSR1 can no longer open Node's inspector.
+import '../process/inspector-guard';
 import { loadConfig } from '../config/load';
 import type { Config } from '../config/settings';
 import { renderConfig } from '../config/print';
 import { checkApp } from './check';
 import { ConfigError, ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
-import { guardInspectorSignal } from '../process/signals';
 import { serve } from '../server';
 import { daemonize, daemonStatus } from '../process/daemon';
 import { FD_ENV } from '../process/reexec';
@@ -26,8 +27,6 @@ async function fail(err: unknown): Promise<never> {
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  // First of all: from here on, SIGUSR1 cannot open Node's inspector.
-  guardInspectorSignal();
   const startDir = process.cwd();
   let result;
   try {
