@@ -98,3 +98,15 @@ test('--preload: an app that does not import stops the start with exit 4', async
   assert.equal(result.code, 4, result.stderr);
   assert.match(result.stderr, /App failed to load/);
 });
+
+test('--preload --user: the forks run as the user, the zygote stays as it started', { skip: (process.getuid?.() !== 0) && 'needs root to switch users' }, async (t) => {
+  const dir = tempDir(t);
+  const record = path.join(dir, 'imports');
+  const server = await serverFor(t, ['preload_app:app', '--chdir', HOOKS, '--preload', '-w', '1', '--user', 'nobody'], { env: { IMPORT_RECORD: record }, waitWorkers: 1 });
+  const [zygote] = imports(record);
+  const worker = await answer(server.port);
+  assert.equal(worker.ppid, zygote);
+  assert.equal(worker.uid, 65534, 'the fork runs as nobody');
+  assert.match(readFileSync(`/proc/${zygote}/status`, 'utf8'), /^Uid:\s+0\s/m, 'the zygote stays root, as gunicorn\'s master');
+  assert.equal((await server.stop()).code, 0);
+});

@@ -1,6 +1,7 @@
 """--preload on Unix: the hook host that imports the app once and forks the workers from itself.
 
-python -m nodicorn_worker.zygote --socket PATH [--config SPEC] [--capture-output] -- WORKER ARGS
+python -m nodicorn_worker.zygote --socket PATH [--config SPEC] [--capture-output] [--uid N --gid N
+    [--initgroups USER]] -- WORKER ARGS
 
 The workers share the app's memory copy-on-write: the collector is off here (gc.disable(), so
 it makes no holes in the pages the workers share) and gc.freeze() runs before each fork, as the
@@ -30,13 +31,15 @@ from . import hookhost
 
 
 class Zygote(hookhost.Host):
-    def __init__(self, spec: Optional[str], out_fd: int, socket_path: str, worker_argv: List[str], capture: bool) -> None:
+    def __init__(self, spec: Optional[str], out_fd: int, socket_path: str, worker_argv: List[str], capture: bool,
+                 owner: Optional[argparse.Namespace] = None) -> None:
         hookhost.Host.__init__(self, spec, out_fd)
         from . import __main__ as worker_main
         self.worker_main = worker_main
         self.args = worker_main.parse_args(worker_argv)
         self.socket_path = socket_path
         self.capture = capture
+        self.owner = owner
         worker_main._prepend_paths([os.getcwd()] + self.args.pythonpath)
         from . import logconfig
         logconfig.setup_from_args(self.args)
@@ -81,6 +84,8 @@ class Zygote(hookhost.Host):
             if self.capture:
                 self._connect(token, 'out', 1)
                 self._connect(token, 'err', 2)
+            # After connecting: Node's socket directory is the zygote's owner's alone.
+            self._become_owner()
             gc.enable()
             args = self.args
             args.age = age
@@ -103,6 +108,18 @@ class Zygote(hookhost.Host):
                 os._exit(exitcodes.WORKER_BOOT)
         os._exit(0)
 
+    def _become_owner(self) -> None:
+        """--user / --group: the worker switches to them, as gunicorn's workers do."""
+        owner = self.owner
+        if owner is None or owner.uid is None:
+            return
+        if owner.initgroups:
+            os.initgroups(owner.initgroups, owner.gid)
+        else:
+            os.setgroups([owner.gid])
+        os.setgid(owner.gid)
+        os.setuid(owner.uid)
+
     def _connect(self, token: str, role: str, fd: int) -> None:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(self.socket_path)
@@ -122,12 +139,15 @@ def main(argv: Optional[list] = None) -> int:
     p.add_argument('--config', default=None)
     p.add_argument('--capture-output', action='store_true')
     p.add_argument('--out-fd', type=int, default=hookhost.PIPE_FD)
+    p.add_argument('--uid', type=int, default=None)
+    p.add_argument('--gid', type=int, default=None)
+    p.add_argument('--initgroups', default=None, help='the user name, for initgroups()')
     args = p.parse_args(argv[:split])
     hookhost.ignore_group_signals()
     # Before anything is imported: see the module docstring.
     gc.disable()
     try:
-        zygote = Zygote(args.config, args.out_fd, args.socket, argv[split + 1:], args.capture_output)
+        zygote = Zygote(args.config, args.out_fd, args.socket, argv[split + 1:], args.capture_output, args)
     except hookhost.H.HookConfigError as e:
         hookhost.report(args.out_fd, str(e))
         return 2

@@ -7,6 +7,7 @@ import type { Config } from '../config/settings';
 import { envPairs } from '../config/env';
 import type { Logger } from '../log/logger';
 import { arbiterOptions, type HookParts } from '../process/pool-options';
+import { resolveIdentity } from '../process/privileges';
 import { workerArgv, type WorkerProcess } from '../workers/worker';
 import { gunicornCfg } from './cfg';
 import type { HostSpec } from './host';
@@ -42,7 +43,9 @@ export async function startPythonSide(config: Config, python: string, cwd: strin
   if (config.preloadApp && process.platform === 'win32') log.info('--preload: fork does not exist on Windows, so each worker imports the app');
   else if (config.preloadApp) {
     const { spec } = arbiterOptions(config, python, cwd, parts);
-    zygote = await Zygote.start({ ...host, env: spec.env }, workerArgv(spec), config.captureOutput, log);
+    // The zygote stays as it starts, as gunicorn's master does; each fork becomes --user/--group.
+    const owner = resolveIdentity(config.user, config.group);
+    zygote = await Zygote.start({ ...host, env: spec.env }, workerArgv(spec), { capture: config.captureOutput, owner, initgroups: config.initgroups }, log);
   }
   let hooks: ServerHooks | null;
   try {

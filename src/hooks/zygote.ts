@@ -8,12 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodicornError } from '../errors';
 import type { Logger } from '../log/logger';
+import type { Identity } from '../process/privileges';
 import { HookHost, type HostEvent, type HostSpec } from './host';
 
 /** How long a forked child may take to connect back. */
@@ -63,6 +64,13 @@ export class ForkedProcess extends EventEmitter {
   }
 }
 
+export interface ForkOptions {
+  /** --capture-output: the forks' stdout and stderr come to Node over the socket too. */
+  capture: boolean;
+  owner: Identity | null;
+  initgroups: boolean;
+}
+
 interface Awaited {
   conns: Partial<Record<Role, Socket>>;
   arrived: () => void;
@@ -86,9 +94,12 @@ export class Zygote {
   }
 
   /** Listens on the private socket, starts the zygote, and waits until it imported the app. */
-  static async start(spec: HostSpec, workerArgs: string[], capture: boolean, log: Logger): Promise<Zygote> {
+  /** `owner`: --user/--group, which the forks switch to (and Node, once bound: it owns the socket). */
+  static async start(spec: HostSpec, workerArgs: string[], how: ForkOptions, log: Logger): Promise<Zygote> {
+    const { capture, owner } = how;
     const dir = mkdtempSync(join(tmpdir(), 'nodicorn-fork-'));
     const path = join(dir, 'workers.sock');
+    const ownerArgs = owner ? ['--uid', String(owner.uid), '--gid', String(owner.gid), ...(how.initgroups && owner.username ? ['--initgroups', owner.username] : [])] : [];
     let zygote: Zygote | undefined;
     const server = createServer((socket) => (zygote ? zygote.accept(socket) : socket.destroy()));
     try {
@@ -96,7 +107,8 @@ export class Zygote {
         server.once('error', reject);
         server.listen(path, () => resolve());
       });
-      const args = ['--socket', path, ...(capture ? ['--capture-output'] : []), '--', ...workerArgs];
+      if (owner) for (const p of [dir, path]) chownSync(p, owner.uid, owner.gid);
+      const args = ['--socket', path, ...(capture ? ['--capture-output'] : []), ...ownerArgs, '--', ...workerArgs];
       const host = await HookHost.start({ ...spec, inheritOutput: !capture }, log, 'nodicorn_worker.zygote', args);
       zygote = new Zygote(host, server, dir, capture);
       return zygote;
@@ -145,7 +157,11 @@ export class Zygote {
   async close(): Promise<void> {
     await this.host.close();
     this.server.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // Left behind only if another user owns it now; it holds nothing but the socket.
+    }
   }
 
   /** A connection from a forked child: its first line is "TOKEN ROLE". */
