@@ -7,6 +7,14 @@ import { APPS } from './lib/paths.mjs';
 import { serverFor } from './lib/server.mjs';
 import { keepAliveLoad } from './lib/load.mjs';
 import { sleep } from './lib/wait.mjs';
+import { h2connect, h2request, makeCerts, tlsArgs } from './tls-helpers.mjs';
+
+/** `promise`, or a failure past `ms`. */
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 /** What a load says, for an assertion message. */
 function summary(load) {
@@ -59,4 +67,28 @@ test('--shutdown-delay: new connections are still served (Connection: close) dur
   assert.ok(Date.now() - sent >= 3_000, 'the listeners stayed open for the delay');
   assert.equal(exit.code, 0, server.stderrText());
   await assert.rejects(request(server.port, { path: '/?s=0' }), /ECONNREFUSED/);
+});
+
+test('HTTP/2: on SIGTERM an open session gets GOAWAY and its stream in flight finishes; a session opened during --shutdown-delay gets GOAWAY after its first stream', async (t) => {
+  const certs = makeCerts();
+  t.after(() => certs.cleanup());
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, ...tlsArgs(certs), '--http-protocols', 'h2,h1', '-w', '1', '--threads', '2', '--keep-alive', '30', '--shutdown-delay', '8', '--graceful-timeout', '10'], { waitWorkers: 1 });
+  const first = await h2connect(t, server.port, certs);
+  const firstGoaway = new Promise((resolve) => first.once('goaway', resolve));
+  const inflight = h2request(first, { path: '/?s=1' });
+  await sleep(300);
+  const sent = Date.now();
+  server.proc.kill('SIGTERM');
+  await server.waitStderr(/Shutdown delay/, 5_000);
+  await within(firstGoaway, 5_000, 'GOAWAY on the session open at SIGTERM');
+  assert.equal((await inflight).status, 200);
+
+  const second = await h2connect(t, server.port, certs);
+  const secondGoaway = new Promise((resolve) => second.once('goaway', resolve));
+  assert.equal((await h2request(second, { path: '/?s=0' })).status, 200);
+  await within(secondGoaway, 5_000, 'GOAWAY after the first stream of a session opened during the delay');
+  // Within the delay: not the GOAWAY every session gets when the listeners close after it.
+  assert.ok(Date.now() - sent < 8_000, `GOAWAY ${Date.now() - sent} ms after TERM, past the delay`);
+  const exit = await server.stop('SIGTERM', 20_000);
+  assert.equal(exit.code, 0, server.stderrText());
 });
