@@ -16,7 +16,7 @@
  * `{Name}i` and `{Name}o` atoms in --access-logformat add http.request.header.<name> and
  * http.response.header.<name> (lower-case; OTel's form, a list of the header's values).
  */
-import type { AccessEntry } from './access';
+import type { AccessEntry } from './access-entry';
 import { fromWire, lineSafe } from './json-line';
 
 type Render = (e: AccessEntry) => string;
