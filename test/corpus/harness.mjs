@@ -450,5 +450,13 @@ export function finish(t, label, tally, seed, { servers = [], notes = [] } = {})
 export const crashLines = (server) =>
   server.stderrLines.filter((l) => /Uncaught|unhandled|TypeError|RangeError|ReferenceError|AssertionError|ERR_INTERNAL|worker .*(exited|was sent)/i.test(l));
 
-/** The corpus echo app (fixtures/apps/echo_app.py) under the real CLI, with extra flags. */
-export const startEcho = (flags = []) => startServer(['echo_app:app', '--chdir', APPS, ...(OVER_TLS ? tlsArgs(serverCerts()) : []), ...flags]);
+/**
+ * The corpus echo app (fixtures/apps/echo_app.py) under the real CLI, with extra flags. Returns
+ * once every worker has been spawned: workers boot after the listeners (as gunicorn's do), and a
+ * test that compares worker pids before and after must see them all first.
+ */
+export function startEcho(flags = []) {
+  const w = flags.indexOf('--workers') >= 0 ? flags.indexOf('--workers') : flags.indexOf('-w');
+  const waitWorkers = w >= 0 ? Number(flags[w + 1]) : 1;
+  return startServer(['echo_app:app', '--chdir', APPS, ...(OVER_TLS ? tlsArgs(serverCerts()) : []), ...flags], { waitWorkers });
+}
