@@ -9,10 +9,12 @@
 //
 // Usage: npm run bench [-- --quick] [-- --only hello,get10k] [-- --servers nodicorn,gunicorn-sync]
 //                      [-- --floors [--rounds 3]] [-- --rounds 3]
+//                      [-- --node 20,22,24 --engines lean,node]  (nodicorn per Node and engine: engines.mjs)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { nodicornVariants, pairsSummary } from './engines.mjs';
 import { floorsSection, measureFloors } from './floors.mjs';
 import { inprocessSection, measureInprocess } from './inprocess.mjs';
 import { LOAD_CPU, SCENARIOS, SERVER_CPU, bin, fmt, here, measure, median, py, root, venv } from './lib.mjs';
@@ -261,7 +263,9 @@ async function main() {
   const onlyScenarios = option('--only');
   const onlyServers = option('--servers') ?? (quick ? ['nodicorn', 'gunicorn-sync', 'uwsgi'] : undefined);
   const scenarios = SCENARIOS.filter((s) => (onlyScenarios ? onlyScenarios.includes(s.name) : quick ? s.name === 'hello' : true));
-  const servers = SERVERS.filter((s) => !onlyServers || onlyServers.includes(s.name)).map((s) => {
+  const variants = option('--node') || option('--engines') ? nodicornVariants(SERVERS[0], option('--node'), option('--engines')) : null;
+  const chosen = SERVERS.filter((s) => !onlyServers || onlyServers.includes(s.name));
+  const servers = (variants ? chosen.flatMap((s) => (s.name === 'nodicorn' ? variants : [s])) : chosen).map((s) => {
     const version = s.version();
     const exe = s.argv('m:a', 1)[0];
     const missing = !existsSync(exe) ? `${exe} not installed` : version === null && s.name !== 'nodicorn' ? 'not installed' : null;
@@ -297,10 +301,16 @@ async function main() {
     }
   }
   for (const runs of cells.values()) run.results.push(mergeRounds(runs));
+  if (variants && option('--engines')?.length > 1) {
+    run.enginePairs = scenarios.flatMap((s) => pairsSummary(variants, cells, s.name));
+    console.log(run.enginePairs.join('\n'));
+  }
   run.rounds = rounds;
-  if (!quick) run.inprocess = measureInprocess(scenarios);
-  if (!quick && !onlyScenarios && !option('--servers')) run.floors = await measureFloorsWith(servers);
-  const kind = quick ? 'quick' : onlyScenarios || option('--servers') ? 'partial' : 'full';
+  if (!quick && !variants) run.inprocess = measureInprocess(scenarios);
+  // A run narrowed to some servers, scenarios or Node binaries is partial: it leaves RESULTS.md be.
+  const narrowed = onlyScenarios || option('--servers') || variants;
+  if (!quick && !narrowed) run.floors = await measureFloorsWith(servers);
+  const kind = quick ? 'quick' : narrowed ? 'partial' : 'full';
   const file = join(here, 'results', `${kind}-${run.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(run, null, 1));
   if (kind !== 'partial') writeFileSync(join(here, 'results', `latest${quick ? '-quick' : ''}.json`), JSON.stringify(run, null, 1));
