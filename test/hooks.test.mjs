@@ -260,3 +260,20 @@ test('a config without hooks starts no hook host', async (t) => {
   const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
   assert.deepEqual(children, bootedPids(server), 'Node\'s only children are the workers');
 });
+
+test('QUIT to the master: each worker gets SIGQUIT and runs worker_int, as under gunicorn', async (t) => {
+  const record = path.join(tempDir(t), 'hooks.jsonl');
+  const server = await serverFor(t, ['hooks_app:app', '--chdir', HOOKS, '-c', path.join(HOOKS, 'every_hook.conf.py'), '-w', '2'], {
+    env: { HOOK_RECORD: record },
+    waitWorkers: 2,
+  });
+  await waitUntil(() => records(record).filter((r) => r.hook === 'post_worker_init').length >= 2, 20_000);
+  await sleep(500);
+  const exit = await server.stop('SIGQUIT');
+  assert.equal(exit.code, 0);
+  const recs = records(record);
+  const workers = bootedPids(server);
+  const ints = recs.filter((r) => r.hook === 'worker_int').map((r) => r.pid).sort();
+  assert.deepEqual(ints, [...workers].sort(), 'worker_int ran in each worker');
+  assert.equal(recs.at(-1).hook, 'on_exit');
+});

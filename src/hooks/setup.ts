@@ -37,6 +37,7 @@ export async function startPythonSide(config: Config, python: string, cwd: strin
   const parts: HookParts = {
     worker: workerHookArgs(host, config.hooks),
     abortGraceMs: config.hooks.includes('worker_abort') ? ABORT_GRACE_MS : 0,
+    quitGraceMs: config.hooks.includes('worker_int') ? ABORT_GRACE_MS : 0,
     lifecycle: undefined,
   };
   let zygote: Zygote | null = null;

@@ -17,6 +17,8 @@ export interface HookParts {
   /** Worker arguments and environment for the worker-side hooks, or null without any. */
   worker: { args: string[]; env: Record<string, string> } | null;
   abortGraceMs: number;
+  /** worker_int defined: a quick stop sends SIGQUIT first. */
+  quitGraceMs?: number;
   lifecycle: ArbiterOptions['lifecycle'];
   /** --preload: the zygote forks the workers. */
   fork?: ArbiterOptions['fork'];
@@ -47,6 +49,7 @@ export function arbiterOptions(config: Config, python: string, cwd: string, hook
       reportModules: config.reload,
       hookArgs: hooks.worker?.args,
       abortGraceMs: hooks.abortGraceMs,
+      quitGraceMs: hooks.quitGraceMs,
     },
     lifecycle: hooks.lifecycle,
     fork: hooks.fork,

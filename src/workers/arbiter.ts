@@ -201,7 +201,8 @@ export class Arbiter {
     // Settled once each worker's exit was handled (its pipe read to the end, child_exit called).
     const exits = [...this.workers].map((w) => w.gone);
     for (const w of this.workers) {
-      if (w.inflight > 0) {
+      if (graceMs === 0 && w.quitsFirst) w.quit();
+      else if (w.inflight > 0) {
         this.log.warning(`worker ${w.pid} still busy after the graceful timeout: killed`);
         w.kill();
       } else w.retire();

@@ -57,6 +57,8 @@ export interface WorkerSpec {
   hookArgs?: string[];
   /** On a timeout, SIGABRT first (a worker_abort hook runs), then SIGKILL after this many ms. */
   abortGraceMs?: number;
+  /** On a quick stop (QUIT), SIGQUIT first (a worker_int hook runs), then SIGKILL after this many ms. */
+  quitGraceMs?: number;
 }
 
 /** What a Worker needs of its process: a spawned ChildProcess, or a ForkedProcess (--preload). */
@@ -101,6 +103,7 @@ export class Worker implements Runner {
   readonly process: WorkerProcess;
   private readonly channel: Channel;
   private readonly abortGraceMs: number;
+  private readonly quitGraceMs: number;
   /** Settles once the worker's exit was handled (after the `exited` hook ran). */
   readonly gone: Promise<void>;
   private settleGone: () => void = () => {};
@@ -120,6 +123,7 @@ export class Worker implements Runner {
     // replies get a pipe of their own there (fd 4); on Unix the socketpair at fd 3 is duplex.
     const split = process.platform === 'win32' && !forked;
     this.abortGraceMs = spec.abortGraceMs ?? 0;
+    this.quitGraceMs = spec.quitGraceMs ?? 0;
     this.gone = new Promise((resolve) => (this.settleGone = resolve));
     const args = ['-m', 'nodicorn_worker', ...workerArgv(spec)];
     if (split) args.push('--out-fd', '4');
@@ -219,9 +223,23 @@ export class Worker implements Runner {
   /** A request ran past --timeout: SIGABRT first when a worker_abort hook wants to run (as
    * gunicorn does), SIGKILL once its grace is over; else SIGKILL at once. */
   abort(): void {
-    if (this.abortGraceMs <= 0 || process.platform === 'win32' || this.state === 'dead') return this.kill();
-    this.process.kill('SIGABRT');
-    setTimeout(() => this.kill(), this.abortGraceMs).unref();
+    this.signalThenKill('SIGABRT', this.abortGraceMs);
+  }
+
+  /** Whether a quick stop should quit() this worker (a worker_int hook wants to run). */
+  get quitsFirst(): boolean {
+    return this.quitGraceMs > 0 && process.platform !== 'win32';
+  }
+
+  /** A quick stop (QUIT), as gunicorn's: SIGQUIT (worker_int runs), SIGKILL once its grace is over. */
+  quit(): void {
+    this.signalThenKill('SIGQUIT', this.quitGraceMs);
+  }
+
+  private signalThenKill(signal: NodeJS.Signals, graceMs: number): void {
+    if (graceMs <= 0 || process.platform === 'win32' || this.state === 'dead') return this.kill();
+    this.process.kill(signal);
+    setTimeout(() => this.kill(), graceMs).unref();
   }
 
   /**

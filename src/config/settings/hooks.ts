@@ -50,7 +50,7 @@ export const HOOKS = {
   workerInt: hook({
     gunicorn: {
       differs:
-        'runs when the worker gets SIGQUIT; a SIGINT (Ctrl-C reaches the whole process group) is left to Node, which stops gracefully',
+        'runs when the worker gets SIGQUIT (the master sends it on QUIT, as gunicorn does); a SIGINT (Ctrl-C reaches the whole process group) is left to Node, which stops gracefully',
     },
     file: 'worker_int',
     signature: '(worker)',
