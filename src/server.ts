@@ -163,7 +163,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of servers) s.close();
       restorePaths();
       for (const s of servers) s.closeIdleConnections();
-      await arbiter.stop(graceMs);
+      await arbiter.stop(stopDelay.hurried ? 0 : graceMs);
       reexec.releasePaths(inheritedPaths);
       for (const s of servers) s.closeAllConnections();
       metrics?.close();
@@ -194,7 +194,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     const exitAfter = (stopping: Promise<void>): void => void stopping.then(() => process.exit(ExitCode.OK));
     removeSignalHandlers = installSignals({
       stop: () => exitAfter(close()),
-      quit: () => (closing ? stopDelay.cutShort() || arbiter.hurry() : exitAfter(shutdown(0, 'quit: quick shutdown'))),
+      quit: () => (closing ? (stopDelay.hurry(), arbiter.hurry()) : exitAfter(shutdown(0, 'quit: quick shutdown'))),
       reload: () => void hup(),
       resize: (delta) => arbiter.resize(delta),
       reopenLogs: () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { APPS } from './lib/paths.mjs';
 import { serverFor } from './lib/server.mjs';
 import { keepAliveLoad } from './lib/load.mjs';
+import { request } from './lib/http.mjs';
 import { sleep } from './lib/wait.mjs';
 import { h2connect, h2request, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
@@ -54,7 +55,6 @@ for (const engine of ['lean', 'node']) {
 
 test('--shutdown-delay: new connections are still served (Connection: close) during the delay, refused after it, exit 0', async (t) => {
   const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--shutdown-delay', '3', '--graceful-timeout', '10'], { waitWorkers: 1 });
-  const { request } = await import('./lib/http.mjs');
   assert.equal((await request(server.port, { path: '/?s=0' })).status, 200);
   const sent = Date.now();
   server.proc.kill('SIGTERM');
@@ -91,4 +91,17 @@ test('HTTP/2: on SIGTERM an open session gets GOAWAY and its stream in flight fi
   assert.ok(Date.now() - sent < 8_000, `GOAWAY ${Date.now() - sent} ms after TERM, past the delay`);
   const exit = await server.stop('SIGTERM', 20_000);
   assert.equal(exit.code, 0, server.stderrText());
+});
+
+test('QUIT during --shutdown-delay ends the delay and the wait for in-flight requests: a quick exit', async (t) => {
+  const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--shutdown-delay', '60', '--graceful-timeout', '60'], { waitWorkers: 1 });
+  const inflight = request(server.port, { path: '/?s=30' }, { timeout: 40_000 }).catch((err) => err);
+  await sleep(500);
+  server.proc.kill('SIGTERM');
+  await server.waitStderr(/Shutdown delay/, 5_000);
+  const started = Date.now();
+  const exit = await server.stop('SIGQUIT', 30_000);
+  assert.ok(Date.now() - started < 15_000, `exited ${Date.now() - started} ms after QUIT`);
+  assert.equal(exit.code, 0, server.stderrText());
+  await inflight;
 });

@@ -80,7 +80,7 @@ export class MetricsServer {
     const { stats, view } = this;
     const requests: Array<[Record<string, string>, number]> = [];
     METHODS.forEach((method, m) => STATUS_CLASSES.forEach((cls, c) => requests.push([{ method, status_class: cls }, stats.requests[m * STATUS_CLASSES.length + c] ?? 0])));
-    out.counter('nodicorn_http_requests', 'HTTP requests answered, by method and status class.', requests);
+    out.counter('nodicorn_http_requests', 'HTTP requests past the request checks (a request refused by them, 4xx before any worker, is not counted), by method and status class.', requests);
     out.histogram('nodicorn_http_request_duration_seconds', 'Time from a request head to the end of its answer, in seconds.', DURATION_BUCKETS, stats.durationBuckets, stats.durationSum, stats.durationCount);
     out.counter('nodicorn_http_request_body_bytes', 'Request body bytes, as their Content-Length declared them.', [[{}, stats.bytesIn]]);
     out.counter('nodicorn_http_response_body_bytes', 'Response body bytes written.', [[{}, stats.bytesOut]]);

@@ -1,14 +1,16 @@
 /**
  * --shutdown-delay: the pause between SIGTERM and the listeners closing, while a load balancer
- * notices (through /readyz, or its own failing checks) that this server is leaving. QUIT cuts
- * it short.
+ * notices (through /readyz, or its own failing checks) that this server is leaving. QUIT during
+ * a graceful stop hurries it: the pause ends, and in-flight requests are not waited for.
  */
 export class StopDelay {
   private cut: (() => void) | null = null;
+  /** QUIT arrived during the stop. */
+  hurried = false;
 
-  /** Resolves after `ms`, or at once when cut. */
+  /** Resolves after `ms`, or at once when hurried. */
   wait(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
+    if (ms <= 0 || this.hurried) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       const self = this;
@@ -21,10 +23,8 @@ export class StopDelay {
     });
   }
 
-  /** Ends a running wait now; true if there was one. */
-  cutShort(): boolean {
-    const cut = this.cut;
-    cut?.();
-    return cut !== null;
+  hurry(): void {
+    this.hurried = true;
+    this.cut?.();
   }
 }
