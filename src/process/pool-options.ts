@@ -57,6 +57,7 @@ export function arbiterOptions(config: Config, python: string, cwd: string, hook
     timeoutMs: config.timeout * 1000,
     maxRequests: config.maxRequests,
     maxRequestsJitter: config.maxRequestsJitter,
+    recycling: { maxRssMiB: config.workersMaxRss, lifetimeS: config.workersLifetime, lifetimeJitterS: config.workersLifetimeJitter },
     waitForFixes: config.reload,
   };
 }
@@ -64,5 +65,5 @@ export function arbiterOptions(config: Config, python: string, cwd: string, hook
 /** The settings arbiterOptions reads: a HUP applies a change to these and to no other. */
 export const WORKER_SETTINGS = [
   'app', 'python', 'threads', 'prefetch', 'prefetchTime', 'workers', 'name', 'defaultProcName', 'sendfile', 'captureOutput', 'chdir', 'pythonpath', 'rawEnv',
-  'timeout', 'maxRequests', 'maxRequestsJitter', 'logConfig', 'logConfigDict', 'logConfigJson',
+  'timeout', 'maxRequests', 'maxRequestsJitter', 'workersMaxRss', 'workersLifetime', 'workersLifetimeJitter', 'logConfig', 'logConfigDict', 'logConfigJson',
 ] as const satisfies ReadonlyArray<keyof Config>;

@@ -1,4 +1,5 @@
 /** What the Arbiter (the worker pool) is built from: the settings' part, and the hooks' part. */
+import type { RecyclingOptions } from './recycling';
 import type { WorkerProcess, WorkerSpec } from './worker';
 
 export interface ArbiterOptions {
@@ -8,6 +9,8 @@ export interface ArbiterOptions {
   timeoutMs: number;
   maxRequests: number;
   maxRequestsJitter: number;
+  /** --workers-max-rss, --workers-lifetime and its jitter. */
+  recycling?: RecyclingOptions;
   /**
    * --reload: a worker that fails to boot (at start, or a respawn) does not stop the server; it
    * is logged, and requests get 503 while no worker serves, until a change reloads.

@@ -1,8 +1,10 @@
 /**
  * Keeps the pool of Python workers at its size: spawns, reaps and respawns them, recycles them
- * after --max-requests, kills the ones holding a request past --timeout (Node owns the clock:
- * no heartbeat files), swaps in a new generation on reload, and stops them gracefully.
+ * after --max-requests (and by RSS and age: recycling.ts), kills the ones holding a request past
+ * --timeout (Node owns the clock: no heartbeat files), swaps in a new generation on reload, and
+ * stops them gracefully.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { ConfigError, ExitCode, HttpError, NodicornError } from '../errors';
 import { EXCEPTION, type Logger } from '../log/logger';
@@ -11,6 +13,7 @@ import type { ArbiterOptions } from './arbiter-options';
 import type { AppError } from './channel';
 import { Generation } from './generation';
 import type { Exchange } from '../exchange';
+import { Recycling, restartCounts, type RestartReason } from './recycling';
 
 export type { ArbiterOptions, WorkerLifecycle } from './arbiter-options';
 
@@ -29,11 +32,12 @@ export class Arbiter {
   private clock: NodeJS.Timeout | undefined;
   private readonly timedOut = new WeakSet<Worker>();
   /** Workers replaced, by why (for /metrics). */
-  readonly restarts = { timeout: 0, crash: 0, 'max-requests': 0, reload: 0 };
+  readonly restarts = restartCounts();
   private booted: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private fatalListener: (err: NodicornError) => void = () => {};
   private modulesListener: (files: string[]) => void = () => {};
   private readonly hooks: WorkerHooks;
+  private readonly recycling: Recycling;
 
   constructor(
     private options: ArbiterOptions,
@@ -50,6 +54,7 @@ export class Arbiter {
       exited: (w, code, signal) => this.onExit(w, code, signal),
       modules: (_w, files) => this.modulesListener(files),
     };
+    this.recycling = new Recycling(() => this.options.recycling, () => this.workers, (w, why, reason) => this.recycle(w, why, reason), log);
   }
 
   /** Spawns the pool; resolves once every worker said READY, rejects on a boot failure. */
@@ -57,6 +62,7 @@ export class Arbiter {
     const booted = new Promise<void>((resolve, reject) => (this.booted = { resolve, reject }));
     for (let i = 0; i < this.size; i++) this.spawn();
     this.startClock();
+    this.recycling.start();
     return booted;
   }
 
@@ -186,6 +192,7 @@ export class Arbiter {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.clock) clearInterval(this.clock);
+    this.recycling.stop();
     this.pending?.abandon();
     this.pending = undefined;
     // A stop during boot: start() has nothing left to wait for.
@@ -261,10 +268,10 @@ export class Arbiter {
     return worker;
   }
 
-  private recycle(worker: Worker): void {
+  private recycle(worker: Worker, why = `${worker.served} requests`, reason: RestartReason = 'max-requests'): void {
     if (worker.state === 'retiring' || worker.state === 'dead' || this.stopping) return;
-    this.log.info(`Autorestarting worker ${worker.pid} after ${worker.served} requests`);
-    this.restarts['max-requests']++;
+    this.log.info(`Autorestarting worker ${worker.pid} after ${why}`, { reason });
+    this.restarts[reason]++;
     this.dispatcher.remove(worker);
     worker.retire();
     this.spawn();
@@ -438,8 +445,4 @@ export class Arbiter {
       this.booted = undefined;
     } else this.fatalListener(err);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -97,6 +97,8 @@ export class Worker implements Runner {
   retiredBooting = false;
   /** Requests started on this worker, for --max-requests. */
   served = 0;
+  /** When it was spawned (performance.now()), for --workers-lifetime. */
+  readonly bornAt = performance.now();
   readonly pid: number;
   private readonly threads: number;
   private readonly prefetch: PrefetchDepth;

@@ -17,6 +17,7 @@ import { NAMING } from './naming';
 import { OPERATIONS } from './operations';
 import { PARSING } from './parsing';
 import { PROXY } from './proxy';
+import { RECYCLING } from './recycling';
 import { REQUEST_ID } from './request-id';
 import { SECURITY } from './security';
 import { SOCKET } from './socket';
@@ -32,6 +33,7 @@ export const SETTINGS = {
   ...APPLICATION,
   ...SOCKET,
   ...WORKERS,
+  ...RECYCLING,
   ...DISPATCH,
   ...SECURITY,
   ...MECHANICS,
