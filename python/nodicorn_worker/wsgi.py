@@ -158,7 +158,7 @@ class WsgiRequest(RequestState):
             finally:
                 exc_info = None
         elif self.head is not None:
-            raise AssertionError('start_response() called a second time without exc_info')
+            raise RuntimeError('start_response() called a second time without exc_info')
         self.head = encode_head(self.id, status, headers)
         self.headers = headers
         return self.write
@@ -167,7 +167,7 @@ class WsgiRequest(RequestState):
         if type(data) is not bytes:
             raise TypeError('write() takes bytes, got %s' % type(data).__name__)
         if self.head is None:
-            raise AssertionError('write() called before start_response()')
+            raise RuntimeError('write() called before start_response()')
         self.channel.corked = False
         self.channel.poll()
         if self.aborted:
@@ -182,7 +182,7 @@ class WsgiRequest(RequestState):
         parts = []
         if not self.head_sent:
             if self.head is None:
-                raise AssertionError('the app produced body bytes before calling start_response()')
+                raise RuntimeError('the app produced body bytes before calling start_response()')
             self.head_sent = True
             parts.append(self.head)
         if self.is_head:

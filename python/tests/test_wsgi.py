@@ -173,7 +173,7 @@ class Response(WorkerTestCase):
     def test_second_start_response_without_exc_info_fails(self):
         status, _, _, _, last = self.call('/twice')
         self.assertEqual(last.type, P.ERROR)
-        self.assertEqual(last.json()['type'], 'AssertionError')
+        self.assertEqual(last.json()['type'], 'RuntimeError')
         self.assertIsNone(status)
 
     def test_exc_info_before_head_replaces_it(self):
