@@ -19,15 +19,12 @@ import os
 import select
 import sys
 import threading
+import traceback
 from collections import deque
+from queue import SimpleQueue
 from time import monotonic
 
 from . import protocol as P
-
-try:
-    from queue import SimpleQueue
-except ImportError:  # pragma: no cover - Python < 3.7 is not supported anyway
-    from queue import Queue as SimpleQueue
 
 # Below glibc's mmap threshold: a bigger read buffer costs an mmap, mremap and munmap per read.
 READ_SIZE = 64 * 1024
@@ -193,7 +190,7 @@ class Channel:
             try:
                 handler(state)
             except BaseException:  # the handler reports app errors itself; this is a bug here
-                _log_exception('nodicorn worker: internal error while handling a request')
+                log_exception('nodicorn worker: internal error while handling a request')
             requests.pop(state.id, None)
 
     # -- reading ---------------------------------------------------------------------------
@@ -230,7 +227,7 @@ class Channel:
                 try:
                     handler(state)
                 except BaseException:  # the handler reports app errors itself; this is a bug here
-                    _log_exception('nodicorn worker: internal error while handling a request')
+                    log_exception('nodicorn worker: internal error while handling a request')
                 requests.pop(state.id, None)
             pump()
 
@@ -337,8 +334,8 @@ def _parent_gone():
     _exit_now(0)
 
 
-def _log_exception(header):
-    import traceback
+def log_exception(header):
+    """Writes header and the exception being handled's traceback to stderr; never raises."""
     try:
         sys.stderr.write(header + '\n' + traceback.format_exc())
         sys.stderr.flush()

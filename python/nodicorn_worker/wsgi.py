@@ -16,7 +16,7 @@ import traceback
 
 from . import protocol as P
 from .body import EMPTY, Input
-from .channel import ClientDisconnected, RequestState
+from .channel import ClientDisconnected, RequestState, log_exception
 from .headers import content_length, encode_head
 
 # Response body frames are cut at 1 MiB: Node handles them as Buffers, and the flow-control
@@ -341,7 +341,7 @@ class WsgiRequest(RequestState):
             close()
         except BaseException:
             # The response is already complete; the app's cleanup failing does not change it.
-            _log_traceback('Error closing the response of %s' % self._describe())
+            log_exception('Error closing the response of %s' % self._describe())
 
     def _finish(self, error):
         fid = self.id
@@ -374,16 +374,4 @@ class WsgiRequest(RequestState):
 
 def _has_credit(state):
     return state.aborted or state.sent - state.acked < WINDOW
-
-
-def _write_stderr(text):
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except Exception:
-        pass
-
-
-def _log_traceback(header):
-    _write_stderr('%s\n%s' % (header, traceback.format_exc()))
 
