@@ -120,6 +120,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       streamPaths: config.streamRequestPaths,
       spool: { memory: config.bodyBufferSize, dir: spoolPath, maxFile: config.maxTempFileSize, budget: spoolBudget },
       maxConnections: config.workerConnections,
+      h2: {
+        maxConcurrentStreams: config.http2MaxConcurrentStreams,
+        initialWindowSize: config.http2InitialWindowSize,
+        maxFrameSize: config.http2MaxFrameSize,
+        maxHeaderListSize: config.http2MaxHeaderListSize,
+      },
       requestIds: config.requestIdHeader === null ? null : new RequestIds(config.requestIdHeader),
       stats,
       statics: config.staticMap.length === 0 ? null : new StaticFiles({ mappings: config.staticMap.map((raw) => parseStaticMapping(raw) as StaticMapping), maxAge: config.staticMaxAge, cwd: process.cwd() }, log),

@@ -277,3 +277,32 @@ test('QUIT to the master: each worker gets SIGQUIT and runs worker_int, as under
   assert.deepEqual(ints, [...workers].sort(), 'worker_int ran in each worker');
   assert.equal(recs.at(-1).hook, 'on_exit');
 });
+
+test('a hook given as an import string ("module.function") runs, as gunicorn takes it', async (t) => {
+  const dir = tempDir(t);
+  const record = path.join(dir, 'hooks.jsonl');
+  const server = await serverFor(t, ['hooks_app:app', '-c', 'string_hooks.conf.py', '-w', '1', '--capture-output'], {
+    cwd: HOOKS,
+    env: { HOOK_RECORD: record },
+    waitWorkers: 1,
+  });
+  assert.equal((await request(server.port, { path: '/' })).status, 200);
+  await waitUntil(() => records(record).length >= 2, 20_000);
+  const recs = records(record);
+  const worker = recs.find((r) => r.hook === 'post_fork');
+  const ready = recs.find((r) => r.hook === 'when_ready');
+  assert.ok(worker && bootedPids(server).includes(worker.pid), `post_fork ran in a worker: ${JSON.stringify(recs)}`);
+  assert.ok(ready && ready.pid !== server.proc.pid && !bootedPids(server).includes(ready.pid), `when_ready ran in the hook host: ${JSON.stringify(recs)}`);
+});
+
+test('a hook import string that names nothing is one config error line, exit 2', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-hooks-'));
+  try {
+    writeFileSync(path.join(dir, 'bad.conf.py'), "post_fork = 'no_such_module_here.post_fork'\n");
+    const r = await runCli(['hooks_app:app', '--chdir', HOOKS, '-c', path.join(dir, 'bad.conf.py'), '--check-config']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /post_fork: cannot import 'no_such_module_here\.post_fork'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { APPS, EXAMPLES, pythonHas } from './lib/paths.mjs';
-import { serverFor } from './lib/server.mjs';
+import { runCli, serverFor } from './lib/server.mjs';
 import { RawClient } from './lib/raw-client.mjs';
 import { sleep } from './lib/wait.mjs';
 import { h2connect, h2request, httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
@@ -266,4 +266,23 @@ test('Flask over HTTP/2', { skip: !pythonHas('flask') && 'flask is not installed
   assert.match(post.headers.location, /\/guestbook\?thanks=Grace/);
   const after = await h2request(session, { path: '/guestbook?thanks=Grace+Hopper' });
   assert.match(after.text(), /<b>Grace Hopper<\/b>: über h2/);
+});
+
+test("gunicorn's http2_* settings are what each session advertises; a frame size out of range is one error line", async (t) => {
+  const server = await serverFor(t, ['mux_app:app', '--chdir', APPS, ...h2args('-w', '1',
+    '--http2-max-concurrent-streams', '7', '--http2-initial-window-size', '1048576',
+    '--http2-max-frame-size', '32768', '--http2-max-header-list-size', '4000')]);
+  const session = await h2connect(t, server.port, certs);
+  await new Promise((resolve) => (session.remoteSettings.maxConcurrentStreams === 7 ? resolve() : session.once('remoteSettings', resolve)));
+  const s = session.remoteSettings;
+  assert.equal(s.maxConcurrentStreams, 7);
+  assert.equal(s.initialWindowSize, 1048576);
+  assert.equal(s.maxFrameSize, 32768);
+  assert.equal(s.maxHeaderListSize, 4000, 'under what the request limits allow, so this one is advertised');
+  const res = await h2request(session, { path: '/echo/x' });
+  assert.equal(res.status, 200);
+
+  const bad = await runCli(['mux_app:app', '--chdir', APPS, ...h2args('--http2-max-frame-size', '100')]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--http2-max-frame-size .*expected a whole number from 16384 to 16777215, got "?100/);
 });

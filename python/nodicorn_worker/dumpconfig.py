@@ -63,6 +63,16 @@ def _check_hook(name: str, fn: Any, arity: Tuple[int, int]) -> None:
         raise TypeError('server hook %s must take %s positional arguments' % (name, wanted))
 
 
+def _import_hook(name: str, path: str) -> Any:
+    """gunicorn also takes a hook as an import string, "package.module.function". (This script
+    runs outside the package, so it cannot share hooks.py's copy of these lines.)"""
+    mod_name, _, obj_name = path.rpartition('.')
+    try:
+        return getattr(importlib.import_module(mod_name), obj_name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise TypeError('server hook %s: cannot import %r (%s)' % (name, path, e))
+
+
 def load_namespace(config: str) -> Dict[str, Any]:
     """Runs the config file (or imports the python: module) and returns its module-level names."""
     with contextlib.redirect_stdout(sys.stderr):
@@ -82,6 +92,8 @@ def evaluate(config: str, hooks: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
     for name, value in load_namespace(config).items():
         if name.startswith('_') or isinstance(value, types.ModuleType):
             continue
+        if name in hooks and isinstance(value, str):
+            value = _import_hook(name, value)
         if name in hooks and callable(value):
             _check_hook(name, value, hooks[name])
             found.append(name)

@@ -38,17 +38,22 @@ export function scalarFromJson<T>(parser: Parser<T>, value: unknown): T {
   throw new Invalid();
 }
 
-function integer(min: number, expected: string): Parser<number> {
+function integer(min: number, expected: string, max = Number.MAX_SAFE_INTEGER): Parser<number> {
   return {
     expected,
     parse(raw) {
       const text = raw.trim();
       if (!/^\+?\d{1,15}$/.test(text)) throw new Invalid();
       const n = Number(text);
-      if (n < min) throw new Invalid();
+      if (n < min || n > max) throw new Invalid();
       return n;
     },
   };
+}
+
+/** A whole number from min to max, both included. */
+export function intRange(min: number, max: number): Parser<number> {
+  return integer(min, `a whole number from ${min} to ${max}`, max);
 }
 
 export const positiveInt = integer(1, 'a positive integer');

@@ -40,6 +40,15 @@ export interface FrontendOptions extends HandlerOptions {
   sendTimeoutMs: number;
   /** --worker-connections; 0 = no cap. */
   maxConnections: number;
+  /** gunicorn's http2_* settings, advertised in each HTTP/2 session's SETTINGS frame. */
+  h2: H2Settings;
+}
+
+export interface H2Settings {
+  maxConcurrentStreams: number;
+  initialWindowSize: number;
+  maxFrameSize: number;
+  maxHeaderListSize: number;
 }
 
 export class Frontend {
@@ -105,7 +114,12 @@ export class Frontend {
     if (lean !== null) server = tls === null ? new LeanServer(lean) : new LeanTlsServer(lean, tls.options);
     else if (tls === null) server = createServer(http1);
     else if (!tls.h2) server = createHttpsServer({ ...tls.options, ...http1 });
-    else server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, ...h2Limits(this.options.limits) }, this.options.keepAliveMs, this.drainState);
+    else {
+      const limits = h2Limits(this.options.limits);
+      // The request limits bound the header list too: the smaller of the two is advertised.
+      const settings = { ...this.options.h2, maxHeaderListSize: Math.min(this.options.h2.maxHeaderListSize, limits.settings.maxHeaderListSize) };
+      server = createH2Server({ ...tls.options, allowHTTP1: tls.h1, maxHeaderListPairs: limits.maxHeaderListPairs, settings }, this.options.keepAliveMs, this.drainState);
+    }
     // Set as properties: node:http ignores maxHeadersCount as a constructor option, and an HTTP/2
     // server hands its HTTP/1.1 connections to node:http's code, which reads these from the server.
     Object.assign(server, http1);

@@ -18,15 +18,9 @@ const FIRST_REQUEST_MS = 60_000;
 /** RST_STREAM code for a response that cannot be completed (RFC 9113 §7). */
 export const STREAM_ABORT_CODE = constants.NGHTTP2_INTERNAL_ERROR;
 
-/**
- * Streams one connection may have open at once (gunicorn's http2_max_concurrent_streams default).
- * node:http2 allows 2^32-1; each open stream is a request waiting for a worker.
- */
-const MAX_CONCURRENT_STREAMS = 100;
-
 /** `drain`: once it is active, a session that opens a stream is sent GOAWAY, the stream finishing. */
 export function createH2Server(options: SecureServerOptions, keepAliveMs: number, drain: Drain): Http2SecureServer & FrontServer {
-  const server = createSecureServer({ ...options, settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, ...options.settings } });
+  const server = createSecureServer(options);
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);

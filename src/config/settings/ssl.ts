@@ -4,7 +4,6 @@ import * as G from '../gunicorn-parsers';
 import * as P from '../parsers';
 
 const NODE_TLS = 'Node\u2019s TLS stack handles it';
-const NODE_H2 = 'not passed on yet: Node\u2019s HTTP/2 defaults apply';
 const H2_TLS = 'nodicorn serves HTTP/2 over TLS only, negotiated by ALPN; use --certfile with --http-protocols h2,h1';
 
 /** gunicorn's default, PROTOCOL_TLS, however a config spells it (by name, or its value 2), is 'TLS'. */
@@ -139,42 +138,42 @@ export const SSL = {
   }),
   http2MaxConcurrentStreams: one<number>({
     section: 'HTTP/2',
-    gunicorn: { noEffect: NODE_H2 + ' (100 streams)' },
+    gunicorn: 'same',
     flags: ['--http2-max-concurrent-streams'],
     metavar: 'INT',
     file: 'http2_max_concurrent_streams',
     parser: P.positiveInt,
     default: 100,
-    doc: 'The most streams one HTTP/2 connection may have open. Accepted with a warning: ' + NODE_H2 + '.',
+    doc: 'The most streams one HTTP/2 connection may have open at once (each open stream is a request waiting for or held by a worker).',
   }),
   http2InitialWindowSize: one<number>({
     section: 'HTTP/2',
-    gunicorn: { noEffect: NODE_H2 + ' (65535 bytes)' },
+    gunicorn: 'same',
     flags: ['--http2-initial-window-size'],
     metavar: 'INT',
     file: 'http2_initial_window_size',
-    parser: P.nonNegativeInt,
+    parser: P.intRange(0, 2 ** 31 - 1),
     default: 65535,
-    doc: 'The initial HTTP/2 flow-control window, in bytes. Accepted with a warning: ' + NODE_H2 + '.',
+    doc: 'The initial HTTP/2 flow-control window of each stream, in bytes, advertised to clients.',
   }),
   http2MaxFrameSize: one<number>({
     section: 'HTTP/2',
-    gunicorn: { noEffect: NODE_H2 + ' (16384 bytes)' },
+    gunicorn: 'same',
     flags: ['--http2-max-frame-size'],
     metavar: 'INT',
     file: 'http2_max_frame_size',
-    parser: P.positiveInt,
+    parser: P.intRange(16_384, 2 ** 24 - 1),
     default: 16384,
-    doc: 'The largest HTTP/2 frame payload accepted, in bytes. Accepted with a warning: ' + NODE_H2 + '.',
+    doc: 'The largest HTTP/2 frame payload accepted, in bytes (16384 to 16777215, as RFC 9113 allows).',
   }),
   http2MaxHeaderListSize: one<number>({
     section: 'HTTP/2',
-    gunicorn: { noEffect: NODE_H2 + ' (limits come from --limit-request-fields and --limit-request-field_size)' },
+    gunicorn: { differs: 'the smaller of this and what --limit-request-fields and --limit-request-field_size allow is advertised and enforced' },
     flags: ['--http2-max-header-list-size'],
     metavar: 'INT',
     file: 'http2_max_header_list_size',
     parser: P.positiveInt,
     default: 65536,
-    doc: 'The largest HTTP/2 header list accepted, in bytes. Accepted with a warning: ' + NODE_H2 + '.',
+    doc: 'The largest HTTP/2 header list accepted, in bytes (uncompressed, 32 bytes counted per field as RFC 9113 does). The request limits apply too: the smaller one is advertised.',
   }),
 } as const;
