@@ -112,7 +112,7 @@ class Channel:
         other threads have queued meanwhile.
 
         Inline and corked (more requests of the same read wait their turn), data is only
-        queued: the last request of the batch, or any wait for the pipe, writes it all at once.
+        queued: the end of its request, or any wait for the pipe, writes it all at once.
 
         Each caller appends one item, then takes the write lock; whoever holds it writes
         everything queued in one syscall, so threads that finish together share it.
@@ -221,14 +221,18 @@ class Channel:
         while True:
             while pending:
                 state = pending.popleft()
-                # Answers to a batch of prefetched requests leave in one write. The cost: an
-                # answer waits for the rest of its batch (--prefetch 0 gives no batches).
+                # An answer's head, body and END leave in one write, and it leaves before the
+                # next request of the batch runs: an app that dies there (os._exit, a segfault,
+                # the OOM killer) must not take finished answers with it, and Node must see that
+                # the oldest unanswered request is the one it died on, the only one not replayed.
                 self.corked = bool(pending)
                 try:
                     handler(state)
                 except BaseException:  # the handler reports app errors itself; this is a bug here
                     log_exception('nodicorn worker: internal error while handling a request')
                 requests.pop(state.id, None)
+                if self._out:
+                    self.flush()
             pump()
 
     def poll(self):

@@ -270,7 +270,7 @@ class WsgiRequest(RequestState):
                     # Without a Content-Length the body is a stream (server-sent events, a long
                     # export): it leaves as it comes, not with the rest of a corked batch. With
                     # one it is an ordinary answer (Flask's and Django's are iterables, not
-                    # lists) and goes out with its batch.
+                    # lists) and goes out in one write with its END.
                     streamed = self.headers is None or content_length(self.headers) is None
                     if streamed:
                         channel.corked = False
