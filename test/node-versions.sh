@@ -73,6 +73,7 @@ for major in "${MAJORS[@]}"; do
   unit_s=$((SECONDS - start))
   PATH="$bin:$PATH" node --test --test-reporter=dot --test-concurrency="$CONCURRENCY" "${files[@]}"
   report+=("Node $version: unit tests ${unit_s}s, black-box $((SECONDS - start - unit_s))s")
+  echo "${report[-1]}"
 done
 
 printf '\n=== Node lines\n'
