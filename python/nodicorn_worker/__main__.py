@@ -185,6 +185,7 @@ def serve(args, out_fd, app, hooks):
     try:
         from . import wsgi
         from .channel import Channel
+        from .workerconfig import WorkerConfig
         request_class = wsgi.WsgiRequest
         if hooks is not None:
             hooks.post_worker_init(app)
@@ -193,7 +194,8 @@ def serve(args, out_fd, app, hooks):
             hooks.install_signals()
             from . import channel as channel_module
             channel_module.before_exit = hooks.worker_exit
-        wsgi.configure(app, args.threads, args.multiprocess == '1', sendfile=not args.no_sendfile)
+        request_class.bind(WorkerConfig(app, args.threads, args.multiprocess == '1',
+                                        sendfile=not args.no_sendfile))
         # One app thread: the main thread runs the app between reads (see Channel.inline).
         # Not on Windows, where select() cannot look at a pipe (Channel.poll needs it).
         inline = args.threads == 1 and os.name == 'posix'

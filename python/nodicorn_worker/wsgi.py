@@ -18,6 +18,7 @@ from . import protocol as P
 from .body import EMPTY, Input
 from .channel import ClientDisconnected, RequestState, log_exception
 from .headers import content_length, encode_head
+from .workerconfig import WorkerConfig
 
 # Response body frames are cut at 1 MiB: Node handles them as Buffers, and the flow-control
 # window is counted in whole frames.
@@ -32,13 +33,6 @@ _text_pairs = P._text_pairs
 _TEXT_PAIRS = P.TEXT_PAIRS
 
 _PLAIN_FILES = (io.BufferedReader, io.BufferedRandom, io.FileIO)
-
-# Set once by configure(): the app and the environ entries every request shares.
-_app = None
-# False with --no-sendfile: files go through the pipe as RESPONSE_BODY, never as FILE frames.
-_sendfile = True
-_base_environ = {}
-
 
 class FileWrapper:
     """wsgi.file_wrapper: lets a returned file go out as a FILE frame (Node sends it).
@@ -92,32 +86,15 @@ class FileWrapper:
         return path, offset, max(0, st.st_size - offset)
 
 
-def configure(app, threads, multiprocess, sendfile=True):
-    global _app, _sendfile
-    _app = app
-    _sendfile = sendfile
-    _base_environ.clear()
-    _base_environ.update({
-        'SCRIPT_NAME': '',
-        'wsgi.url_scheme': 'http',
-        'wsgi.version': (1, 0),
-        'wsgi.errors': sys.stderr,
-        'wsgi.multithread': threads > 1,
-        'wsgi.multiprocess': bool(multiprocess),
-        'wsgi.run_once': False,
-        'wsgi.file_wrapper': FileWrapper,
-    })
-
-
-def _make_environ(payload):
-    """The REQUEST payload's environ entries, as a dict on top of the shared entries.
+def _make_environ(payload, base_environ):
+    """The REQUEST payload's environ entries, as a dict on top of base_environ (a copy).
 
     This runs for every request. Node's usual layout (TEXT_PAIRS) is one decode and one split,
     both in C. The other layout (a NUL in some value) is decoded once and sliced by the lengths
     that one struct.unpack produced.
     """
     if payload[0] & _TEXT_PAIRS:
-        env = _base_environ.copy()
+        env = base_environ.copy()
         env.update(_text_pairs(payload))
         return env
     n = payload[1] | (payload[2] << 8)
@@ -126,7 +103,7 @@ def _make_environ(payload):
     text = payload[start:].decode('latin-1')
     if sum(lens) - n != len(text):
         raise P.ProtocolError('REQUEST: pair block lengths do not match its size')
-    env = _base_environ.copy()
+    env = base_environ.copy()
     pos = 0
     for i in range(1, 2 * n, 2):
         k_end = pos + lens[i]
@@ -138,6 +115,28 @@ def _make_environ(payload):
 
 class WsgiRequest(RequestState):
     __slots__ = ('head', 'head_sent', 'headers', 'is_head', 'environ')
+
+    # Set once by bind(), before the first request: class attributes, so a request reads them
+    # as cheaply as module globals, and nothing is copied per request.
+    app = None
+    base_environ = {}
+    sendfile = True
+
+    @classmethod
+    def bind(cls, config: WorkerConfig) -> None:
+        """Makes this class (and its subclasses) serve config.app."""
+        cls.app = staticmethod(config.app)
+        cls.sendfile = config.sendfile
+        cls.base_environ = {
+            'SCRIPT_NAME': '',
+            'wsgi.url_scheme': 'http',
+            'wsgi.version': (1, 0),
+            'wsgi.errors': sys.stderr,
+            'wsgi.multithread': config.threads > 1,
+            'wsgi.multiprocess': bool(config.multiprocess),
+            'wsgi.run_once': False,
+            'wsgi.file_wrapper': FileWrapper,
+        }
 
     def __init__(self, channel, fid, payload):
         RequestState.__init__(self, channel, fid, payload)
@@ -236,7 +235,7 @@ class WsgiRequest(RequestState):
         error = None
         held = False  # this answer corked the channel itself (see below)
         try:
-            self.environ = environ = _make_environ(self.payload)
+            self.environ = environ = _make_environ(self.payload, self.base_environ)
             self.payload = None
             self.is_head = environ.get('REQUEST_METHOD') == 'HEAD'
             if flags & P.HAS_BODY:
@@ -249,7 +248,7 @@ class WsgiRequest(RequestState):
                 environ['wsgi.input'] = Input(self, length)
             else:
                 environ['wsgi.input'] = EMPTY
-            result = _app(environ, self.start_response)
+            result = self.app(environ, self.start_response)
             rtype = type(result)
             if (rtype is list or rtype is tuple) and not self.head_sent:
                 # The hot path: the whole response in one write.
@@ -315,7 +314,7 @@ class WsgiRequest(RequestState):
 
     def _send_file(self, wrapper):
         """The FILE shortcut for a wsgi.file_wrapper over a regular file; False if not possible."""
-        if self.head is None or not _sendfile:
+        if self.head is None or not self.sendfile:
             return False
         if self.is_head:
             frames = b''

@@ -45,8 +45,9 @@ class Zygote(hookhost.Host):
         logconfig.setup_from_args(self.args)
         from .appload import load
         self.app = load(self.args.app)
-        # What every worker imports anyway, shared too.
-        from . import channel, wsgi  # noqa: F401
+        # What every worker imports anyway, shared too; and imported now, while the stdlib is
+        # still readable (after --user it may not be).
+        from . import channel, workerconfig, wsgi  # noqa: F401
 
     def handle(self, msg: Dict[str, Any]) -> Any:
         if msg['call'] == 'fork':

@@ -3,6 +3,7 @@ import unittest
 
 from nodicorn_worker import protocol as P
 from nodicorn_worker import wsgi
+from nodicorn_worker.workerconfig import WorkerConfig
 
 
 def payload(pairs, flags=0):
@@ -12,10 +13,11 @@ def payload(pairs, flags=0):
 
 class MakeEnviron(unittest.TestCase):
     def setUp(self):
-        wsgi.configure(lambda environ, start_response: [], 1, False)
+        wsgi.WsgiRequest.bind(WorkerConfig(lambda environ, start_response: []))
+        self.base = wsgi.WsgiRequest.base_environ
 
     def test_pairs_over_the_shared_entries(self):
-        env = wsgi._make_environ(payload([('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/caf\xe9'), ('HTTP_X', '')]))
+        env = wsgi._make_environ(payload([('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/caf\xe9'), ('HTTP_X', '')]), self.base)
         self.assertEqual((env['REQUEST_METHOD'], env['PATH_INFO'], env['HTTP_X']), ('GET', '/caf\xe9', ''))
         self.assertEqual(env['wsgi.version'], (1, 0))
         self.assertEqual(env['SCRIPT_NAME'], '')
@@ -25,7 +27,7 @@ class MakeEnviron(unittest.TestCase):
         data = payload([('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/a\x00b'), ('HTTP_X', 'y')], flags=P.HAS_BODY)
         self.assertFalse(data[0] & P.TEXT_PAIRS)
         self.assertEqual(P.decode_request(data)[0], P.HAS_BODY)
-        env = wsgi._make_environ(data)
+        env = wsgi._make_environ(data, self.base)
         self.assertEqual((env['PATH_INFO'], env['HTTP_X']), ('/a\x00b', 'y'))
 
     def test_the_usual_layout_is_nul_joined_text(self):
@@ -38,13 +40,13 @@ class MakeEnviron(unittest.TestCase):
         data = payload([('PATH_INFO', '/a\x00bc')])
         for bad in (data[:-1], data + b'x'):
             with self.assertRaises(P.ProtocolError):
-                wsgi._make_environ(bad)
+                wsgi._make_environ(bad, self.base)
 
     def test_a_string_count_that_does_not_match_the_pair_count_is_a_protocol_error(self):
         data = payload([('PATH_INFO', '/abc'), ('HTTP_X', 'y')])
         for bad in (data + b'\x00', data[:3] + data[3:].replace(b'\x00', b'', 1), data[:3]):
             with self.assertRaises(P.ProtocolError):
-                wsgi._make_environ(bad)
+                wsgi._make_environ(bad, self.base)
 
 if __name__ == '__main__':
     unittest.main()

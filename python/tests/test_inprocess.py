@@ -5,6 +5,7 @@ import unittest
 
 from nodicorn_worker import protocol as P
 from nodicorn_worker import wsgi
+from nodicorn_worker.workerconfig import WorkerConfig
 from nodicorn_worker.body import Input
 from nodicorn_worker.channel import Channel
 
@@ -37,7 +38,7 @@ class Recorder(Channel):
 
 
 def run(app, environ=(('REQUEST_METHOD', 'GET'), ('PATH_INFO', '/')), corked=False, inline=False):
-    wsgi.configure(app, 1, False)
+    wsgi.WsgiRequest.bind(WorkerConfig(app))
     channel = Recorder(inline)
     # corked: as inline with more requests of the batch waiting (Channel._serve_inline).
     channel.corked = corked
@@ -146,7 +147,7 @@ class NoCycles(unittest.TestCase):
     """
 
     def leftovers(self, app):
-        wsgi.configure(app, 1, False)
+        wsgi.WsgiRequest.bind(WorkerConfig(app))
         gc.collect()
         enabled = gc.isenabled()
         gc.disable()
