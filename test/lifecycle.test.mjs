@@ -1,7 +1,8 @@
 // Zero-drop lifecycle under load: while several keep-alive clients (and some one-request
-// connections) keep sending, a HUP reload, --max-requests recycling, TTOU/TTIN and a worker that
-// dies mid-request each lose no request except the dying worker's own. Every answer is counted
-// (see lib/counted-load.mjs for the one retry a real HTTP client would make).
+// connections) keep sending, a HUP reload, --max-requests, --workers-lifetime and
+// --workers-max-rss recycling, TTOU/TTIN and a worker that dies mid-request each lose no request
+// except the dying worker's own. Every answer is counted (see lib/counted-load.mjs for the one
+// retry a real HTTP client would make).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APPS } from './lib/paths.mjs';
@@ -17,8 +18,8 @@ const hello = (res) => res.status === 200 && res.text() === 'hello';
 const ok = (res) => res.status === 200 && res.text() === 'ok';
 
 /** The load, with `during()` run once it is under way; asserts nothing was lost. */
-async function underLoad(t, server, expect, during) {
-  const running = countedLoad({ port: server.port, clients: 4, ms: LOAD_MS, expect });
+async function underLoad(t, server, expect, during, target = '/') {
+  const running = countedLoad({ port: server.port, clients: 4, ms: LOAD_MS, expect, target });
   await sleep(600);
   await during();
   const result = await running;
@@ -27,12 +28,12 @@ async function underLoad(t, server, expect, during) {
   return result;
 }
 
-function assertNoLoss(server, result) {
+function assertNoLoss(server, result, atLeast = 100) {
   assert.deepEqual(result.failures, [], `answers lost:\n${server.stderrText().split('\n').slice(-30).join('\n')}`);
   // A request retried on a fresh connection is counted as a fresh one; a fresh connection's own
   // first request is never retried, so retries can only come from reused connections.
   assert.ok(result.retries <= result.reused, `${result.retries} retries for ${result.reused} requests on reused connections`);
-  assert.ok(result.ok > 100, `only ${result.ok} answers in ${LOAD_MS} ms`);
+  assert.ok(result.ok >= atLeast, `only ${result.ok} answers in ${LOAD_MS} ms`);
 }
 
 test('HUP under keep-alive load: a new generation takes over and every request gets its 200', { skip: skipSignals }, async (t) => {
@@ -57,6 +58,33 @@ test('--max-requests 20 --max-requests-jitter 10 under keep-alive load: workers 
   // Each worker serves at most 30 requests, so the answers name at least that many pids' worth.
   assert.ok(result.pids.size >= Math.ceil(result.ok / 30), `${result.pids.size} workers for ${result.ok} answers`);
   assert.ok(result.pids.size >= 4, `only ${result.pids.size} workers: no recycling seen`);
+});
+
+const RESTART = /Autorestarting worker \d+ after .*reason=(\w+)/;
+const restarts = (server, reason) => server.stderrLines.filter((l) => RESTART.exec(l)?.[1] === reason).length;
+
+test('--workers-lifetime 1 with jitter under keep-alive load: workers replaced by age, nothing is lost', async (t) => {
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-w', '2', '--workers-lifetime', '1', '--workers-lifetime-jitter', '0.5'], { waitWorkers: 2 });
+  const result = await underLoad(t, server, hello, async () => {
+    await waitUntil(() => restarts(server, 'lifetime') >= 2, 5_000);
+  });
+  assertNoLoss(server, result);
+  assert.ok(restarts(server, 'lifetime') >= 2, `workers replaced for their lifetime:\n${server.stderrText()}`);
+  assert.ok(result.pids.size >= 3, `${result.pids.size} workers answered`);
+  assert.deepEqual(await server.stop('SIGTERM', 15_000), { code: 0, signal: null });
+});
+
+test('--workers-max-rss 60 under keep-alive load: growing workers replaced by memory, nothing is lost', async (t) => {
+  // Each request keeps 1 MiB more: two workers pass 60 MiB within the load, many times over.
+  const grown = (res) => res.status === 200 && /^\d+ MiB held$/.test(res.text());
+  const server = await serverFor(t, ['grow_app:app', '--chdir', APPS, '-w', '2', '--workers-max-rss', '60'], { waitWorkers: 2 });
+  const result = await underLoad(t, server, grown, async () => {
+    await waitUntil(() => restarts(server, 'rss') >= 2, 5_000);
+  }, '/?mb=1&s=0.02');
+  assertNoLoss(server, result, 50);
+  assert.ok(restarts(server, 'rss') >= 2, `workers replaced for their memory:\n${server.stderrText()}`);
+  assert.ok(result.pids.size >= 3, `${result.pids.size} workers answered`);
+  assert.deepEqual(await server.stop('SIGTERM', 15_000), { code: 0, signal: null });
 });
 
 test('TTOU then TTIN under keep-alive load: the pool shrinks and grows, nothing is lost', { skip: skipSignals }, async (t) => {
