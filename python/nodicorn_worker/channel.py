@@ -82,6 +82,26 @@ class RequestState:
         self.waiter = None
 
 
+class _Batch:
+    __slots__ = ('channel', 'held')
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.held = False
+
+    def __enter__(self):
+        channel = self.channel
+        if channel.inline and not channel.corked:
+            channel.corked = self.held = True
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.held:
+            self.held = False
+            self.channel.corked = False
+        return False
+
+
 class Channel:
     def __init__(self, rfd, wfd, state_class, handler, inline=False):
         self.rfd = rfd
@@ -102,6 +122,7 @@ class Channel:
         self._pending = deque()
         self._polled = 0.0
         self.corked = False
+        self._batch = _Batch(self)
         self._out = deque()
         self._wlock = threading.Lock()
 
@@ -124,6 +145,17 @@ class Channel:
         if self.corked:
             return
         self.flush()
+
+    def batch(self):
+        """A context manager: inline, and unless the channel already holds its output (more
+        requests of the read wait their turn), sends inside the block are held and leave in one
+        write when it ends. A wait for the pipe still flushes (pump), so a long body is never
+        stuck. One reusable object: inline, only one request runs at a time."""
+        return self._batch
+
+    def uncork(self):
+        """From now on each send writes at once (a streamed body, or the app's write())."""
+        self.corked = False
 
     def flush(self):
         out = self._out

@@ -167,7 +167,7 @@ class WsgiRequest(RequestState):
             raise TypeError('write() takes bytes, got %s' % type(data).__name__)
         if self.head is None:
             raise RuntimeError('write() called before start_response()')
-        self.channel.corked = False
+        self.channel.uncork()
         self.channel.poll()
         if self.aborted:
             raise ClientDisconnected()
@@ -233,7 +233,6 @@ class WsgiRequest(RequestState):
         flags = self.flags
         result = None
         error = None
-        held = False  # this answer corked the channel itself (see below)
         try:
             self.environ = environ = _make_environ(self.payload, self.base_environ)
             self.payload = None
@@ -259,34 +258,30 @@ class WsgiRequest(RequestState):
             channel = self.channel
             poll = channel.poll
             streamed = None
-            for chunk in result:
-                poll()
-                if self.aborted:
-                    break
-                if type(chunk) is not bytes:
-                    raise TypeError('the app yielded %s, not bytes' % type(chunk).__name__)
-                if streamed is None:
-                    # Without a Content-Length the body is a stream (server-sent events, a long
-                    # export): it leaves as it comes, not with the rest of a corked batch. With
-                    # one it is an ordinary answer (Flask's and Django's are iterables, not
-                    # lists) and goes out in one write with its END.
-                    streamed = self.headers is None or content_length(self.headers) is None
-                    if streamed:
-                        channel.corked = False
-                    elif channel.inline and not channel.corked:
-                        # The last answer of its batch: held too, so that its END leaves in the
-                        # same write as its body instead of a write of its own. A wait for
-                        # credit still flushes (pump), so a long body is never stuck here.
-                        channel.corked = held = True
-                if chunk:
-                    self._emit(chunk)
+            # Held until the body ends, so that its END leaves in the same write as its body
+            # instead of a write of its own (see Channel.batch).
+            with channel.batch():
+                for chunk in result:
+                    poll()
+                    if self.aborted:
+                        break
+                    if type(chunk) is not bytes:
+                        raise TypeError('the app yielded %s, not bytes' % type(chunk).__name__)
+                    if streamed is None:
+                        # Without a Content-Length the body is a stream (server-sent events, a
+                        # long export): it leaves as it comes, not with the rest of a held
+                        # batch. With one it is an ordinary answer (Flask's and Django's are
+                        # iterables, not lists) and goes out in one write with its END.
+                        streamed = self.headers is None or content_length(self.headers) is None
+                        if streamed:
+                            channel.uncork()
+                    if chunk:
+                        self._emit(chunk)
         except BaseException as e:
             if not (self.aborted and isinstance(e, OSError)):
                 error = e
         if result is not None:
             self._close(result)
-        if held:
-            self.channel.corked = False
         self._finish(error)
         # The error's traceback holds this frame, which holds the error: another cycle.
         error = None
