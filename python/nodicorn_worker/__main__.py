@@ -108,7 +108,7 @@ def _can_open_node_files(master_pid):
     return True
 
 
-def _prepend_paths(dirs):
+def prepend_paths(dirs):
     # Last given ends up last among them: --pythonpath a --pythonpath b gives [cwd, a, b, ...].
     for d in reversed(dirs):
         d = os.path.abspath(d)
@@ -150,7 +150,7 @@ def main(argv=None):
         _exit(exitcodes.WORKER_BOOT)
 
     try:
-        _prepend_paths([os.getcwd()] + args.pythonpath)
+        prepend_paths([os.getcwd()] + args.pythonpath)
     except Exception as e:
         _boot_error(out_fd, e, exitcodes.WORKER_BOOT)
 

@@ -12,6 +12,7 @@ import struct
 import sys
 
 from . import protocol as P
+from .protocol import lens_struct
 
 # RFC 9110 5.6.2: token = 1*tchar.
 _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z").match
@@ -37,7 +38,6 @@ _head_prefix = struct.Struct('<IBIHH')
 _pack_header = P.pack_header
 _ID_END = P.HEADER_SIZE  # a frame's bytes past its length, type and id
 _RESPONSE_HEAD = P.RESPONSE_HEAD
-_lens_struct = P._lens_struct
 
 
 def _check_name(name):
@@ -151,7 +151,7 @@ def _encode_head(fid, status, headers):
                                  'or as bytes.decode("latin-1")): %r' % (name, value))
         raise
     n = len(lens) >> 1
-    block = _lens_struct(n).pack(n, *lens)
+    block = lens_struct(n).pack(n, *lens)
     rlen = len(reason)
     return b''.join((_head_prefix.pack(len(text) + 4 + len(block), _RESPONSE_HEAD, fid, code, rlen),
                      text[:rlen], block, text[rlen:]))

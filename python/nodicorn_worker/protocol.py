@@ -112,7 +112,7 @@ unpack_header = _header.unpack_from
 _lens_structs = {}
 
 
-def _lens_struct(n):
+def lens_struct(n):
     s = _lens_structs.get(n)
     if s is None:
         s = struct.Struct('<H%dI' % (2 * n))
@@ -138,7 +138,7 @@ def encode_pair_block(pairs):
         lens.append(len(v))
         flat.append(k)
         flat.append(v)
-    return _lens_struct(len(pairs)).pack(len(pairs), *lens) + ''.join(flat).encode('latin-1')
+    return lens_struct(len(pairs)).pack(len(pairs), *lens) + ''.join(flat).encode('latin-1')
 
 
 def decode_pair_block(buf, at=0):
@@ -149,7 +149,7 @@ def decode_pair_block(buf, at=0):
     data = at + 2 + 8 * n
     if data > len(buf):
         raise ProtocolError('pair block: truncated lengths')
-    lens = _lens_struct(n).unpack_from(buf, at)
+    lens = lens_struct(n).unpack_from(buf, at)
     text = bytes(buf[data:]).decode('latin-1')
     pairs = []
     pos = 0
@@ -181,10 +181,10 @@ def decode_request(payload):
     flags = payload[0]
     if not flags & TEXT_PAIRS:
         return flags, decode_pair_block(payload, 1)
-    return flags & ~TEXT_PAIRS, list(_text_pairs(payload))
+    return flags & ~TEXT_PAIRS, list(text_pairs(payload))
 
 
-def _text_pairs(payload):
+def text_pairs(payload):
     """The pairs of a TEXT_PAIRS payload, as an iterator of (key, value) for dict.update."""
     if len(payload) < 3:
         raise ProtocolError('REQUEST: truncated count')

@@ -15,6 +15,7 @@ import sys
 import traceback
 
 from . import protocol as P
+from .protocol import lens_struct, text_pairs
 from .body import EMPTY, Input
 from .channel import ClientDisconnected, RequestState, log_exception
 from .headers import content_length, encode_head
@@ -28,8 +29,6 @@ WINDOW = P.WINDOW
 _pack_header = P.pack_header
 _RESPONSE_BODY = P.RESPONSE_BODY
 _END = P.END
-_lens_struct = P._lens_struct
-_text_pairs = P._text_pairs
 _TEXT_PAIRS = P.TEXT_PAIRS
 
 _PLAIN_FILES = (io.BufferedReader, io.BufferedRandom, io.FileIO)
@@ -95,10 +94,10 @@ def _make_environ(payload, base_environ):
     """
     if payload[0] & _TEXT_PAIRS:
         env = base_environ.copy()
-        env.update(_text_pairs(payload))
+        env.update(text_pairs(payload))
         return env
     n = payload[1] | (payload[2] << 8)
-    lens = _lens_struct(n).unpack_from(payload, 1)
+    lens = lens_struct(n).unpack_from(payload, 1)
     start = 3 + 8 * n
     text = payload[start:].decode('latin-1')
     if sum(lens) - n != len(text):

@@ -40,7 +40,7 @@ class Zygote(hookhost.Host):
         self.socket_path = socket_path
         self.capture = capture
         self.owner = owner
-        worker_main._prepend_paths([os.getcwd()] + self.args.pythonpath)
+        worker_main.prepend_paths([os.getcwd()] + self.args.pythonpath)
         from . import logconfig
         logconfig.setup_from_args(self.args)
         from .appload import load
