@@ -2,6 +2,9 @@
 // is replaced as --max-requests replaces one, while a keep-alive load runs: every answer 200.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { APPS } from './lib/paths.mjs';
 import { serverFor, runCli } from './lib/server.mjs';
 import { keepAliveLoad } from './lib/load.mjs';
@@ -90,3 +93,19 @@ for (const [flag, value, expected] of [
     assert.match(lines[0], expected);
   });
 }
+
+test('HUP with workers_lifetime set in the config file: the workers from then on are recycled by age', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-lifetime-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = path.join(dir, 'conf.py');
+  writeFileSync(conf, 'workers = 1\n');
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-c', conf], { waitWorkers: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  assert.equal(restarts(server).length, 0, 'no lifetime before the HUP');
+  writeFileSync(conf, 'workers = 1\nworkers_lifetime = 1\n');
+  server.proc.kill('SIGHUP');
+  const m = await server.waitStderr(/Autorestarting worker \d+ after [\d.]+ s \(--workers-lifetime 1 s\)/, 20_000);
+  assert.match(m.input, /reason=lifetime/);
+  const exit = await server.stop();
+  assert.equal(exit.code, 0, server.stderrText());
+});

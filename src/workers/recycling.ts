@@ -30,6 +30,8 @@ export function restartCounts(): RestartCounts {
 }
 
 const TICK_MS = 1000;
+/** Whether this platform shows a process's memory in /proc (Linux), looked at once. */
+const HAS_PROC = existsSync('/proc/self/statm');
 const MIB = 1024 * 1024;
 
 export class Recycling {
@@ -47,14 +49,17 @@ export class Recycling {
 
   start(): void {
     this.stop();
-    const { maxRssMiB } = this.options() ?? NO_RECYCLING;
-    if (maxRssMiB > 0 && !this.warned && !existsSync('/proc/self/statm')) {
-      this.warned = true;
-      this.log.warning('--workers-max-rss has no effect here: this platform has no /proc to read a worker\'s memory from');
-    }
+    this.warnIfBlind();
     // Always ticking (cheaply) so a HUP that turns either setting on takes effect.
     this.clock = setInterval(() => this.check(), TICK_MS);
     this.clock.unref();
+  }
+
+  /** Once, at startup (or at the HUP that sets it): without /proc there is no RSS to read. */
+  private warnIfBlind(): void {
+    if (this.warned || (this.options()?.maxRssMiB ?? 0) <= 0 || HAS_PROC) return;
+    this.warned = true;
+    this.log.warning('--workers-max-rss has no effect here: this platform has no /proc to read a worker\'s memory from');
   }
 
   stop(): void {
@@ -66,6 +71,7 @@ export class Recycling {
   check(now: number = performance.now()): void {
     const { maxRssMiB, lifetimeS, lifetimeJitterS } = this.options() ?? NO_RECYCLING;
     if (maxRssMiB <= 0 && lifetimeS <= 0) return;
+    if (maxRssMiB > 0) this.warnIfBlind();
     for (const worker of [...this.workers()]) {
       if (worker.state !== 'ready') continue;
       if (lifetimeS > 0) {
