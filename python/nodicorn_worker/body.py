@@ -11,10 +11,13 @@ A body Node spooled to a temp file may come as BODY_FILE instead (Linux): the re
 read from that file, opened here through /proc, so its bytes never cross the pipe. Those reads
 need no credit, since Node sends nothing more.
 """
+from __future__ import annotations
+
 import os
+from typing import Iterator, List, Optional
 
 from . import protocol as P
-from .channel import ClientDisconnected
+from .channel import ClientDisconnected, RequestState
 
 _CONTINUE = P.CONTINUE
 _ACK_UNIT = P.ACK_UNIT
@@ -36,7 +39,7 @@ def _ready(state):
 class Input:
     __slots__ = ('_state', '_buf', '_pos', '_left', '_unacked', '_eof', '_file', '_file_left')
 
-    def __init__(self, state, length):
+    def __init__(self, state: RequestState, length: Optional[int]) -> None:
         self._state = state
         self._buf = b''
         self._pos = 0
@@ -165,7 +168,7 @@ class Input:
 
     # -- the WSGI input stream API (PEP 3333) ------------------------------------------------
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         want = self._limit(size)
         if want <= 0:
             return b''
@@ -188,7 +191,7 @@ class Input:
         parts.append(data)
         return b''.join(parts)
 
-    def readline(self, size=-1):
+    def readline(self, size: Optional[int] = -1) -> bytes:
         want = self._limit(size)
         if want <= 0:
             return b''
@@ -217,7 +220,7 @@ class Input:
         parts.append(data)
         return b''.join(parts)
 
-    def readlines(self, hint=None):
+    def readlines(self, hint: Optional[int] = None) -> List[bytes]:
         lines = []
         total = 0
         while True:
@@ -229,16 +232,16 @@ class Input:
             if hint is not None and 0 < hint <= total:
                 return lines
 
-    def __iter__(self):
+    def __iter__(self) -> Input:
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         line = self.readline()
         if not line:
             raise StopIteration
         return line
 
-    def close(self):
+    def close(self) -> None:
         # The server owns the stream; an app closing it must not break anything.
         pass
 
@@ -248,19 +251,19 @@ class EmptyInput:
 
     __slots__ = ()
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         return b''
 
-    def readline(self, size=-1):
+    def readline(self, size: Optional[int] = -1) -> bytes:
         return b''
 
-    def readlines(self, hint=None):
+    def readlines(self, hint: Optional[int] = None) -> List[bytes]:
         return []
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(())
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 

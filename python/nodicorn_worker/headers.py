@@ -7,9 +7,12 @@ again. Whole heads are cached too: an API endpoint or a static page answers with
 status and header list (same Content-Length, same Content-Type) request after request, and then
 its head costs one tuple hash and one dict lookup instead of a validation pass per header.
 """
+from __future__ import annotations
+
 import re
 import struct
 import sys
+from typing import List, Optional, Tuple
 
 from . import protocol as P
 from .protocol import lens_struct
@@ -87,7 +90,7 @@ def _warn_dropped(name):
                          '(the server manages the connection); warned once per worker\n' % name)
 
 
-def encode_head(fid, status, headers):
+def encode_head(fid: int, status: str, headers: List[Tuple[str, str]]) -> bytes:
     """The RESPONSE_HEAD frame for this status and header list, or TypeError / ValueError."""
     if type(headers) is list:
         try:
@@ -157,7 +160,7 @@ def _encode_head(fid, status, headers):
                      text[:rlen], block, text[rlen:]))
 
 
-def content_length(headers):
+def content_length(headers: List[Tuple[str, str]]) -> Optional[int]:
     """The app's Content-Length as an int, or None (used to bound a FILE range)."""
     for name, value in headers:
         if name.lower() == 'content-length':

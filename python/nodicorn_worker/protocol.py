@@ -57,8 +57,17 @@ acknowledges in units of at least WINDOW/2, so small bodies and responses cost n
 Strings in pair blocks are latin-1, so a str's length is its byte length: the codec encodes or
 decodes all of a block's text in one call and slices, instead of one call per string.
 """
+from __future__ import annotations
+
 import json
 import struct
+from typing import Any, Iterable, Iterator, List, Sequence, Tuple, Union
+
+# A name and value (an environ entry or a header), a payload's bytes, a frame as FrameReader
+# gives it (type, id, payload).
+Pair = Tuple[str, str]
+Buffer = Union[bytes, bytearray, memoryview]
+Frame = Tuple[int, int, Buffer]
 
 HEADER_SIZE = 9
 # Larger payloads are split by the sender; a bigger length on the wire means a corrupt stream.
@@ -112,7 +121,7 @@ unpack_header = _header.unpack_from
 _lens_structs = {}
 
 
-def lens_struct(n):
+def lens_struct(n: int) -> struct.Struct:
     s = _lens_structs.get(n)
     if s is None:
         s = struct.Struct('<H%dI' % (2 * n))
@@ -125,11 +134,11 @@ class ProtocolError(Exception):
     """The byte stream does not follow the frame layout."""
 
 
-def encode_frame(ftype, fid, payload=b''):
+def encode_frame(ftype: int, fid: int, payload: bytes = b'') -> bytes:
     return _header.pack(len(payload), ftype, fid) + payload
 
 
-def encode_pair_block(pairs):
+def encode_pair_block(pairs: Sequence[Pair]) -> bytes:
     """A pair block for latin-1 (str, str) pairs; UnicodeEncodeError if one is not latin-1."""
     lens = []
     flat = []
@@ -141,7 +150,7 @@ def encode_pair_block(pairs):
     return lens_struct(len(pairs)).pack(len(pairs), *lens) + ''.join(flat).encode('latin-1')
 
 
-def decode_pair_block(buf, at=0):
+def decode_pair_block(buf: Buffer, at: int = 0) -> List[Pair]:
     """The (key, value) pairs of the pair block that fills buf from `at` to its end."""
     if at + 2 > len(buf):
         raise ProtocolError('pair block: truncated count')
@@ -166,7 +175,7 @@ def decode_pair_block(buf, at=0):
     return pairs
 
 
-def encode_request(fid, flags, environ):
+def encode_request(fid: int, flags: int, environ: Sequence[Pair]) -> bytes:
     if any('\0' in k or '\0' in v for k, v in environ):
         block = encode_pair_block(environ)
         return _header.pack(1 + len(block), REQUEST, fid) + bytes((flags,)) + block
@@ -174,7 +183,7 @@ def encode_request(fid, flags, environ):
     return _header.pack(3 + len(text), REQUEST, fid) + bytes((flags | TEXT_PAIRS,)) + _u16.pack(len(environ)) + text
 
 
-def decode_request(payload):
+def decode_request(payload: Buffer) -> Tuple[int, List[Pair]]:
     """(flags without TEXT_PAIRS, [(key, value), ...]) from either layout."""
     if len(payload) < 1:
         raise ProtocolError('REQUEST: empty payload')
@@ -184,7 +193,7 @@ def decode_request(payload):
     return flags & ~TEXT_PAIRS, list(text_pairs(payload))
 
 
-def text_pairs(payload):
+def text_pairs(payload: Buffer) -> Iterator[Pair]:
     """The pairs of a TEXT_PAIRS payload, as an iterator of (key, value) for dict.update."""
     if len(payload) < 3:
         raise ProtocolError('REQUEST: truncated count')
@@ -196,13 +205,13 @@ def text_pairs(payload):
     return zip(it, it)
 
 
-def encode_response_head(fid, status, reason, headers):
+def encode_response_head(fid: int, status: int, reason: str, headers: Sequence[Pair]) -> bytes:
     rb = reason.encode('latin-1')
     block = encode_pair_block(headers)
     return _head_prefix.pack(4 + len(rb) + len(block), RESPONSE_HEAD, fid, status, len(rb)) + rb + block
 
 
-def decode_response_head(payload):
+def decode_response_head(payload: Buffer) -> Tuple[int, str, List[Pair]]:
     """(status, reason, headers)."""
     if len(payload) < 4:
         raise ProtocolError('RESPONSE_HEAD: truncated')
@@ -213,11 +222,11 @@ def decode_response_head(payload):
     return status, reason, decode_pair_block(payload, 4 + rl)
 
 
-def encode_count(ftype, fid, n):
+def encode_count(ftype: int, fid: int, n: int) -> bytes:
     return _count.pack(4, ftype, fid, n)
 
 
-def decode_count(payload):
+def decode_count(payload: Buffer) -> int:
     if len(payload) != 4:
         raise ProtocolError('count frame: payload must be 4 bytes')
     return _u32.unpack_from(payload, 0)[0]
@@ -230,14 +239,14 @@ def _split_u64(n):
     return n & 0xffffffff, n >> 32
 
 
-def encode_file(fid, path, offset, length):
+def encode_file(fid: int, path: str, offset: int, length: int) -> bytes:
     pb = path.encode('utf-8')
     olo, ohi = _split_u64(offset)
     llo, lhi = _split_u64(length)
     return _file_prefix.pack(16 + len(pb), FILE, fid, olo, ohi, llo, lhi) + pb
 
 
-def decode_file(payload):
+def decode_file(payload: Buffer) -> Tuple[str, int, int]:
     """(path, offset, length); length is WHOLE_FILE for "to the end"."""
     if len(payload) < 16:
         raise ProtocolError('FILE: truncated')
@@ -254,12 +263,12 @@ _body_file_prefix = struct.Struct('<IBIQQQQ')
 _body_file_fields = struct.Struct('<QQQQ')
 
 
-def encode_body_file(fid, path, offset, length, dev, ino):
+def encode_body_file(fid: int, path: str, offset: int, length: int, dev: int, ino: int) -> bytes:
     pb = path.encode('utf-8')
     return _body_file_prefix.pack(32 + len(pb), BODY_FILE, fid, offset, length, dev, ino) + pb
 
 
-def decode_body_file(payload):
+def decode_body_file(payload: Buffer) -> Tuple[str, int, int, int, int]:
     """(path, offset, length, dev, ino)."""
     if len(payload) < 32:
         raise ProtocolError('BODY_FILE: truncated')
@@ -267,27 +276,27 @@ def decode_body_file(payload):
     return bytes(payload[32:]).decode('utf-8'), offset, length, dev, ino
 
 
-def dump_json(value):
+def dump_json(value: Any) -> bytes:
     # Same bytes as JSON.stringify: compact separators, non-ASCII left as UTF-8.
     return json.dumps(value, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
 
 
-def encode_json(ftype, fid, value):
+def encode_json(ftype: int, fid: int, value: Any) -> bytes:
     return encode_frame(ftype, fid, dump_json(value))
 
 
-def encode_paths(ftype, fid, paths):
+def encode_paths(ftype: int, fid: int, paths: Iterable[str]) -> bytes:
     """MODULES: paths joined by NUL, which no path can hold; undecodable bytes pass as they are."""
     return encode_frame(ftype, fid, '\0'.join(paths).encode('utf-8', 'surrogateescape'))
 
 
-def decode_paths(payload):
+def decode_paths(payload: Buffer) -> List[str]:
     if not payload:
         return []
     return bytes(payload).decode('utf-8', 'surrogateescape').split('\0')
 
 
-def decode_json(payload):
+def decode_json(payload: Buffer) -> Any:
     try:
         return json.loads(bytes(payload).decode('utf-8'))
     except ValueError:
@@ -309,18 +318,18 @@ class FrameReader:
 
     __slots__ = ('_head', '_frame', '_parts', '_have')
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._head = b''     # the start of a header that a read cut short (< HEADER_SIZE bytes)
         self._frame = None   # (type, id, length) of a frame whose payload is still arriving
         self._parts = []     # views of that payload's bytes so far
         self._have = 0       # their total
 
     @property
-    def buffered(self):
+    def buffered(self) -> int:
         """Bytes held that do not yet make a whole frame."""
         return len(self._head) + (HEADER_SIZE + self._have if self._frame is not None else 0)
 
-    def push(self, chunk):
+    def push(self, chunk: bytes) -> List[Frame]:
         """Feeds one chunk (bytes); returns the frames it completes as (type, id, payload)."""
         frames = []
         append = frames.append
