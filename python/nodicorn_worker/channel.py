@@ -15,6 +15,8 @@ a response write would wait for the next incoming frame: a deadlock. On Windows,
 a second pipe for the worker's writes and say so with --out-fd N (e.g. stdio fd 4); on Unix the
 socketpair at fd 3 carries both directions.
 """
+from __future__ import annotations
+
 import os
 import select
 import sys
@@ -23,6 +25,7 @@ import traceback
 from collections import deque
 from queue import SimpleQueue
 from time import monotonic
+from typing import Callable, ContextManager, List, Optional, Union
 
 from . import protocol as P
 
@@ -37,7 +40,7 @@ _writev = getattr(os, 'writev', None)
 class ClientDisconnected(OSError):
     """Raised into the app when it waits on a client that went away (ABORT)."""
 
-    def __init__(self, message='client disconnected'):
+    def __init__(self, message: str = 'client disconnected') -> None:
         OSError.__init__(self, message)
 
 
@@ -52,7 +55,7 @@ class RequestState:
     __slots__ = ('channel', 'id', 'flags', 'payload', 'chunks', 'body_file', 'body_done',
                  'aborted', 'sent', 'acked', 'waiter', 'cond', 'continued')
 
-    def __init__(self, channel, fid, payload):
+    def __init__(self, channel: Channel, fid: int, payload: Optional[P.Buffer]) -> None:
         self.channel = channel
         self.id = fid
         self.payload = payload
@@ -67,7 +70,7 @@ class RequestState:
         self.cond = None          # the app thread's Condition, set when a thread takes it
         self.continued = False    # CONTINUE was sent
 
-    def wait(self, ready):
+    def wait(self, ready: Callable[[RequestState], object]) -> None:
         """Sleeps (no polling) until ready(self) is true; call with channel.lock held."""
         if self.channel.inline:
             # No reader thread to wake us: read and route frames ourselves until ready.
@@ -85,17 +88,17 @@ class RequestState:
 class _Batch:
     __slots__ = ('channel', 'held')
 
-    def __init__(self, channel):
+    def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.held = False
 
-    def __enter__(self):
+    def __enter__(self) -> _Batch:
         channel = self.channel
         if channel.inline and not channel.corked:
             channel.corked = self.held = True
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> bool:
         if self.held:
             self.held = False
             self.channel.corked = False
@@ -103,7 +106,8 @@ class _Batch:
 
 
 class Channel:
-    def __init__(self, rfd, wfd, state_class, handler, inline=False):
+    def __init__(self, rfd: int, wfd: int, state_class: Callable[[Channel, int, P.Buffer], RequestState],
+                 handler: Callable[[RequestState], None], inline: bool = False) -> None:
         self.rfd = rfd
         self.wfd = wfd
         self.state_class = state_class
@@ -128,7 +132,7 @@ class Channel:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def send(self, data):
+    def send(self, data: Union[bytes, List[P.Buffer]]) -> None:
         """Writes data (bytes, or a list of buffers that stay together), together with whatever
         other threads have queued meanwhile.
 
@@ -146,18 +150,18 @@ class Channel:
             return
         self.flush()
 
-    def batch(self):
+    def batch(self) -> ContextManager[object]:
         """A context manager: inline, and unless the channel already holds its output (more
         requests of the read wait their turn), sends inside the block are held and leave in one
         write when it ends. A wait for the pipe still flushes (pump), so a long body is never
         stuck. One reusable object: inline, only one request runs at a time."""
         return self._batch
 
-    def uncork(self):
+    def uncork(self) -> None:
         """From now on each send writes at once (a streamed body, or the app's write())."""
         self.corked = False
 
-    def flush(self):
+    def flush(self) -> None:
         out = self._out
         with self._wlock:
             parts = []
@@ -205,7 +209,7 @@ class Channel:
 
     # -- threads ---------------------------------------------------------------------------
 
-    def start_threads(self, count, name='nodicorn'):
+    def start_threads(self, count: int, name: str = 'nodicorn') -> None:
         for i in range(count):
             t = threading.Thread(target=self._work, name='%s-%d' % (name, i + 1))
             t.daemon = True
@@ -227,7 +231,7 @@ class Channel:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def serve(self):
+    def serve(self) -> int:
         """Reads and routes frames until EOF on the pipe; returns the exit code to use."""
         if self.inline:
             return self._serve_inline()
@@ -267,7 +271,7 @@ class Channel:
                     self.flush()
             pump()
 
-    def poll(self):
+    def poll(self) -> None:
         """Inline mode, between two chunks of a streaming response: routes frames that are
         already waiting (an ABORT above all), so an endless stream to a client that left
         still ends. It looks at most every POLL_INTERVAL seconds, a select() with no wait."""
@@ -280,7 +284,7 @@ class Channel:
         if select.select((self.rfd,), (), (), 0)[0]:
             self.pump()
 
-    def pump(self):
+    def pump(self) -> None:
         """Inline mode: one blocking read, its frames routed; exits the process at EOF."""
         if self._out:
             # Never wait for Node while holding output it may be waiting for.
@@ -370,7 +374,7 @@ def _parent_gone():
     _exit_now(0)
 
 
-def log_exception(header):
+def log_exception(header: str) -> None:
     """Writes header and the exception being handled's traceback to stderr; never raises."""
     try:
         sys.stderr.write(header + '\n' + traceback.format_exc())

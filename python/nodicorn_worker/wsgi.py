@@ -8,16 +8,20 @@ The head waits for the first non-empty body chunk (PEP 3333: an app may still re
 start_response(..., exc_info) until then), or for the end when the body is empty. close() on the
 result runs before END, so END means the app is really done with the request.
 """
+from __future__ import annotations
+
 import io
 import os
 import stat
 import sys
 import traceback
+from types import TracebackType
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 from . import protocol as P
 from .protocol import lens_struct, text_pairs
 from .body import EMPTY, Input
-from .channel import ClientDisconnected, RequestState, log_exception
+from .channel import Channel, ClientDisconnected, RequestState, log_exception
 from .headers import content_length, encode_head
 from .workerconfig import WorkerConfig
 
@@ -31,6 +35,9 @@ _RESPONSE_BODY = P.RESPONSE_BODY
 _END = P.END
 _TEXT_PAIRS = P.TEXT_PAIRS
 
+# What start_response's exc_info is: sys.exc_info() of the error being handled.
+ExcInfo = Tuple[Type[BaseException], BaseException, TracebackType]
+
 _PLAIN_FILES = (io.BufferedReader, io.BufferedRandom, io.FileIO)
 
 class FileWrapper:
@@ -42,14 +49,14 @@ class FileWrapper:
 
     __slots__ = ('filelike', 'blksize', 'close')
 
-    def __init__(self, filelike, blksize=8192):
+    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
         self.filelike = filelike
         self.blksize = blksize
         close = getattr(filelike, 'close', None)
         if close is not None:
             self.close = close
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         read = self.filelike.read
         blksize = self.blksize
         while True:
@@ -58,7 +65,7 @@ class FileWrapper:
                 return
             yield data
 
-    def file_range(self):
+    def file_range(self) -> Optional[Tuple[str, int, int]]:
         """(absolute path, offset, length) when a plain regular file backs this; else None.
 
         Only objects straight from open(path, 'rb') qualify: Node opens the path later, so a
@@ -85,7 +92,7 @@ class FileWrapper:
         return path, offset, max(0, st.st_size - offset)
 
 
-def _make_environ(payload, base_environ):
+def _make_environ(payload: P.Buffer, base_environ: Dict[str, Any]) -> Dict[str, Any]:
     """The REQUEST payload's environ entries, as a dict on top of base_environ (a copy).
 
     This runs for every request. Node's usual layout (TEXT_PAIRS) is one decode and one split,
@@ -137,7 +144,7 @@ class WsgiRequest(RequestState):
             'wsgi.file_wrapper': FileWrapper,
         }
 
-    def __init__(self, channel, fid, payload):
+    def __init__(self, channel: Channel, fid: int, payload: P.Buffer) -> None:
         RequestState.__init__(self, channel, fid, payload)
         self.head = None          # the encoded RESPONSE_HEAD frame, once start_response ran
         self.head_sent = False
@@ -147,7 +154,8 @@ class WsgiRequest(RequestState):
 
     # -- the callables the app gets ----------------------------------------------------------
 
-    def start_response(self, status, headers, exc_info=None):
+    def start_response(self, status: str, headers: List[Tuple[str, str]],
+                       exc_info: Optional[ExcInfo] = None) -> Callable[[bytes], None]:
         if exc_info is not None:
             try:
                 if self.head_sent:
@@ -161,7 +169,7 @@ class WsgiRequest(RequestState):
         self.headers = headers
         return self.write
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         if type(data) is not bytes:
             raise TypeError('write() takes bytes, got %s' % type(data).__name__)
         if self.head is None:
@@ -218,7 +226,7 @@ class WsgiRequest(RequestState):
 
     # -- the request's life ------------------------------------------------------------------
 
-    def __call__(self):
+    def __call__(self) -> None:
         try:
             self._respond()
         finally:
