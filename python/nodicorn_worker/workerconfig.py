@@ -1,12 +1,12 @@
 """WorkerConfig: what every request of one worker shares, built once at startup by __main__."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
+# A NamedTuple, not a frozen dataclass: as immutable and typed, without importing dataclasses
+# (and inspect) at every worker boot.
+class WorkerConfig(NamedTuple):
     app: Callable[..., Any]
     threads: int = 1
     # wsgi.multiprocess: more than one worker process serves the app.
