@@ -4,17 +4,23 @@ Boot: check the pipe, import the app, start the app threads, say READY (or BOOT_
 APP_LOAD / WORKER_BOOT). Then the main thread reads the pipe until EOF, which means the parent is
 gone: exit at once, whatever the app threads are doing.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import platform
 import signal
 import sys
 import traceback
+from typing import TYPE_CHECKING, Any, Callable, List, NoReturn, Optional
 
 from . import exitcodes
 from . import logconfig
 from . import protocol as P
 from .modules import ModuleReporter, failure_files, loaded_files
+
+if TYPE_CHECKING:  # imported only by a worker that has hooks
+    from .worker_hooks import WorkerHooks
 
 PIPE_FD = 3
 
@@ -37,7 +43,7 @@ def _positive_int(text):
     return n
 
 
-def parse_args(argv):
+def parse_args(argv: List[str]) -> argparse.Namespace:
     p = _Parser(prog='python -m nodicorn_worker',
                 description='A nodicorn worker: runs a WSGI app for the Node core over fd 3.')
     p.add_argument('--app', required=True, help='module:attr, module, module:factory(...) or file.py[:attr]')
@@ -108,7 +114,7 @@ def _can_open_node_files(master_pid):
     return True
 
 
-def prepend_paths(dirs):
+def prepend_paths(dirs: List[str]) -> None:
     # Last given ends up last among them: --pythonpath a --pythonpath b gives [cwd, a, b, ...].
     for d in reversed(dirs):
         d = os.path.abspath(d)
@@ -125,14 +131,14 @@ def _wait_for_master(signum: int, frame: object) -> None:
     because an ignored signal stays ignored in the programs the app starts."""
 
 
-def worker_signals():
+def worker_signals() -> None:
     # Node handles Ctrl-C for the whole process group and then closes our pipe; Node's kill is
     # SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _wait_for_master)
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     worker_signals()
     if args.name:
@@ -179,7 +185,8 @@ def main(argv=None):
     serve(args, out_fd, app, hooks)
 
 
-def serve(args, out_fd, app, hooks):
+def serve(args: argparse.Namespace, out_fd: int, app: Callable[..., Any],
+          hooks: Optional[WorkerHooks]) -> NoReturn:
     """Runs the loaded app on the pipe until EOF, then exits (also the entry of a forked worker)."""
     request_class = None
     try:

@@ -11,6 +11,8 @@ Forms, as gunicorn and uwsgi --wsgi-file accept them:
 Every failure is an AppLoadError carrying the message, the underlying exception's type and its
 traceback, which __main__ sends as BOOT_ERROR before exiting with APP_LOAD.
 """
+from __future__ import annotations
+
 import ast
 import importlib
 import importlib.machinery
@@ -19,6 +21,8 @@ import os
 import re
 import sys
 import traceback
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 DEFAULT_ATTR = 'application'
 _DOTTED = re.compile(r'[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z')
@@ -26,7 +30,7 @@ _DRIVE = re.compile(r'[A-Za-z]:[\\/]')
 
 
 class AppLoadError(Exception):
-    def __init__(self, message, kind='AppLoadError', cause=None):
+    def __init__(self, message: str, kind: str = 'AppLoadError', cause: Optional[BaseException] = None) -> None:
         Exception.__init__(self, message)
         self.kind = type(cause).__name__ if cause is not None else kind
         if cause is not None:
@@ -35,7 +39,7 @@ class AppLoadError(Exception):
             self.traceback = '%s: %s\n' % (self.kind, message)
 
 
-def split_spec(spec):
+def split_spec(spec: str) -> Tuple[str, Optional[str]]:
     """(module or file part, attribute expression or None)."""
     # A Windows drive letter ("C:\\app.py") is not the module/attribute separator.
     start = 2 if _DRIVE.match(spec) else 0
@@ -45,7 +49,7 @@ def split_spec(spec):
     return spec[:i], spec[i + 1:]
 
 
-def parse_attr(expr):
+def parse_attr(expr: str) -> Tuple[str, Optional[List[Any]], Optional[Dict[str, Any]]]:
     """(dotted name, args, kwargs) with args None when the spec is not a call."""
     expr = expr.strip()
     if _DOTTED.match(expr):
@@ -91,7 +95,7 @@ def _literal(node, expr):
                            '(strings, numbers, tuples, lists, dicts, True/False/None)' % expr, 'ValueError')
 
 
-def import_module(name):
+def import_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
@@ -102,7 +106,7 @@ def import_module(name):
         raise AppLoadError('importing module %r failed: %s: %s' % (name, type(e).__name__, e), cause=e)
 
 
-def load_file(path):
+def load_file(path: str) -> ModuleType:
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise AppLoadError('app file not found: %s' % path, 'FileNotFoundError')
@@ -203,7 +207,7 @@ def _import_with_stand_in(left):
     return module, recorded
 
 
-def load(spec):
+def load(spec: str) -> Callable[..., Any]:
     """The WSGI callable the spec names, or AppLoadError."""
     if not spec or not spec.strip():
         raise AppLoadError('empty app spec', 'ValueError')
