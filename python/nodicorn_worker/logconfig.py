@@ -22,7 +22,7 @@ formatters say, where they say.
 `python -m nodicorn_worker.logconfig` (probe_main) applies a config and reports where it sends
 gunicorn.error and gunicorn.access, so that nodicorn's core can send its own lines there too.
 """
-from __future__ import annotations  # hints stay text: no typing import at worker boot
+from __future__ import annotations
 
 import argparse
 import json
@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import sys
+from typing import List, Optional
 
 LEVELS = {
     'debug': logging.DEBUG,
@@ -144,8 +145,8 @@ def _causes(e: BaseException) -> str:
     return ': '.join(parts)
 
 
-def setup(level: str, config_dict: str | None = None, config_json: str | None = None,
-          config_file: str | None = None, captured: bool = True, error_logfile: str = '-',
+def setup(level: str, config_dict: Optional[str] = None, config_json: Optional[str] = None,
+          config_file: Optional[str] = None, captured: bool = True, error_logfile: str = '-',
           json_lines: bool = False) -> None:
     global _captured, _json
     _captured = captured
@@ -170,7 +171,7 @@ def _prepare_loggers(level: str, error_logfile: str = '-') -> None:
     access_log.setLevel(logging.INFO)
 
 
-def _apply_config(config_dict: str | None, config_json: str | None, config_file: str | None) -> None:
+def _apply_config(config_dict: Optional[str], config_json: Optional[str], config_file: Optional[str]) -> None:
     if config_dict is not None:
         _apply_dict('--log-config-dict', json.loads(config_dict))
     elif config_json is not None:
@@ -280,7 +281,7 @@ def probe(args: argparse.Namespace) -> dict[str, object]:
     return report
 
 
-def probe_main(argv: list[str] | None = None) -> int:
+def probe_main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m nodicorn_worker.logconfig',
                                      description="Reports where a log config sends gunicorn's own loggers (JSON).")
     parser.add_argument('--pythonpath', action='append', default=[])
