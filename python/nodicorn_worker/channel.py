@@ -25,7 +25,7 @@ import traceback
 from collections import deque
 from queue import SimpleQueue
 from time import monotonic
-from typing import Callable, ContextManager, List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 from . import protocol as P
 
@@ -85,18 +85,22 @@ class RequestState:
         self.waiter = None
 
 
-class _Batch:
+class Batch:
     __slots__ = ('channel', 'held')
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.held = False
 
-    def __enter__(self) -> _Batch:
+    def __enter__(self) -> Batch:
+        self.hold()
+        return self
+
+    def hold(self) -> None:
+        """Holds sends again if something (the app's write()) let them go since the block began."""
         channel = self.channel
         if channel.inline and not channel.corked:
             channel.corked = self.held = True
-        return self
 
     def __exit__(self, *exc_info: object) -> bool:
         if self.held:
@@ -126,7 +130,7 @@ class Channel:
         self._pending = deque()
         self._polled = 0.0
         self.corked = False
-        self._batch = _Batch(self)
+        self._batch = Batch(self)
         self._out = deque()
         self._wlock = threading.Lock()
 
@@ -150,7 +154,7 @@ class Channel:
             return
         self.flush()
 
-    def batch(self) -> ContextManager[object]:
+    def batch(self) -> Batch:
         """A context manager: inline, and unless the channel already holds its output (more
         requests of the read wait their turn), sends inside the block are held and leave in one
         write when it ends. A wait for the pipe still flushes (pump), so a long body is never

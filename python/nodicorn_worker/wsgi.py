@@ -267,7 +267,7 @@ class WsgiRequest(RequestState):
             streamed = None
             # Held until the body ends, so that its END leaves in the same write as its body
             # instead of a write of its own (see Channel.batch).
-            with channel.batch():
+            with channel.batch() as batch:
                 for chunk in result:
                     poll()
                     if self.aborted:
@@ -282,6 +282,8 @@ class WsgiRequest(RequestState):
                         streamed = self.headers is None or content_length(self.headers) is None
                         if streamed:
                             channel.uncork()
+                        else:
+                            batch.hold()
                     if chunk:
                         self._emit(chunk)
         except BaseException as e:

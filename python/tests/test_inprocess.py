@@ -83,6 +83,16 @@ class Batching(unittest.TestCase):
         writes = run(flask_like, inline=True)
         self.assertEqual([[t for t, _ in w] for w in writes], [[P.RESPONSE_HEAD, P.RESPONSE_BODY, P.RESPONSE_BODY, P.END]])
 
+    def test_a_body_yielded_after_write_still_leaves_with_its_end(self):
+        # write() lets what it sends go at once; the body yielded after it is held again.
+        def writes_then_yields(environ, start_response):
+            start_response('200 OK', [('Content-Length', '8')])(b'pre-')
+            yield b'he'
+            yield b'll'
+        writes = run(writes_then_yields, inline=True)
+        self.assertEqual([[t for t, _ in w] for w in writes],
+                         [[P.RESPONSE_HEAD, P.RESPONSE_BODY], [P.RESPONSE_BODY, P.RESPONSE_BODY, P.END]])
+
     def test_with_app_threads_each_piece_still_leaves_as_it_comes(self):
         # Not inline: a thread may not hold the pipe's output while other threads write.
         writes = run(flask_like)
