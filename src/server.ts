@@ -210,6 +210,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       },
       reexec: () => void (hooks ? hooks.preExec() : Promise.resolve(true)).then((go) => go && reexec.start(listeners)),
       // Only a daemon has no terminal whose resizing sends WINCH too.
+      dumpStacks: () => arbiter.dumpStacks(),
       winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
     });
     reexec.watchParent(() => master.promoted());

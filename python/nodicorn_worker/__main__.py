@@ -59,6 +59,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument('--hooks', default=None, help='the config file (or python:module) whose worker-side hooks to call')
     p.add_argument('--age', type=int, default=0, help="the worker's number, counting from 1 (worker.age)")
     p.add_argument('--master-pid', type=int, default=0, help="Node's pid (default: the parent's)")
+    p.add_argument('--stacks-dir', default=None,
+                   help='dump every thread\'s stack into DIR/<pid> on SIGUSR2 (faulthandler)')
     # Not used by Node today: a separate write fd, for platforms where one synchronous pipe
     # handle cannot be read and written at once by two threads (see channel.py, on Windows).
     p.add_argument('--out-fd', type=int, default=PIPE_FD, help=argparse.SUPPRESS)
@@ -138,6 +140,23 @@ def worker_signals() -> None:
     signal.signal(signal.SIGTERM, _wait_for_master)
 
 
+def register_stack_dumps(stacks_dir: Optional[str]) -> None:
+    """SIGUSR2 dumps every thread's stack into stacks_dir/<pid>, which Node reads into the error
+    log (before a timeout's kill, or on SIGURG to the master). faulthandler writes from its C
+    signal handler: it works while the app thread holds the GIL. O_APPEND because Node empties
+    the file after each read. Without the directory (another user owns it), no dumps."""
+    if not stacks_dir or not hasattr(signal, 'SIGUSR2'):
+        return
+    import faulthandler
+    try:
+        fd = os.open(os.path.join(stacks_dir, str(os.getpid())),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+    except OSError as e:
+        sys.stderr.write('nodicorn worker: no stack dumps: %s\n' % e)
+        return
+    faulthandler.register(signal.SIGUSR2, file=fd, all_threads=True, chain=False)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     worker_signals()
@@ -201,6 +220,7 @@ def serve(args: argparse.Namespace, out_fd: int, app: Callable[..., Any],
             hooks.install_signals()
             from . import channel as channel_module
             channel_module.before_exit = hooks.worker_exit
+        register_stack_dumps(args.stacks_dir)
         request_class.bind(WorkerConfig(app, args.threads, args.multiprocess == '1',
                                         sendfile=not args.no_sendfile))
         # One app thread: the main thread runs the app between reads (see Channel.inline).

@@ -8,6 +8,7 @@ import type { Config } from '../config/settings';
 import { ExitCode, NodicornError } from '../errors';
 import type { Logger } from '../log/logger';
 import { Pidfile } from './pidfile';
+import { stacksDir } from '../workers/stacks';
 import { chownTo, dropPrivileges, resolveIdentity, type Identity } from './privileges';
 
 /** Node's net listen takes `reusePort` (SO_REUSEPORT) from 22.12 and 23.1. */
@@ -72,7 +73,9 @@ export class MasterProcess {
     if (identity !== null) {
       const logFiles = [this.config.errorLogfile, this.config.accessLogfile].filter((f): f is string => f !== null && f !== '-');
       try {
-        for (const path of [...unixSockets, ...logFiles]) chownTo(path, identity);
+        // The stack dump directory too: the workers write into it as the new owner.
+        const stacks = stacksDir();
+        for (const path of [...unixSockets, ...logFiles, ...(stacks ? [stacks] : [])]) chownTo(path, identity);
         dropPrivileges(identity, this.config.initgroups);
       } catch (err) {
         throw new NodicornError('ERR_PRIVILEGES', `--user/--group: cannot switch to uid ${identity.uid}, gid ${identity.gid}: ${(err as Error).message}`, ExitCode.UNEXPECTED);

@@ -4,6 +4,7 @@ import { envPairs } from '../config/env';
 import { ConfigError } from '../errors';
 import { workerLogArgs } from '../log/worker-logging';
 import { procName } from './master';
+import { stacksDir } from '../workers/stacks';
 import type { ArbiterOptions } from '../workers/arbiter';
 
 /** The app the workers import; a ConfigError when none was given. */
@@ -50,6 +51,7 @@ export function arbiterOptions(config: Config, python: string, cwd: string, hook
       hookArgs: hooks.worker?.args,
       abortGraceMs: hooks.abortGraceMs,
       quitGraceMs: hooks.quitGraceMs,
+      stacksDir: stacksDir(),
     },
     lifecycle: hooks.lifecycle,
     fork: hooks.fork,

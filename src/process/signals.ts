@@ -5,6 +5,7 @@
  *   HUP        new workers replace the old ones     TTIN / TTOU  one worker more / less
  *   USR1       reopen the log files   USR2  re-exec a new master on the same listeners
  *   WINCH      stop the workers, when daemonized (else ignored, as gunicorn does)
+ *   URG        (nodicorn's own) log every worker's Python stacks, nothing stopped
  *
  * Windows has none of these but TERM and INT (and Node emulates those).
  */
@@ -17,6 +18,7 @@ export interface MasterActions {
   reopenLogs(): void;
   reexec(): void;
   winch(): void;
+  dumpStacks(): void;
 }
 
 /** What USR1 does now; nothing until the logs exist. */
@@ -53,6 +55,8 @@ export function installSignals(actions: MasterActions): () => void {
       ['SIGTTOU', () => actions.resize(-1)],
       ['SIGUSR2', () => actions.reexec()],
       ['SIGWINCH', () => actions.winch()],
+      // gunicorn leaves URG alone, and its default (ignored) harms nothing where nodicorn is not.
+      ['SIGURG', () => actions.dumpStacks()],
     );
   }
   for (const [signal, handler] of handlers) process.on(signal, handler);

@@ -8,12 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { ConfigError, ExitCode, HttpError, NodicornError } from '../errors';
 import { EXCEPTION, type Logger } from '../log/logger';
-import { Worker, type WorkerHooks, type WorkerProcess } from './worker';
+import { requestLine, Worker, type WorkerHooks, type WorkerProcess } from './worker';
 import type { ArbiterOptions } from './arbiter-options';
 import type { AppError } from './channel';
 import { Generation } from './generation';
 import type { Exchange } from '../exchange';
 import { Recycling, restartCounts, type RestartReason } from './recycling';
+import { checkDeadlines, dumpAllStacks } from './deadlines';
 
 export type { ArbiterOptions, WorkerLifecycle } from './arbiter-options';
 
@@ -72,7 +73,7 @@ export class Arbiter {
     this.clock = undefined;
     const { timeoutMs } = this.options;
     if (timeoutMs > 0) {
-      this.clock = setInterval(() => this.checkDeadlines(), Math.min(1000, Math.max(50, timeoutMs / 4)));
+      this.clock = setInterval(() => checkDeadlines(this.workers, this.options.timeoutMs, this.timedOut, this.log), Math.min(1000, Math.max(50, timeoutMs / 4)));
       this.clock.unref();
     }
   }
@@ -178,6 +179,11 @@ export class Arbiter {
       this.dispatcher.remove(worker);
       worker.retire();
     }
+  }
+
+  /** SIGURG: every worker's Python stacks into the error log, nothing killed. */
+  dumpStacks(): void {
+    dumpAllStacks(this.workers, this.log);
   }
 
   /** QUIT during a graceful stop: in-flight requests are not waited for any longer. */
@@ -322,23 +328,7 @@ export class Arbiter {
   }
 
   private onAppError(worker: Worker, error: AppError, exchange: Exchange): void {
-    // The request line as the client sent it: environ[0] is REQUEST_METHOD, [4] RAW_URI.
-    const method = exchange.environ[0]?.[1] ?? '';
-    const target = exchange.environ[4]?.[1] ?? '';
-    this.log.error(`Error handling request ${method} ${target}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid, [EXCEPTION]: true });
-  }
-
-  private checkDeadlines(): void {
-    const now = performance.now();
-    const { timeoutMs } = this.options;
-    for (const worker of this.workers) {
-      if (worker.state === 'dead' || this.timedOut.has(worker)) continue;
-      if (now - worker.oldestStart() > timeoutMs) {
-        this.log.critical(`WORKER TIMEOUT (pid:${worker.pid})`);
-        this.timedOut.add(worker);
-        worker.abort();
-      }
-    }
+    this.log.error(`Error handling request ${requestLine(exchange)}\n${error.traceback || `${error.type}: ${error.message}`}`, { pid: worker.pid, [EXCEPTION]: true });
   }
 
   /** Every worker of the generation is ready: it replaces the serving ones. */

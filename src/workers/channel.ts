@@ -109,6 +109,11 @@ export class Channel {
     return oldest;
   }
 
+  /** The requests still running, oldest first. */
+  running(): Exchange[] {
+    return this.streams.values().filter((s) => !s.ended).sort((a, b) => a.seq - b.seq).map((s) => s.exchange);
+  }
+
   start(exchange: Exchange, now: number): void {
     const stream = this.streams.add({ id: 0, exchange, startedAt: now, seq: this.dispatched++, bodyInFlight: 0, bodyPaused: false, flushedUnacked: 0, ended: false, handOff: null });
     const id = stream.id;

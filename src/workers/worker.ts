@@ -4,6 +4,7 @@
  * log, else it shares the server's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { finished, type Duplex } from 'node:stream';
 import type { Exchange } from '../exchange';
@@ -14,6 +15,7 @@ import { logCaptured } from '../log/captured';
 import { PrefetchDepth } from '../dispatch/prefetch';
 import { Channel, type AppError } from './channel';
 import { pythonEnv } from './python-env';
+import { collectStacks, STACKS_SIGNAL, stacksFile } from './stacks';
 
 /** How long a dead worker's pipe may stay open before its requests are settled anyway. */
 const PIPE_DRAIN_MS = 1_000;
@@ -57,6 +59,8 @@ export interface WorkerSpec {
   hookArgs?: string[];
   /** On a timeout, SIGABRT first (a worker_abort hook runs), then SIGKILL after this many ms. */
   abortGraceMs?: number;
+  /** Where workers write their stack dumps (see stacks.ts); none: no dumps. */
+  stacksDir?: string;
   /** On a quick stop (QUIT), SIGQUIT first (a worker_int hook runs), then SIGKILL after this many ms. */
   quitGraceMs?: number;
 }
@@ -73,7 +77,13 @@ export function workerArgv(spec: WorkerSpec): string[] {
   for (const dir of spec.pythonpath) args.push('--pythonpath', dir);
   args.push(...spec.logArgs);
   if (spec.hookArgs) args.push(...spec.hookArgs);
+  if (spec.stacksDir) args.push('--stacks-dir', spec.stacksDir);
   return args;
+}
+
+/** The request line as the client sent it: environ[0] is REQUEST_METHOD, [4] RAW_URI. */
+export function requestLine(exchange: Exchange): string {
+  return `${exchange.environ[0]?.[1] ?? ''} ${exchange.environ[4]?.[1] ?? ''}`;
 }
 
 export interface WorkerHooks {
@@ -106,6 +116,8 @@ export class Worker implements Runner {
   private readonly channel: Channel;
   private readonly abortGraceMs: number;
   private readonly quitGraceMs: number;
+  private readonly stacksFile: string | undefined;
+  private dumping = false;
   /** Settles once the worker's exit was handled (after the `exited` hook ran). */
   readonly gone: Promise<void>;
   private settleGone: () => void = () => {};
@@ -145,6 +157,7 @@ export class Worker implements Runner {
         windowsHide: true,
       });
     this.pid = this.process.pid ?? -1;
+    this.stacksFile = spec.stacksDir && !split ? stacksFile(spec.stacksDir, this.pid) : undefined;
     const pipe = this.process.stdio[3] as Duplex;
     this.channel = new Channel(pipe, split ? (this.process.stdio[4] as Duplex) : pipe, {
       ready: () => {
@@ -210,6 +223,28 @@ export class Worker implements Runner {
     if (++this.served === this.maxRequests) this.hooks.exhausted(this);
   }
 
+  /** The request lines ("GET /path") of the requests it runs, oldest first. */
+  requestLines(): string[] {
+    return this.channel.running().map(requestLine);
+  }
+
+  /** Its Python stacks, every thread, as faulthandler prints them ('' when none came). */
+  async stacks(): Promise<string> {
+    if (!this.stacksFile || this.dumping || this.state === 'dead' || !this.wasReady) return '';
+    this.dumping = true;
+    try {
+      return await collectStacks(this.stacksFile, () => {
+        try {
+          return this.state !== 'dead' && this.process.kill(STACKS_SIGNAL);
+        } catch {
+          return false;
+        }
+      });
+    } finally {
+      this.dumping = false;
+    }
+  }
+
   /** Stops taking requests; the pipe closes (and the worker exits) once in-flight ones end. */
   retire(): void {
     if (this.state === 'dead' || this.state === 'retiring') return;
@@ -267,6 +302,7 @@ export class Worker implements Runner {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'dead') return;
     this.state = 'dead';
+    if (this.stacksFile) rmSync(this.stacksFile, { force: true });
     this.hooks.exited(this, code, signal);
     this.settleGone();
   }
