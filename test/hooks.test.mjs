@@ -177,6 +177,10 @@ test('worker_abort logs the stack of a timed-out request, then the worker is rep
   await waitUntil(() => server.stderrLines.some((l) => l.includes(`[${pid}]`) && /hooks_app\.py.*line \d+ in app/.test(l)), 10_000);
   assert.ok(server.stderrLines.some((l) => l.includes(`[${pid}]`) && l.includes(`worker ${pid} aborted`)), 'worker_abort ran in the worker');
   assert.ok(server.stderrLines.some((l) => l.includes(`[${pid}]`) && /hooks_app\.py.*line \d+ in app/.test(l)), 'the hung frame is in the logged stack');
+  // Node's own dump comes first, then the hook, then the kill.
+  const dumpAt = server.stderrLines.findIndex((l) => l.includes(`WORKER TIMEOUT: stacks of worker ${pid} (running GET /hang)`));
+  const abortAt = server.stderrLines.findIndex((l) => l.includes(`worker ${pid} aborted`));
+  assert.ok(dumpAt >= 0 && dumpAt < abortAt, `the stack dump is logged before worker_abort runs:\n${server.stderrLines.join('\n')}`);
   await waitUntil(() => !isAlive(pid));
   const next = await request(server.port, { path: '/' }, { timeout: 20_000 });
   assert.equal(next.status, 200);

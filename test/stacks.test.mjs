@@ -30,6 +30,17 @@ for (const capture of [false, true]) {
   });
 }
 
+test('with --threads 2, the hung thread is among the dumped ones, and so is the idle one', async (t) => {
+  const server = await serverFor(t, ['hang_app:app', '--chdir', APPS, '-w', '1', '--threads', '2', '--timeout', '2'], { waitWorkers: 1 });
+  const pid = Number((await request(server.port, { path: '/' })).get('x-worker-pid'));
+  const res = await request(server.port, { path: '/hang' }, { timeout: 15_000 });
+  assert.equal(res.status, 504);
+  const dump = dumpAfter(server.stderrLines, new RegExp(`WORKER TIMEOUT: stacks of worker ${pid} \\(running GET /hang\\)`));
+  assert.match(dump, /hang_app\.py", line \d+ in hang/, dump);
+  // The main thread (reading the pipe) and two app threads.
+  assert.ok((dump.match(/^(Current thread|Thread) 0x/gm) ?? []).length >= 3, dump);
+});
+
 test('SIGURG logs a live worker\'s stack; its request still completes', async (t) => {
   const server = await serverFor(t, ['slow_app:app', '--chdir', APPS, '-w', '1', '--timeout', '30'], { waitWorkers: 1 });
   const pid = Number((await request(server.port, { path: '/?s=0' })).get('x-worker-pid'));
