@@ -30,13 +30,16 @@ for (const capture of [false, true]) {
   });
 }
 
-test('with --threads 2, the hung thread is among the dumped ones, and so is the idle one', async (t) => {
+test('with --threads 2, the thread running the hung request is dumped first, then the others', async (t) => {
   const server = await serverFor(t, ['hang_app:app', '--chdir', APPS, '-w', '1', '--threads', '2', '--timeout', '2'], { waitWorkers: 1 });
   const pid = Number((await request(server.port, { path: '/' })).get('x-worker-pid'));
   const res = await request(server.port, { path: '/hang' }, { timeout: 15_000 });
   assert.equal(res.status, 504);
   const dump = dumpAfter(server.stderrLines, new RegExp(`WORKER TIMEOUT: stacks of worker ${pid} \\(running GET /hang\\)`));
   assert.match(dump, /hang_app\.py", line \d+ in hang/, dump);
+  // The thread running the late request first, before the idle app thread and the pipe reader.
+  const firstThread = dump.split('\n').slice(1).join('\n').split(/\n\n/)[0];
+  assert.match(firstThread, /hang_app\.py", line \d+ in hang/, dump);
   // The main thread (reading the pipe) and two app threads.
   assert.ok((dump.match(/^(Current thread|Thread) 0x/gm) ?? []).length >= 3, dump);
 });

@@ -71,8 +71,22 @@ export async function collectStacks(file: string, signal: () => boolean): Promis
     const buf = Buffer.alloc(size);
     const { bytesRead } = await handle.read(buf, 0, size, 0);
     await handle.truncate(0);
-    return buf.subarray(0, bytesRead).toString('utf8').trimEnd();
+    return requestThreadsFirst(buf.subarray(0, bytesRead).toString('utf8').trimEnd());
   } finally {
     await handle.close();
   }
+}
+
+/** A thread running a request has the worker's WSGI call (WsgiRequest._respond) on its stack. */
+const RUNS_A_REQUEST = /nodicorn_worker[\\/]wsgi\.py", line \d+ in _respond$/m;
+
+/**
+ * faulthandler lists threads newest first, not by what they do: the threads running a request
+ * (the late one among them) are put first, the others (idle app threads, the pipe reader, the
+ * app's own) after, each group in faulthandler's order.
+ */
+export function requestThreadsFirst(dump: string): string {
+  const blocks = dump.split(/\n\n(?=(?:Current thread|Thread) 0x)/);
+  const busy = blocks.filter((b) => RUNS_A_REQUEST.test(b));
+  return [...busy, ...blocks.filter((b) => !RUNS_A_REQUEST.test(b))].join('\n\n');
 }
