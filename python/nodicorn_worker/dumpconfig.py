@@ -45,7 +45,7 @@ def parse_hooks(spec: str) -> Dict[str, Tuple[int, int]]:
     return hooks
 
 
-def _takes(fn: Any, count: int) -> bool:
+def takes(fn: Any, count: int) -> bool:
     """Whether fn can be called with `count` positional arguments."""
     try:
         inspect.signature(fn).bind(*range(count))
@@ -58,14 +58,14 @@ def _takes(fn: Any, count: int) -> bool:
 
 def _check_hook(name: str, fn: Any, arity: Tuple[int, int]) -> None:
     low, high = arity
-    if not any(_takes(fn, n) for n in range(low, high + 1)):
+    if not any(takes(fn, n) for n in range(low, high + 1)):
         wanted = str(low) if low == high else '%d or %d' % (low, high)
         raise TypeError('server hook %s must take %s positional arguments' % (name, wanted))
 
 
-def _import_hook(name: str, path: str) -> Any:
-    """gunicorn also takes a hook as an import string, "package.module.function". (This script
-    runs outside the package, so it cannot share hooks.py's copy of these lines.)"""
+def import_hook(name: str, path: str) -> Any:
+    """gunicorn also takes a hook as an import string, "package.module.function". Raises
+    TypeError naming the hook. (hooks.py, in the processes that call hooks, uses this too.)"""
     mod_name, _, obj_name = path.rpartition('.')
     try:
         return getattr(importlib.import_module(mod_name), obj_name)
@@ -93,7 +93,7 @@ def evaluate(config: str, hooks: Dict[str, Tuple[int, int]]) -> Dict[str, Any]:
         if name.startswith('_') or isinstance(value, types.ModuleType):
             continue
         if name in hooks and isinstance(value, str):
-            value = _import_hook(name, value)
+            value = import_hook(name, value)
         if name in hooks and callable(value):
             _check_hook(name, value, hooks[name])
             found.append(name)

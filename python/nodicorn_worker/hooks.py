@@ -11,14 +11,14 @@ hookhost.py). A hook may be a callable or gunicorn's import string ("pkg.module.
   req     method, uri, path, query, fragment, version, headers [(NAME, value)], scheme.
   resp    status, status_code, headers, sent (post_request).
 """
-import importlib
-import inspect
 import json
 import logging
 import os
 import sys
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .dumpconfig import import_hook, load_namespace, takes
 
 CFG_ENV = 'NODICORN_HOOK_CFG'
 
@@ -33,31 +33,20 @@ class HookConfigError(Exception):
     """A hook the config file names cannot be used: one line says which and why."""
 
 
-def _takes(fn: Callable, count: int) -> bool:
-    try:
-        inspect.signature(fn).bind(*range(count))
-    except TypeError:
-        return False
-    except ValueError:
-        return True  # no signature to check (some builtins): let the call decide
-    return True
-
-
 def _resolve(name: str, value: Any) -> Callable:
     """The hook as a callable: gunicorn also takes an import string, "package.module.function".
     (The config loader checked the arity of the functions; dumpconfig.py.)"""
     if isinstance(value, str):
-        mod_name, _, obj_name = value.rpartition('.')
         try:
-            value = getattr(importlib.import_module(mod_name), obj_name)
-        except (ImportError, AttributeError, ValueError) as e:
-            raise HookConfigError('%s: cannot load %r (%s)' % (name, value, e))
+            value = import_hook(name, value)
+        except TypeError as e:
+            raise HookConfigError(str(e))
     if not callable(value):
         raise HookConfigError('%s: expected a callable, got %s' % (name, type(value).__name__))
-    if name == 'post_request' and not _takes(value, 4):
+    if name == 'post_request' and not takes(value, 4):
         # gunicorn takes post_request(worker, req) and (worker, req, environ) too.
         short = value
-        if _takes(value, 3):
+        if takes(value, 3):
             return lambda worker, req, environ, resp: short(worker, req, environ)
         return lambda worker, req, environ, resp: short(worker, req)
     return value
@@ -70,7 +59,6 @@ def find_hooks(namespace: Dict[str, Any]) -> Dict[str, Callable]:
 
 def load_hooks(spec: str) -> Dict[str, Callable]:
     """The hooks of the config file (a path) or module (python:module.name)."""
-    from .dumpconfig import load_namespace
     return find_hooks(load_namespace(spec))
 
 

@@ -26,7 +26,7 @@ class FindHooks(unittest.TestCase):
     def test_bad_import_string_is_one_line(self):
         with self.assertRaises(H.HookConfigError) as caught:
             H.find_hooks({'pre_fork': 'no_such_module_here.fn'})
-        self.assertIn('pre_fork: cannot load', str(caught.exception))
+        self.assertIn('pre_fork: cannot import', str(caught.exception))
 
     def test_request_from_environ(self):
         req = H.Request({'REQUEST_METHOD': 'POST', 'RAW_URI': '/a/b?x=1', 'PATH_INFO': '/a/b', 'QUERY_STRING': 'x=1',
