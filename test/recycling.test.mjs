@@ -44,7 +44,7 @@ test('--workers-max-rss 80: a growing worker is replaced past 80 MiB; a keep-ali
   const seen = restarts(server);
   assert.ok(seen.length >= 1, `no worker replaced:\n${server.stderrText()}`);
   for (const [line, , why] of seen) {
-    const m = /rss reached (\d+) MiB \(--workers-max-rss 80\)/.exec(why);
+    const m = /rss reached ([\d.]+) MiB \(--workers-max-rss 80\)/.exec(why);
     assert.ok(m, `the line names rss and the limit: ${line}`);
     assert.ok(Number(m[1]) > 80, line);
     assert.match(line, /reason=rss/);

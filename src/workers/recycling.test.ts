@@ -55,7 +55,7 @@ test('rss: a worker over the limit is recycled with its RSS named; under it, not
   over.check(0);
   assert.equal(over.recycled.length, 1);
   assert.equal(over.recycled[0]![1], 'rss');
-  assert.match(over.recycled[0]![2], /^its rss reached \d+ MiB \(--workers-max-rss \d+\)$/);
+  assert.match(over.recycled[0]![2], /^its rss reached \d+\.\d MiB \(--workers-max-rss \d+\)$/);
   const under = pool({ maxRssMiB: Math.ceil(mib * 4), lifetimeS: 0, lifetimeJitterS: 0 }, [{ pid: process.pid, state: 'ready', bornAt: 0 }]);
   under.check(0);
   assert.equal(under.recycled.length, 0);

@@ -86,7 +86,7 @@ export class Recycling {
       if (maxRssMiB > 0) {
         const rss = workerRss(worker.pid);
         if (rss !== null && rss > maxRssMiB * MIB) {
-          this.recycle(worker, `its rss reached ${(rss / MIB).toFixed(0)} MiB (--workers-max-rss ${maxRssMiB})`, 'rss');
+          this.recycle(worker, `its rss reached ${(rss / MIB).toFixed(1)} MiB (--workers-max-rss ${maxRssMiB})`, 'rss');
         }
       }
     }
