@@ -53,6 +53,20 @@ export const SERVER_CPU = '0';
 export const LOAD_CPU = cpus().length > 1 ? '1' : '0';
 export const WARMUP = 2;
 
+/**
+ * Where `measure` pins the server tree and wrk (taskset CPU lists, e.g. `0-3` or `0,1`), and
+ * wrk's threads. The matrix's default; scaling.mjs gives the server k CPUs and wrk the rest.
+ */
+export const DEFAULT_PIN = { server: SERVER_CPU, load: LOAD_CPU, threads: 1 };
+
+/** A taskset CPU list (`0-3,6`) as the CPU numbers it names. */
+export function cpuList(list) {
+  return String(list).split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number);
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+}
+
 // ---------------------------------------------------------------- /proc accounting
 
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -107,14 +121,21 @@ function treeTimes(rootPid) {
 }
 
 /**
- * Ticks of one CPU from /proc/stat: total, and stolen by the hypervisor. On a shared virtual
+ * Ticks of some CPUs (a taskset list) from /proc/stat: total, and stolen by the hypervisor. On a shared virtual
  * machine, steal on the server's core is time it wanted and did not get; cells measured under
  * heavy steal are noisier (caches are shared with the neighbours too), so each cell records it.
  */
-export function cpuTicks(cpu) {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  const f = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
-  return { total: f.reduce((a, b) => a + (b || 0), 0), steal: f[7] || 0 };
+export function cpuTicks(list) {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  let total = 0;
+  let steal = 0;
+  for (const cpu of cpuList(list)) {
+    const line = lines.find((l) => l.startsWith(`cpu${cpu} `));
+    const f = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
+    total += f.reduce((a, b) => a + (b || 0), 0);
+    steal += f[7] || 0;
+  }
+  return { total, steal };
 }
 
 export function rssKb(pid) {
@@ -236,9 +257,9 @@ function luaScript(scenario) {
   return file;
 }
 
-export function runWrk(port, scenario, seconds) {
+export function runWrk(port, scenario, seconds, pin = DEFAULT_PIN) {
   return new Promise((resolve) => {
-    const argv = ['-c', LOAD_CPU, 'wrk', '-t', '1', '-c', String(scenario.conc), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
+    const argv = ['-c', pin.load, 'wrk', '-t', String(pin.threads), '-c', String(scenario.conc), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
     const script = luaScript(scenario);
     if (script) argv.push('-s', script);
     argv.push(`http://127.0.0.1:${port}${scenario.path}`);
@@ -268,25 +289,25 @@ function parseWrk(out) {
 // ---------------------------------------------------------------- one cell
 
 /**
- * Starts `server.argv(scenario.app, port)` pinned to SERVER_CPU, checks it answers correctly,
+ * Starts `server.argv(scenario.app, port)` pinned to `pin.server`, checks it answers correctly,
  * warms it up, then runs wrk for `seconds` and reads the tree's CPU and RSS over that window.
  * `server.env` (optional) is added to the environment; `server.onWindow(pid)` (optional) runs as
  * the measured window opens and returns a function awaited as it closes (profile.mjs attaches
  * perf there, so the profile covers exactly the requests counted).
  */
-export async function measure(server, scenario, seconds) {
+export async function measure(server, scenario, seconds, pin = DEFAULT_PIN) {
   const port = await freePort();
   const argv = [...server.argv(scenario.app, port), ...(scenario.static ? server.staticArgs(staticDir()) : [])];
-  const child = spawn('taskset', ['-c', SERVER_CPU, ...argv], { cwd: apps, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: apps, ...server.env } });
+  const child = spawn('taskset', ['-c', pin.server, ...argv], { cwd: apps, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: apps, ...server.env } });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
   const command = argv.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ').replaceAll(root + '/', '');
   try {
     await waitReady(port, scenario, child);
-    await runWrk(port, { ...scenario, conc: Math.min(scenario.conc, 64) }, WARMUP);
+    await runWrk(port, { ...scenario, conc: Math.max(Math.min(scenario.conc, 64), pin.threads) }, WARMUP, pin);
     const times0 = treeTimes(child.pid);
     const root0 = rootCpu(child.pid);
-    const ticks0 = cpuTicks(SERVER_CPU);
+    const ticks0 = cpuTicks(pin.server);
     let peakTree = 0;
     let peakRoot = 0;
     const sampler = setInterval(() => {
@@ -296,14 +317,14 @@ export async function measure(server, scenario, seconds) {
       peakRoot = Math.max(peakRoot, rssKb(child.pid));
     }, 200);
     const closeWindow = await server.onWindow?.(child.pid);
-    const result = await runWrk(port, scenario, seconds);
+    const result = await runWrk(port, scenario, seconds, pin);
     await closeWindow?.();
     clearInterval(sampler);
     const times = treeTimes(child.pid);
     const systemSeconds = times.system - times0.system;
     const cpu = times.user - times0.user + systemSeconds;
     const rootCpuSeconds = rootCpu(child.pid) - root0;
-    const ticks = cpuTicks(SERVER_CPU);
+    const ticks = cpuTicks(pin.server);
     const still = checkAnswer(scenario, await probe(port, scenario));
     return {
       server: server.name,
@@ -337,6 +358,48 @@ export async function measure(server, scenario, seconds) {
     });
     await sleep(300);
   }
+}
+
+/**
+ * One cell from its rounds: medians of the rates and costs, the highest peaks, all errors. A round
+ * that failed counts only if every round failed; each round's own figures stay in `rounds`.
+ */
+export function mergeRounds(runs) {
+  if (runs.length === 1) return runs[0];
+  const good = runs.filter((r) => !r.failed);
+  if (good.length === 0) return { ...runs[0], rounds: runs };
+  const med = (key) => (good.every((r) => typeof r[key] === 'number') ? median(good.map((r) => r[key])) : null);
+  const merged = { ...good[0] };
+  for (const key of ['rps', 'p50ms', 'p99ms', 'cpuUsPerRequest', 'cpuMsPer1000', 'rootCpuUsPerRequest', 'systemCpuUsPerRequest', 'stealPct']) merged[key] = med(key);
+  merged.requests = good.reduce((n, r) => n + r.requests, 0);
+  merged.errors = good.reduce((n, r) => n + r.errors, 0);
+  merged.peakTreeRssMb = Math.max(...good.map((r) => r.peakTreeRssMb));
+  merged.peakRootRssMb = Math.max(...good.map((r) => r.peakRootRssMb));
+  merged.healthyAfter = good.every((r) => r.healthyAfter);
+  merged.rounds = runs;
+  return merged;
+}
+
+/**
+ * Replaces the section of RESULTS.md that `lines` (its `## ` heading first) renews, in place; a
+ * new section goes before "Exact commands", or at the end. A narrowed run (`--floors`,
+ * scaling.mjs) renews its own section and leaves the full run's tables be.
+ */
+export function replaceResultsSection(lines) {
+  const file = join(here, 'RESULTS.md');
+  const section = lines.join('\n') + '\n';
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const start = text.indexOf(`\n${lines[0]}\n`);
+  const commands = text.indexOf('\n## Exact commands');
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
+  } else if (commands >= 0) {
+    text = text.slice(0, commands + 1) + section + text.slice(commands + 1);
+  } else {
+    text += '\n' + section;
+  }
+  writeFileSync(file, text);
 }
 
 export const median = (xs) => {

@@ -11,13 +11,14 @@
 //                      [-- --floors [--rounds 3]] [-- --rounds 3]
 //                      [-- --node 20,22,24 --engines lean,node]  (nodicorn per Node and engine: engines.mjs)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { nodicornVariants, pairsSummary } from './engines.mjs';
 import { floorsSection, measureFloors } from './floors.mjs';
 import { inprocessSection, measureInprocess } from './inprocess.mjs';
-import { LOAD_CPU, SCENARIOS, SERVER_CPU, bin, fmt, here, measure, median, py, root, venv } from './lib.mjs';
+import { LOAD_CPU, SCENARIOS, SERVER_CPU, fmt, here, measure, mergeRounds, py, replaceResultsSection } from './lib.mjs';
+import { serverList, setup, withVersions } from './servers.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -28,99 +29,8 @@ const option = (name) => {
 const WORKERS = 2;
 const DURATION = quick ? 5 : 10;
 
-// ---------------------------------------------------------------- setup, from nothing
-
-function sh(cmd, argv, opts = {}) {
-  const r = spawnSync(cmd, argv, { stdio: 'inherit', ...opts });
-  return r.status === 0;
-}
-
-function setup() {
-  if (!has('wrk')) {
-    console.log('installing wrk (Debian)…');
-    sh('apt-get', ['update', '-qq']);
-    sh('apt-get', ['install', '-y', '-qq', 'wrk']);
-    if (!has('wrk')) throw new Error('wrk is required and could not be installed');
-  }
-  if (!existsSync(py)) sh('python3', ['-m', 'venv', venv]);
-  const want = ['gunicorn', 'granian', 'waitress', 'pyuwsgi', 'flask', 'django', 'matplotlib'];
-  const missing = want.filter((p) => !pipHas(p));
-  if (missing.length) sh(py, ['-m', 'pip', 'install', '-q', ...missing]);
-  // bjoern needs libev headers to build; it is optional and reported missing when it fails.
-  if (!pipHas('bjoern') && !quick) {
-    if (!existsSync('/usr/include/ev.h')) sh('apt-get', ['install', '-y', '-qq', 'libev-dev']);
-    sh(py, ['-m', 'pip', 'install', '-q', 'bjoern'], { stdio: 'ignore' });
-  }
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) sh('npm', ['run', 'build'], { cwd: root });
-}
-
-function has(bin) {
-  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
-}
-
-function pipHas(pkg) {
-  return existsSync(py) && spawnSync(py, ['-m', 'pip', 'show', '-q', pkg], { stdio: 'ignore' }).status === 0;
-}
-
-function pipVersion(pkg) {
-  const r = spawnSync(py, ['-m', 'pip', 'show', pkg], { encoding: 'utf8' });
-  return /^Version: (.+)$/m.exec(r.stdout ?? '')?.[1] ?? null;
-}
-
-// ---------------------------------------------------------------- servers
-
-/** Each server: how it is started for `module:attr` on a port, and its mode, for the table. */
-const SERVERS = [
-  {
-    name: 'nodicorn',
-    mode: `${WORKERS} workers × 1 thread, keep-alive`,
-    version: () => JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
-    argv: (app, port) => [process.execPath, join(root, 'bin', 'nodicorn'), app, '--bind', `127.0.0.1:${port}`, '-w', String(WORKERS), '--python', py, '--log-level', 'warning', '--backlog', '4096'],
-    staticArgs: (dir) => ['--static-map', `/static=${dir}`],
-  },
-  {
-    name: 'gunicorn-sync',
-    mode: `${WORKERS} sync workers (no keep-alive: sync closes every connection)`,
-    version: () => pipVersion('gunicorn'),
-    argv: (app, port) => [bin('gunicorn'), '-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--log-level', 'warning', '--backlog', '4096', app],
-  },
-  {
-    name: 'gunicorn-gthread',
-    mode: `${WORKERS} gthread workers × 4 threads, keep-alive`,
-    version: () => pipVersion('gunicorn'),
-    argv: (app, port) => [bin('gunicorn'), '-k', 'gthread', '--threads', '4', '-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--log-level', 'warning', '--backlog', '4096', app],
-  },
-  {
-    name: 'uwsgi',
-    mode: `${WORKERS} processes, --http11-socket, keep-alive`,
-    version: () => pipVersion('pyuwsgi'),
-    argv: (app, port) => [bin('uwsgi'), '--http11-socket', `127.0.0.1:${port}`, '--processes', String(WORKERS), '--module', app, '--master', '--disable-logging', '--die-on-term', '--listen', '1024', '--need-app'],
-    staticArgs: (dir) => ['--static-map', `/static=${dir}`],
-  },
-  {
-    name: 'granian',
-    mode: `${WORKERS} workers, WSGI interface, keep-alive`,
-    version: () => pipVersion('granian'),
-    argv: (app, port) => [bin('granian'), '--interface', 'wsgi', '--workers', String(WORKERS), '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning', app],
-    staticArgs: (dir) => ['--static-path-route', '/static', '--static-path-mount', dir],
-  },
-  {
-    name: 'waitress',
-    mode: '1 process × 4 threads (waitress has no process pool), keep-alive',
-    version: () => pipVersion('waitress'),
-    argv: (app, port) => [bin('waitress-serve'), `--listen=127.0.0.1:${port}`, '--threads=4', app],
-  },
-  {
-    name: 'bjoern',
-    mode: '1 process, single-threaded event loop, keep-alive',
-    version: () => pipVersion('bjoern'),
-    optional: true,
-    argv: (app, port) => {
-      const [mod, attr] = app.split(':');
-      return [py, '-c', `import bjoern, ${mod}; bjoern.run(${mod}.${attr}, '127.0.0.1', ${port})`];
-    },
-  },
-];
+/** Each server with `WORKERS` workers (servers.mjs). */
+const SERVERS = serverList(WORKERS);
 
 // ---------------------------------------------------------------- reports
 
@@ -217,60 +127,21 @@ const floorsContext = (run) => ({ seconds: DURATION, conc: HELLO.conc, date: run
 function writeFloorsOnly(run) {
   const stamp = run.date.replace(/[:.]/g, '-');
   writeFileSync(join(here, 'results', `floors-${stamp}.json`), JSON.stringify(run, null, 1));
-  const file = join(here, 'RESULTS.md');
-  const lines = floorsSection(run.floors, floorsContext(run));
-  const section = lines.join('\n') + '\n';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const start = text.indexOf(`\n${lines[0]}\n`);
-  const commands = text.indexOf('\n## Exact commands');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else if (commands >= 0) {
-    text = text.slice(0, commands + 1) + section + text.slice(commands + 1);
-  } else {
-    text += '\n' + section;
-  }
-  writeFileSync(file, text);
+  replaceResultsSection(floorsSection(run.floors, floorsContext(run)));
   console.log(`results: results/floors-${stamp}.json, bench/RESULTS.md (Floors)`);
-}
-
-/**
- * One cell from its rounds: medians of the rates and costs, the highest peaks, all errors. A round
- * that failed counts only if every round failed; each round's own figures stay in `rounds`.
- */
-function mergeRounds(runs) {
-  if (runs.length === 1) return runs[0];
-  const good = runs.filter((r) => !r.failed);
-  if (good.length === 0) return { ...runs[0], rounds: runs };
-  const med = (key) => (good.every((r) => typeof r[key] === 'number') ? median(good.map((r) => r[key])) : null);
-  const merged = { ...good[0] };
-  for (const key of ['rps', 'p50ms', 'p99ms', 'cpuUsPerRequest', 'cpuMsPer1000', 'rootCpuUsPerRequest', 'systemCpuUsPerRequest', 'stealPct']) merged[key] = med(key);
-  merged.requests = good.reduce((n, r) => n + r.requests, 0);
-  merged.errors = good.reduce((n, r) => n + r.errors, 0);
-  merged.peakTreeRssMb = Math.max(...good.map((r) => r.peakTreeRssMb));
-  merged.peakRootRssMb = Math.max(...good.map((r) => r.peakRootRssMb));
-  merged.healthyAfter = good.every((r) => r.healthyAfter);
-  merged.rounds = runs;
-  return merged;
 }
 
 // ---------------------------------------------------------------- main
 
 async function main() {
-  setup();
+  setup({ bjoern: !quick });
   mkdirSync(join(here, 'results'), { recursive: true });
   const onlyScenarios = option('--only');
   const onlyServers = option('--servers') ?? (quick ? ['nodicorn', 'gunicorn-sync', 'uwsgi'] : undefined);
   const scenarios = SCENARIOS.filter((s) => (onlyScenarios ? onlyScenarios.includes(s.name) : quick ? s.name === 'hello' : true));
   const variants = option('--node') || option('--engines') ? nodicornVariants(SERVERS[0], option('--node'), option('--engines')) : null;
   const chosen = SERVERS.filter((s) => !onlyServers || onlyServers.includes(s.name));
-  const servers = (variants ? chosen.flatMap((s) => (s.name === 'nodicorn' ? variants : [s])) : chosen).map((s) => {
-    const version = s.version();
-    const exe = s.argv('m:a', 1)[0];
-    const missing = !existsSync(exe) ? `${exe} not installed` : version === null && s.name !== 'nodicorn' ? 'not installed' : null;
-    return { ...s, version, missing };
-  });
+  const servers = withVersions(variants ? chosen.flatMap((s) => (s.name === 'nodicorn' ? variants : [s])) : chosen);
   const run = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGb: Math.round(totalmem() / 2 ** 30), kernel: readFileSync('/proc/version', 'utf8').split(' ').slice(0, 3).join(' '), node: process.version, python: spawnSync(py, ['-V'], { encoding: 'utf8' }).stdout.trim() },
