@@ -19,20 +19,20 @@ export function scalingSection(run, jsonFile) {
   lines.push('');
   if (run.pins[top].shared) lines.push(`At k = ${top} no CPU is left for wrk, so it runs on the server's: its own CPU is counted in no server's figure, but it takes cores the server would otherwise use, and req/s at that k is lower than the server alone could do.`, '');
   lines.push(`![req/s and CPU µs per request against k](results/scaling.png)`, '');
-  lines.push('CPU µs/req is the whole server tree\'s user+system time from `/proc` over the window, divided by the requests wrk completed; "× k=1" is the cell\'s req/s over the same server\'s at k = 1.', '');
-  lines.push('| scenario | server | k | req/s | × k=1 | CPU µs/req | req/s per round | errors |', '|---|---|---|---|---|---|---|---|');
+  lines.push('CPU µs/req is the whole server tree\'s user+system time from `/proc` over the window, divided by the requests wrk completed; each "× k=1" is the cell\'s figure over the same server\'s at k = 1 (for req/s, k× would be perfect scaling; for CPU, 1.00× means splitting the work costs nothing).', '');
+  lines.push('| scenario | server | k | req/s | × k=1 | CPU µs/req | × k=1 | p99 ms | req/s per round | errors |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const scenario of run.scenarios) {
     for (const server of SERVER_ORDER) {
       const cells = run.results.filter((r) => r.scenario === scenario && r.server === server).sort((a, b) => a.k - b.k);
       const one = cells.find((r) => r.k === 1 && !r.failed);
       for (const r of cells) {
         if (r.failed) {
-          lines.push(`| ${scenario} | ${server} | ${r.k} | failed: ${oneLine(r.failed)} | | | | |`);
+          lines.push(`| ${scenario} | ${server} | ${r.k} | failed: ${oneLine(r.failed)} | | | | | | |`);
           continue;
         }
-        const ratio = one && one.rps ? r.rps / one.rps : null;
+        const ratio = (key) => (one && one[key] && typeof r[key] === 'number' ? r[key] / one[key] : null);
         const perRound = (r.rounds ?? [r]).map((x) => (x.failed ? 'failed' : fmt(x.rps, 0))).join(', ');
-        lines.push(`| ${scenario} | ${server} | ${r.k} | ${fmt(r.rps, 0)} | ${fmt(ratio, 2)}× | ${fmt(r.cpuUsPerRequest)} | ${perRound} | ${r.errors} |`);
+        lines.push(`| ${scenario} | ${server} | ${r.k} | ${fmt(r.rps, 0)} | ${fmt(ratio('rps'), 2)}× | ${fmt(r.cpuUsPerRequest)} | ${fmt(ratio('cpuUsPerRequest'), 2)}× | ${fmt(r.p99ms, 1)} | ${perRound} | ${r.errors} |`);
       }
     }
   }
@@ -45,8 +45,12 @@ export function scalingSection(run, jsonFile) {
   return lines;
 }
 
-/** A failure's first line, short enough for a table cell and free of `|`. */
-const oneLine = (text) => text.split(/[;\n]/)[0].replaceAll('|', '/').slice(0, 120);
+/** A failure (`measure`'s "what; stderr: …") as its cause and the server's last word, for a table cell. */
+function oneLine(text) {
+  const [what, stderr = ''] = text.split('; stderr: ');
+  const last = stderr.trim().split('\n').pop();
+  return `${what}${last ? ` (${last.slice(0, 100)})` : ''}`.replace(/[|\s]+/g, (m) => (m.includes('|') ? '/' : ' '));
+}
 
 const CHART = `
 import json, sys
