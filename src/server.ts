@@ -2,17 +2,14 @@
  * The composition root: builds the logger, the worker pool, the dispatcher and the listeners
  * from a Config, and returns a handle to stop them.
  */
-import { lookup } from 'node:dns/promises';
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
 import { choosePython } from './config/python';
 import { envPairs } from './config/env';
-import { NodicornError, ExitCode, ConfigError } from './errors';
+import { NodicornError, ExitCode } from './errors';
 import type { Logger } from './log/logger';
-import type { AccessLog } from './log/access';
 import { openLogs } from './log/setup';
 import { logConfigTargets, workerLogArgs } from './log/worker-logging';
 import { Dispatcher } from './dispatch/dispatcher';
@@ -22,7 +19,10 @@ import { Frontend } from './http/frontend';
 import { budgetLimits, SpoolBudget } from './http/response/budget';
 import type { FrontServer } from './http/engine';
 import { tlsSetup } from './http/tls';
-import { parseBind, formatAddress, metricsAddress, type BindAddress } from './config/address';
+import { formatAddress, metricsAddress, type BindAddress } from './config/address';
+import { isTcpHandle, type ListenHandle } from './http/node-internals';
+import type { MasterActions } from './process/signals';
+import { bindAddresses, expandLocalhost, removeStaleSocket, reopenLogs, version } from './process/startup';
 import { AddressList } from './http/proxy/address-list';
 import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
@@ -30,7 +30,7 @@ import { installSignals } from './process/signals';
 import { hupHandler } from './process/hup';
 import { arbiterOptions, requireApp } from './process/pool-options';
 import { Reexec, takeInherited, type Listener } from './process/reexec';
-import { MasterProcess, procName } from './process/master';
+import { MasterProcess, procName, setProcessTitle } from './process/master';
 import { writableDir } from './process/writable-dir';
 import { startPythonSide } from './hooks/setup';
 import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
@@ -43,6 +43,25 @@ import { MetricsServer } from './ops/metrics-server';
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
 
+/**
+ * What makes a server process one of several front ends (frontends/entry.ts builds it): its
+ * listeners come from the master, its logs go to the master, and the master's commands take the
+ * place of the signals. Its config already holds its own share of the workers.
+ */
+export interface FrontendRole {
+  /** 1-based, of `count`. */
+  readonly index: number;
+  readonly count: number;
+  /** The master's bound sockets, in bind order, with the unix path where there is one. */
+  readonly listeners: ReadonlyArray<{ handle: ListenHandle; path: string | null }>;
+  /** The pipes to the master's log writer. */
+  readonly relay: { error: number; access: number };
+  /** Calls `actions` on the master's commands; returns a function that stops. */
+  control(actions: MasterActions): () => void;
+  /** The workers are up. */
+  ready(workerPids: number[]): void;
+}
+
 export interface ServeOptions {
   /** Answer the master's signals as gunicorn does (see process/signals.ts): the CLI does; an embedding app may not. */
   handleSignals?: boolean;
@@ -50,6 +69,8 @@ export interface ServeOptions {
   rereadConfig?: () => Promise<Config>;
   /** Called when the server stops on its own (a worker that cannot boot), with the exit code. */
   onFatal?: (err: NodicornError) => void;
+  /** Set in a front-end process of a master with several (--frontends). */
+  frontend?: FrontendRole;
 }
 
 export interface ServerHandle {
@@ -64,27 +85,26 @@ export interface ServerHandle {
 
 export async function serve(config: Config, options: ServeOptions = {}): Promise<ServerHandle> {
   // A master started by USR2 listens on the sockets it inherited, not on --bind.
-  const inherited = options.handleSignals ? takeInherited() : null;
+  const role = options.frontend ?? null;
+  const inherited = options.handleSignals && !role ? takeInherited() : null;
   const cwd = resolvePath(config.chdir);
   const python = await choosePython(config, process.env, cwd);
   const logArgs = workerLogArgs(config, process.cwd());
   // A log config may move gunicorn's own loggers, and so nodicorn's error and access lines.
   const targets = await logConfigTargets({ python: python.path, cwd, pythonpath: config.pythonpath, env: envPairs(config.rawEnv), logArgs });
-  const logs = await openLogs({ ...config, ...targets.settings });
+  const logs = await openLogs({ ...config, ...targets.settings, relay: role?.relay });
   const { log } = logs;
   for (const warning of targets.warnings) log.warning(warning);
   requireApp(config);
-  const bound = config.bind.map((spec) => {
-    const address = parseBind(spec);
-    if (!address) throw new ConfigError(`--bind: expected HOST:PORT, [HOST]:PORT, :PORT or unix:PATH, got "${spec}"`);
-    return address;
-  });
+  const bound = bindAddresses(config.bind);
   const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
   // --metrics-bind: checked before anything starts; the requests are counted only when it is set.
   const metricsAt = config.metricsBind === null ? null : metricsAddress(config.metricsBind, config.bind);
   const stats = metricsAt ? new RequestStats() : null;
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
-  const master = MasterProcess.prepare(config, log, inherited !== null);
+  const master = MasterProcess.prepare(config, log, inherited !== null, role ? frontendTitle(role) : '');
+  /** A per-server limit, split between the front ends (rounded up: never below it in sum). */
+  const share = (limit: number): number => (role ? Math.ceil(limit / role.count) : limit);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   let tls = tlsSetup(config, process.cwd());
   const side = await startPythonSide(config, python.path, cwd, log);
@@ -96,12 +116,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     await side.abandon();
     throw err;
   }
-  const dispatcher = new Dispatcher(config.backlog);
+  const dispatcher = new Dispatcher(share(config.backlog));
   const hookParts = side.parts;
   const arbiter = new Arbiter(arbiterOptions(config, python.path, cwd, hookParts), dispatcher, log);
   const spoolPath = spoolDir(config.spoolDir);
   const budget = budgetLimits(config.spoolMemoryLimit, config.spoolDiskLimit, spoolPath);
-  const spoolBudget = new SpoolBudget(budget.memory, budget.disk, log);
+  const spoolBudget = new SpoolBudget(share(budget.memory), share(budget.disk), log);
   log.debug(`slow clients' responses may hold ${budget.memory} bytes of memory and ${budget.disk} of disk in all`);
   const limits = { requestLine: config.limitRequestLine, fields: config.limitRequestFields, fieldSize: config.limitRequestFieldSize, body: config.limitRequestBody };
   const trust = new ProxyTrust({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders, forwarderHeaders: config.forwarderHeaders });
@@ -119,7 +139,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       sendTimeoutMs: config.sendTimeout * 1000,
       streamPaths: config.streamRequestPaths,
       spool: { memory: config.bodyBufferSize, dir: spoolPath, maxFile: config.maxTempFileSize, budget: spoolBudget },
-      maxConnections: config.workerConnections,
+      maxConnections: share(config.workerConnections),
       h2: {
         maxConcurrentStreams: config.http2MaxConcurrentStreams,
         initialWindowSize: config.http2InitialWindowSize,
@@ -137,8 +157,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const proxyAllow = new AddressList(config.proxyAllowIps);
   const reloader = config.reload ? startReloader(arbiter, { engine: config.reloadEngine, extraFiles: config.reloadExtraFiles, cwd: process.cwd(), preload: config.preloadApp }, log) : null;
 
-  log.info(`Starting nodicorn ${version()}`);
-  log.info(`Workers run ${python.path} (${python.reason})`);
+  if (role) log.info(`Front end ${role.index} of ${role.count} (pid: ${process.pid}): ${config.workers} of the workers`);
+  else {
+    log.info(`Starting nodicorn ${version()}`);
+    log.info(`Workers run ${python.path} (${python.reason})`);
+  }
   const servers: FrontServer[] = [];
   /** The PROXY protocol intakes that listen in front of the HTTP servers (--proxy-protocol). */
   const intakes: NetServer[] = [];
@@ -174,7 +197,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       for (const s of servers) s.closeAllConnections();
       metrics?.close();
       master.cleanUp();
-      log.info('Shutting down: Master');
+      log.info(role ? `Shutting down: front end ${role.index}` : 'Shutting down: Master');
       await side.exiting();
       await logs.close();
       // Only now: a repeated SIGTERM/SIGINT while the logs flush must not kill the process by the
@@ -195,16 +218,17 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
 
   let removeSignalHandlers = (): void => {};
   // Installed before binding: a SIGTERM that arrives while workers boot still stops cleanly.
-  if (options.handleSignals) {
-    const hup = hupHandler(config, { reread: options.rereadConfig, arbiter, hooks: hookParts, reload, log });
+  if (options.handleSignals || role) {
+    const hup = hupHandler(config, { reread: options.rereadConfig, arbiter, hooks: hookParts, reload, log, retitle: role ? (c) => setProcessTitle(c, frontendTitle(role)) : undefined });
     const exitAfter = (stopping: Promise<void>): void => void stopping.then(() => process.exit(ExitCode.OK));
-    removeSignalHandlers = installSignals({
+    const actions: MasterActions = {
       stop: () => exitAfter(close()),
       quit: () => (closing ? (stopDelay.hurry(), arbiter.hurry()) : exitAfter(shutdown(0, 'quit: quick shutdown'))),
       reload: () => void hup(),
       resize: (delta) => arbiter.resize(delta),
       reopenLogs: () => {
-        reopenLogs(log, logs.access);
+        // A front end's logs are its master's files: only its workers' own log files are its to reopen.
+        if (!role) reopenLogs(log, logs.access);
         // As gunicorn's arbiter: the workers reopen their Python logging files (log configs).
         arbiter.signalReady('SIGUSR1');
       },
@@ -212,15 +236,18 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       // Only a daemon has no terminal whose resizing sends WINCH too.
       dumpStacks: () => arbiter.dumpStacks(),
       winch: () => (config.daemon ? arbiter.stopWorkers() : log.debug('SIGWINCH ignored. Not daemonized')),
-    });
-    reexec.watchParent(() => master.promoted());
+    };
+    removeSignalHandlers = role ? role.control(actions) : installSignals(actions);
+    if (!role) reexec.watchParent(() => master.promoted());
   }
 
   try {
-    master.writePidfile(inherited !== null);
-    for (const [i, address] of (await expandLocalhost(addresses)).entries()) {
+    if (!role) master.writePidfile(inherited !== null);
+    const places: ListenPlace[] = role
+      ? role.listeners.map(({ handle, path }) => ({ address: { kind: 'handle', handle }, path }))
+      : (await expandLocalhost(addresses)).map((address, i) => ({ address, path: address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null) }));
+    for (const { address, path } of places) {
       const scheme = tls ? 'https' : 'http';
-      const path = address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null);
       const server = frontend.createServer({ scheme, unixPath: path ?? undefined });
       const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
       await listen(listener, address, config.backlog, master);
@@ -231,10 +258,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       listeners.push({ server: listener, path });
       const url = formatAddress(path ? { kind: 'unix', path } : actualAddress(listener, address), scheme);
       urls.push(url);
-      log.info(`Listening at: ${url} (${process.pid})`);
+      // The master of several front ends says where it listens, once.
+      if (!role) log.info(`Listening at: ${url} (${process.pid})`);
     }
-    // Workers are spawned once the process runs as --user: they inherit it.
-    master.settle(unixPaths);
+    // Workers are spawned once the process runs as --user: they inherit it (a front end's master switched already).
+    if (!role) master.settle(unixPaths);
     // gunicorn's order: the listeners, when_ready, then the workers.
     await hooks?.ready();
     if (metricsAt && stats) {
@@ -250,6 +278,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     }
     await arbiter.start();
     serving = true;
+    role?.ready(arbiter.pids);
     logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
   } catch (err) {
     for (const s of [...intakes, ...servers]) s.close();
@@ -274,6 +303,10 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   };
 }
 
+function frontendTitle(role: FrontendRole): string {
+  return `frontend ${role.index}/${role.count}`;
+}
+
 /** --spool-dir, or the system temp dir; checked now, so a bad one fails at start, not mid-upload. */
 function spoolDir(configured: string | null): string {
   return writableDir('--spool-dir', configured ?? tmpdir());
@@ -292,23 +325,18 @@ function tlsPaths(config: Config): Record<string, unknown> {
   };
 }
 
-/** "localhost" means every loopback address it resolves to, as a browser tries both. */
-async function expandLocalhost(addresses: BindAddress[]): Promise<BindAddress[]> {
-  const out: BindAddress[] = [];
-  for (const a of addresses) {
-    if (a.kind === 'tcp' && a.host === 'localhost') {
-      const found = await lookup('localhost', { all: true }).catch(() => [{ address: '127.0.0.1', family: 4 }]);
-      const hosts = [...new Set(found.map((f) => f.address))];
-      for (const host of hosts) out.push({ kind: 'tcp', host, port: a.port });
-    } else out.push(a);
-  }
-  return out;
+/** Where a listener accepts: a --bind address, or a socket its master bound (a front end). */
+type ListenAddress = BindAddress | { kind: 'handle'; handle: ListenHandle };
+interface ListenPlace {
+  address: ListenAddress;
+  /** The unix socket's path, known even when the socket came bound. */
+  path: string | null;
 }
 
-function listen(server: NetServer, address: BindAddress, backlog: number, master: MasterProcess): Promise<void> {
+function listen(server: NetServer, address: ListenAddress, backlog: number, master: MasterProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new NodicornError('ERR_BIND', `Connection in use or not available: ${formatAddress(address)} (${err.code ?? err.message})`, ExitCode.UNEXPECTED));
+      reject(new NodicornError('ERR_BIND', `Connection in use or not available: ${address.kind === 'handle' ? 'a socket from the master' : formatAddress(address)} (${err.code ?? err.message})`, ExitCode.UNEXPECTED));
     };
     server.once('error', onError);
     const done = (): void => {
@@ -319,6 +347,7 @@ function listen(server: NetServer, address: BindAddress, backlog: number, master
       removeStaleSocket(address.path);
       master.withUmask(() => server.listen({ path: address.path, backlog }, done));
     } else if (address.kind === 'fd') server.listen({ fd: address.fd, backlog }, done);
+    else if (address.kind === 'handle') listenOnHandle(server, address.handle, backlog, done);
     else {
       // reusePort is Node 22.12+ (master.reusePort is false before), not yet in Node 20's types.
       const reuse = master.reusePort ? { reusePort: true } : {};
@@ -327,29 +356,21 @@ function listen(server: NetServer, address: BindAddress, backlog: number, master
   });
 }
 
-function removeStaleSocket(path: string): void {
-  if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
-}
-
-function actualAddress(server: NetServer, address: BindAddress): BindAddress {
+function actualAddress(server: NetServer, address: ListenAddress): BindAddress {
   if (address.kind === 'unix') return address;
   const info = server.address();
   // An fd is shown as the TCP address it is bound to, as gunicorn shows it.
-  if (!info || typeof info === 'string') return address;
+  if (!info || typeof info === 'string') return address.kind === 'handle' ? { kind: 'fd', fd: address.handle.fd ?? -1 } : address;
   return { kind: 'tcp', host: address.kind === 'tcp' ? address.host : (info as AddressInfo).address, port: info.port };
 }
 
-/** USR1: the log files are opened again, after a rotation renamed them away. */
-function reopenLogs(log: Logger, access: AccessLog | null): void {
-  const failures = [['error log', log.reopen()], ['access log', access?.reopen() ?? null]] as const;
-  // Logged after: the line belongs in the new file, where the operator looks.
-  log.info('Handling signal: usr1: reopened the log files');
-  for (const [what, err] of failures) if (err) log.error(`cannot reopen the ${what}: ${err.message}`);
-}
-
-function version(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return (require('../package.json') as { version: string }).version;
+/**
+ * node:net listens on a TCP handle as it is; a unix socket's handle only through its fd (the
+ * received handle object stays open beside the server's, for the process's life).
+ */
+function listenOnHandle(server: NetServer, handle: ListenHandle, backlog: number, done: () => void): void {
+  if (handle.fd !== undefined && handle.fd >= 0 && !isTcpHandle(handle)) server.listen({ fd: handle.fd, backlog }, done);
+  else server.listen(handle, backlog, done);
 }
 
 export type { Logger };

@@ -11,6 +11,8 @@ import { checkApp } from './check';
 import { ConfigError, ExitCode, NodicornError } from '../errors';
 import { printErr, printOut } from '../log/console';
 import { serve } from '../server';
+import { frontendCount } from '../frontends/count';
+import { serveFrontends } from '../frontends/master';
 import { daemonize, daemonStatus } from '../process/daemon';
 import { FD_ENV } from '../process/reexec';
 
@@ -49,11 +51,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   try {
     // A master started by USR2 (NODICORN_FD set, as gunicorn's GUNICORN_FD) is already detached.
     if (config.daemon && daemon === null && process.env[FD_ENV] === undefined) await daemonize(config.enableStdioInheritance);
-    await serve(config, {
+    const options = {
       handleSignals: true,
       rereadConfig: () => rereadConfig(argv, startDir),
-      onFatal: (err) => process.exit(err.exitCode),
-    });
+      onFatal: (err: NodicornError) => process.exit(err.exitCode),
+    };
+    const resolved = withFrontends(config);
+    if (resolved.frontends > 1) await serveFrontends(resolved, resolved.frontends, options);
+    else await serve(resolved, options);
     daemon?.ready();
   } catch (err) {
     return fail(err);
@@ -64,7 +69,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 async function rereadConfig(argv: string[], startDir: string): Promise<Config> {
   const result = await loadConfig(argv, process.env, startDir);
   if (result.kind !== 'config') throw new ConfigError('the command line no longer starts a server');
-  return result.config;
+  return withFrontends(result.config);
+}
+
+/** --frontends as a count ("auto" worked out for -w on this machine's cores). */
+function withFrontends(config: Config): Config & { frontends: number } {
+  return { ...config, frontends: frontendCount(config.frontends, config.workers) };
 }
 
 if (require.main === module) void main();

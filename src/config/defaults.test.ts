@@ -34,6 +34,7 @@ test('defaults (gunicorn\u2019s) with only the app given', async () => {
     prefetch: 4,
     prefetchTime: 5,
     timeout: 30,
+    frontends: 'auto',
     gracefulTimeout: 30,
     shutdownDelay: 0,
     metricsBind: null,

@@ -9,6 +9,9 @@
  * - `socket.destroySoon()`, which node:http calls to close a connection after its last response.
  * - A listening server's file descriptor (`server._handle.fd`), handed to the new master on USR2.
  *   Not behind the guard: every Node since 0.x has it, and without it USR2 only logs an error.
+ * - `net._createServerHandle`, node:cluster's own way to bind a socket in one process without
+ *   accepting on it there, for the master of several front ends (`bindListenHandle`). Not behind
+ *   the guard either: node:cluster needs it on every Node; without it --frontends 1 still serves.
  * - Undocumented links between objects: the socket a TLSSocket wraps (`_parent`), the server
  *   that accepted a socket (`server`), and node:http's connection tracking on a node:http2
  *   server that serves HTTP/1.1 too.
@@ -20,7 +23,9 @@
  */
 import { Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
+import * as net from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 
 /** The parser's callback slots: indices into the parser object (the binding's kOn* constants). */
 export interface ParserSlots {
@@ -242,4 +247,55 @@ export function acceptedOnUnixSocket(socket: Socket): boolean {
 export function closeHttp1Connections(server: Server, which: 'idle' | 'all'): void {
   const close = which === 'idle' ? HttpServer.prototype.closeIdleConnections : HttpServer.prototype.closeAllConnections;
   Reflect.apply(close, server, []);
+}
+
+/** A listening socket's libuv handle, bound and not accepting: passed to processes that accept. */
+export interface ListenHandle {
+  readonly fd?: number;
+  close(): void;
+}
+
+/** Where a bound socket is: a TCP one's address, or its unix path / fd. */
+export type HandleTarget = { kind: 'tcp'; host: string; port: number; ipv6Only: boolean; reusePort: boolean } | { kind: 'unix'; path: string } | { kind: 'fd'; fd: number };
+
+type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number, flags?: number) => ListenHandle | number;
+
+/** libuv's uv_tcp_flags. */
+const UV_TCP_IPV6ONLY = 1;
+const UV_TCP_REUSEPORT = 2;
+
+/**
+ * Binds `target` without listening: the processes the handle is sent to call listen() and
+ * accept, the one that made it never does. Throws with the system's error code.
+ */
+export function bindListenHandle(target: HandleTarget): ListenHandle {
+  const create: unknown = Reflect.get(net, '_createServerHandle');
+  if (typeof create !== 'function') throw new Error(`Node ${process.versions.node} has no net._createServerHandle`);
+  const make = create as CreateServerHandle;
+  let made: ListenHandle | number;
+  if (target.kind === 'fd') made = make(null, -1, -1, target.fd);
+  else if (target.kind === 'unix') made = make(target.path, -1, -1);
+  else {
+    const flags = (target.ipv6Only ? UV_TCP_IPV6ONLY : 0) | (target.reusePort ? UV_TCP_REUSEPORT : 0);
+    made = make(target.host, target.port, net.isIPv6(target.host) ? 6 : 4, undefined, flags);
+  }
+  if (typeof made === 'number') {
+    const err = new Error(getSystemErrorName(made)) as NodeJS.ErrnoException;
+    err.code = getSystemErrorName(made);
+    throw err;
+  }
+  return made;
+}
+
+/** The port a bound TCP handle got (port 0 resolved), or null for another kind. */
+export function handlePort(handle: ListenHandle): number | null {
+  const getsockname: unknown = Reflect.get(handle, 'getsockname');
+  if (typeof getsockname !== 'function') return null;
+  const out: { port?: number } = {};
+  return getsockname.call(handle, out) === 0 && typeof out.port === 'number' ? out.port : null;
+}
+
+/** Whether a handle received from another process is a TCP socket's (not a unix socket's). */
+export function isTcpHandle(handle: ListenHandle): boolean {
+  return handle.constructor?.name === 'TCP';
 }

@@ -196,8 +196,8 @@ export interface RequestLog {
 }
 
 export interface AccessLogOptions {
-  /** A path to append to, "-" for stdout, or null for no file (the lines go to `mirror` only). */
-  file: string | null;
+  /** A path to append to, "-" for stdout, an fd (a front end's pipe), or null for no file (the lines go to `mirror` only). */
+  file: string | number | null;
   format?: string;
   json?: boolean;
   /** --request-id-header, when on. */
@@ -225,6 +225,11 @@ export class AccessLog implements RequestLog {
     const line = this.render(entry);
     this.sink?.write(line + '\n');
     this.mirror?.(line, entry);
+  }
+
+  /** Whole lines, already rendered by a front end, written as they are. */
+  passLines(text: string): void {
+    this.sink?.write(text);
   }
 
   async flush(): Promise<void> {

@@ -47,11 +47,13 @@ export interface Logger {
   close(): Promise<void>;
   /** SIGUSR1 after a log rotation: opens the log file's path again (see LineSink.reopen). */
   reopen(): Error | null;
+  /** Whole lines, already rendered elsewhere (a front end's), written as they are. */
+  passLines(text: string): void;
 }
 
 export interface LoggerOptions {
-  /** A path to append to, or "-" for stderr. */
-  errorLogfile: string;
+  /** A path to append to, "-" for stderr, or an fd (a front end's pipe to its master). */
+  errorLogfile: string | number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Sees each of the server's own lines, whatever the level (StatsD's gunicorn.log.* counters). */
@@ -87,6 +89,7 @@ export function createLogger(options: LoggerOptions): Logger {
     flush: () => sink.flush(),
     close: () => sink.close(),
     reopen: () => sink.reopen(),
+    passLines: (text) => sink.write(text),
   };
 }
 

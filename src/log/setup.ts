@@ -28,6 +28,11 @@ export interface LogSettings {
   statsdPrefix: string;
   dogstatsdTags: string;
   enableBacklogMetric: boolean;
+  /**
+   * In a front end: the pipes to the master, which writes the files (one writer per file). The
+   * error log goes to `error`, and the access log, when there is one, to `access`.
+   */
+  relay?: { error: number; access: number };
 }
 
 export interface ServerLogs {
@@ -53,7 +58,7 @@ export async function openLogs(config: LogSettings): Promise<ServerLogs> {
   let statsd: Statsd | null = null;
   let syslog: Syslog | null = null;
   const log = createLogger({
-    errorLogfile: config.errorLogfile,
+    errorLogfile: config.relay?.error ?? config.errorLogfile,
     logLevel: config.logLevel,
     logFormat: config.logFormat,
     observe: (level, exception) => {
@@ -81,7 +86,7 @@ export async function openLogs(config: LogSettings): Promise<ServerLogs> {
   const access =
     config.accessLogfile !== null || syslogAccess !== null
       ? new AccessLog({
-          file: config.accessLogfile,
+          file: config.accessLogfile === null ? null : (config.relay?.access ?? config.accessLogfile),
           format: config.accessLogformat,
           json: config.logFormat === 'json',
           requestIdHeader: config.requestIdHeader,

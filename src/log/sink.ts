@@ -37,11 +37,15 @@ export class LineSink {
   private scheduled = false;
   private closed = false;
 
+  /** `target`: a path, "-", or an fd someone else opened (a front end's pipe to its master). */
   constructor(
-    readonly target: string,
+    readonly target: string | number,
     private readonly options: SinkOptions,
   ) {
-    if (target === '-') {
+    if (typeof target === 'number') {
+      this.fd = target;
+      this.owned = false;
+    } else if (target === '-') {
       this.fd = options.std === 'stdout' ? 1 : 2;
       this.owned = false;
     } else {
@@ -63,7 +67,7 @@ export class LineSink {
    * the old file stays in use: a log that keeps going beats one that stops. Returns the error.
    */
   reopen(): Error | null {
-    if (!this.owned || this.closed) return null;
+    if (!this.owned || this.closed || typeof this.target === 'number') return null;
     this.flushSync();
     let fd: number;
     try {

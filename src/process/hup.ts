@@ -23,6 +23,8 @@ export interface HupOptions {
   /** The reload itself, once the new options are in (on_reload, then the arbiter's). */
   reload: () => Promise<void>;
   log: Logger;
+  /** A changed proc_name renames the process: the master's title by default. */
+  retitle?: (config: Config) => void;
 }
 
 export function hupHandler(started: Config, options: HupOptions): () => Promise<void> {
@@ -38,7 +40,7 @@ export function hupHandler(started: Config, options: HupOptions): () => Promise<
         // A -w that was not changed leaves the size TTIN/TTOU set (gunicorn would go back to -w).
         arbiter.configure(arbiterOptions(fresh, python.path, cwd, hooks), fresh.workers !== current.workers);
         // gunicorn's reload renames the master too when proc_name changed.
-        setMasterTitle(fresh);
+        (options.retitle ?? setMasterTitle)(fresh);
         const waiting = changedOutsideWorkers(current, fresh);
         if (waiting.length > 0) log.warning(`HUP: changed settings that apply on a restart or USR2, not on HUP: ${waiting.join(', ')}`);
         current = fresh;

@@ -30,10 +30,11 @@ export class MasterProcess {
   }
 
   /** Checks the settings (throws ConfigError), takes the process title, and warns about what cannot apply here. */
-  static prepare(config: Config, log: Logger, reexeced: boolean): MasterProcess {
+  static prepare(config: Config, log: Logger, reexeced: boolean, role = ''): MasterProcess {
     const identity = resolveIdentity(config.user, config.group);
     // gunicorn's ".2" marks the new master of a USR2 until the old one is gone.
-    setMasterTitle(config, reexeced ? '.2' : '');
+    if (role) setProcessTitle(config, role);
+    else setMasterTitle(config, reexeced ? '.2' : '');
     if (config.reusePort && !canReusePort()) log.warning(`--reuse-port: Node ${process.versions.node} cannot set SO_REUSEPORT (Node 22.12+ can); ignored`);
     return new MasterProcess(config, identity, log);
   }
@@ -95,6 +96,11 @@ export class MasterProcess {
 /** The Node process's title, as gunicorn's master's: at start, on promotion, and after a HUP. */
 export function setMasterTitle(config: Config, suffix = ''): void {
   process.title = `nodicorn: master [${procName(config)}${suffix}]`;
+}
+
+/** A process of the server other than the master: "nodicorn: frontend 1/2 [app]". */
+export function setProcessTitle(config: Config, role: string): void {
+  process.title = `nodicorn: ${role} [${procName(config)}]`;
 }
 
 /** gunicorn's proc_name: -n, else default_proc_name, else the app spec (what gunicorn sets it to). */

@@ -39,7 +39,8 @@ export function arbiterOptions(config: Config, python: string, cwd: string, hook
       threads: config.threads,
       prefetch: config.prefetch,
       prefetchTimeMs: config.prefetchTime,
-      multiprocess: config.workers > 1,
+      // A front end's share may be one worker while the server has several.
+      multiprocess: config.workers > 1 || (typeof config.frontends === 'number' && config.frontends > 1),
       name: procName(config),
       sendfile: config.sendfile,
       captureOutput: config.captureOutput,

@@ -84,14 +84,21 @@ export class Reexec {
 
   /** USR2: starts the new master with `listeners` as fds 3, 4, ... */
   start(listeners: Listener[]): void {
-    if (this.child) return this.log.warning('USR2 signal ignored. Child exists.');
-    if (this.parentPid) return this.log.warning('USR2 signal ignored. Parent exists.');
-    let fds: number[];
+    let fds: Array<{ fd: number; path: string | null }>;
     try {
-      fds = listeners.map((l) => fdOf(l.server));
+      fds = listeners.map((l) => ({ fd: fdOf(l.server), path: l.path }));
     } catch (err) {
       return this.log.error(`USR2: cannot re-exec: ${(err as Error).message}`);
     }
+    this.startOnFds(fds);
+  }
+
+  /** USR2 with the listening sockets' fds at hand (the master of several front ends holds no server). */
+  startOnFds(listeners: Array<{ fd: number; path: string | null }>): void {
+    if (this.child) return this.log.warning('USR2 signal ignored. Child exists.');
+    if (this.parentPid) return this.log.warning('USR2 signal ignored. Parent exists.');
+    if (listeners.some((l) => l.fd < 0)) return this.log.error('USR2: cannot re-exec: a listener has no file descriptor');
+    const fds = listeners.map((l) => l.fd);
     const child = spawn(process.execPath, this.argv, {
       cwd: this.cwd,
       env: {

@@ -10,7 +10,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 function quietLog(lines: string[] = []): Logger {
   const keep = (message: string): void => void lines.push(message);
-  return { debug: keep, info: keep, warning: keep, error: keep, critical: keep, isEnabled: () => true, flush: async () => {}, close: async () => {}, reopen: () => null };
+  return { debug: keep, info: keep, warning: keep, error: keep, critical: keep, isEnabled: () => true, flush: async () => {}, close: async () => {}, reopen: () => null, passLines: () => {} };
 }
 
 /** A temp dir with app.py, other.py and an unwatched neighbour; a Reloader watching the first two. */

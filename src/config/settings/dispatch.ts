@@ -1,8 +1,35 @@
 /** nodicorn's own tuning of how requests reach the workers and what parses HTTP/1.1. */
 import { one } from '../define';
 import * as P from '../parsers';
+import type { Parser } from '../parsers';
+
+/** --frontends: "auto" or how many. */
+const frontendCount: Parser<number | 'auto'> = {
+  expected: 'auto or a positive integer',
+  parse(raw) {
+    return raw.trim().toLowerCase() === 'auto' ? 'auto' : P.positiveInt.parse(raw);
+  },
+};
 
 export const DISPATCH = {
+  frontends: one<number | 'auto'>({
+    section: 'Worker Processes',
+    gunicorn: 'nodicorn',
+    flags: ['--frontends'],
+    metavar: 'N',
+    file: 'frontends',
+    parser: frontendCount,
+    default: 'auto',
+    doc:
+      'How many Node front-end processes accept connections, each with its own share of the --workers ' +
+      '(split as evenly as they go; a front end never has none). One Node process runs its JavaScript on one ' +
+      'core, so on a big machine one front end becomes the ceiling. auto is one front end per four cores the ' +
+      'workers can use (the smaller of --workers and the cores), at least one: a Flask view costs a worker about ' +
+      'four times what it costs the front end (bench/README.md, "Front ends"). With 1 there is no extra process: ' +
+      'the master is the front end. With more, the master binds the listeners, owns the log files, answers the ' +
+      'signals and replaces a front end that dies, with its workers. --backlog, --worker-connections and the ' +
+      'spool limits are split between the front ends.',
+  }),
   prefetch: one<number>({
     section: 'Worker Processes',
     gunicorn: 'nodicorn',

@@ -32,7 +32,7 @@ const V2_TCP6 = Buffer.concat([
 function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const add = (m: string): void => void lines.push(m);
-  return { lines, debug: add, info: add, warning: add, error: add, critical: add, isEnabled: () => true, flush: async () => {}, close: async () => {}, reopen: () => null };
+  return { lines, debug: add, info: add, warning: add, error: add, critical: add, isEnabled: () => true, flush: async () => {}, close: async () => {}, reopen: () => null, passLines: () => {} };
 }
 
 let certs: { key: Buffer; cert: Buffer } | undefined;

@@ -16,6 +16,7 @@ function recorder(): { log: Logger; warnings: string[] } {
     flush: async () => {},
     close: async () => {},
     reopen: () => null,
+    passLines: () => {},
   };
   return { log, warnings };
 }

@@ -19,6 +19,7 @@ const quiet: Logger = {
   flush: async () => {},
   close: async () => {},
   reopen: () => null,
+  passLines: () => {},
 };
 
 /**

@@ -1,0 +1,98 @@
+/**
+ * A front-end process: started by the master of several (frontends/supervisor.ts) with an IPC
+ * channel. It takes the listening sockets and its configuration from the master, then serves as
+ * a whole nodicorn does, with its share of the workers, its logs piped to the master and the
+ * master's commands in place of signals.
+ */
+// First of all: SIGUSR1 can no longer open Node's inspector.
+import '../process/inspector-guard';
+import type { Config } from '../config/settings';
+import { ExitCode, NodicornError } from '../errors';
+import type { ListenHandle } from '../http/node-internals';
+import type { MasterActions } from '../process/signals';
+import { serve } from '../server';
+import { ACCESS_LOG_FD, ERROR_LOG_FD, isToFrontend, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
+
+/**
+ * The master relays every signal a front end should act on. The terminal's (Ctrl-C's INT, a
+ * process group's TERM) reach the front end too, and must not stop it behind the master's back.
+ */
+const IGNORED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR2', 'SIGWINCH'];
+
+function tell(message: ToMaster): void {
+  process.send?.(message);
+}
+
+function run(): void {
+  if (!process.send) {
+    process.stderr.write('nodicorn: a front end is started by its master (--frontends), not by hand\n');
+    process.exit(ExitCode.UNEXPECTED);
+  }
+  if (process.platform !== 'win32') for (const signal of IGNORED) process.on(signal, () => {});
+  const listeners: Array<{ handle: ListenHandle; path: string | null }> = [];
+  let latest: Config | null = null;
+  let actions: MasterActions | null = null;
+  const onMessage = (message: unknown, handle: unknown): void => {
+    if (!isToFrontend(message)) return;
+    if (message.t === 'listener') listeners.push({ handle: handle as ListenHandle, path: message.path });
+    else if (message.t === 'init') void start(message);
+    else if (message.t === 'reload') {
+      latest = message.config;
+      actions?.reload();
+    } else if (message.t === 'do' && actions) perform(actions, message.action);
+  };
+  process.on('message', onMessage);
+
+  const start = async (init: Extract<ToFrontend, { t: 'init' }>): Promise<void> => {
+    latest = init.config;
+    let stopped = false;
+    // The master is gone (killed, most likely): finish what is running, then go too.
+    process.once('disconnect', () => {
+      if (!stopped) actions?.stop();
+    });
+    try {
+      await serve(init.config, {
+        rereadConfig: async () => latest as Config,
+        onFatal: (err) => {
+          tell({ t: 'fatal', message: err.message, code: err.exitCode });
+          process.exit(err.exitCode);
+        },
+        frontend: {
+          index: init.index,
+          count: init.count,
+          listeners,
+          relay: { error: ERROR_LOG_FD, access: ACCESS_LOG_FD },
+          control(given) {
+            actions = {
+              ...given,
+              stop: () => {
+                stopped = true;
+                given.stop();
+              },
+            };
+            return () => {
+              actions = null;
+            };
+          },
+          ready: (pids) => tell({ t: 'ready', pids }),
+        },
+      });
+    } catch (err) {
+      const known = err instanceof NodicornError;
+      tell({ t: 'fatal', message: known ? err.message : String((err as Error)?.stack ?? err), code: known ? err.exitCode : ExitCode.UNEXPECTED });
+      process.exit(known ? err.exitCode : ExitCode.UNEXPECTED);
+    }
+  };
+}
+
+function perform(actions: MasterActions, action: FrontendAction): void {
+  if (action === 'stop') actions.stop();
+  else if (action === 'quit' || action === 'hurry') actions.quit();
+  else if (action === 'reopen') actions.reopenLogs();
+  else if (action === 'dumpStacks') actions.dumpStacks();
+  else if (action === 'winch') actions.winch();
+  else if (action === 'grow') actions.resize(1);
+  else actions.resize(-1);
+}
+
+run();

@@ -1,0 +1,28 @@
+/**
+ * What the master and its front ends say to each other over the IPC channel (JSON). The
+ * listening sockets travel as the handles of `listener` messages, in bind order, before `init`.
+ */
+import type { Config } from '../config/settings';
+
+/** The master's signals, as commands: what each front end does of them. */
+export type FrontendAction = 'stop' | 'quit' | 'hurry' | 'reopen' | 'dumpStacks' | 'winch' | 'grow' | 'shrink';
+
+export type ToFrontend =
+  | { t: 'listener'; path: string | null }
+  | { t: 'init'; config: Config; index: number; count: number }
+  | { t: 'do'; action: FrontendAction }
+  /** HUP: the configuration the master read again, with this front end's share of the workers. */
+  | { t: 'reload'; config: Config };
+
+export type ToMaster =
+  | { t: 'ready'; pids: number[] }
+  /** The front end stops on its own (its workers cannot boot): the master stops with `code`. */
+  | { t: 'fatal'; message: string; code: number };
+
+/** The fds of a front end's log pipes (0-2 are stdio, 3 the IPC channel). */
+export const ERROR_LOG_FD = 4;
+export const ACCESS_LOG_FD = 5;
+
+export function isToFrontend(m: unknown): m is ToFrontend {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}

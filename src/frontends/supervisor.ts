@@ -1,0 +1,186 @@
+/**
+ * The master's front ends: started with the listening sockets and their share of the workers,
+ * replaced when one dies (its workers go with it: their pipes close), told what the signals
+ * mean, and waited for when the server stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Config } from '../config/settings';
+import { ExitCode, NodicornError } from '../errors';
+import type { ListenHandle } from '../http/node-internals';
+import type { Logger } from '../log/logger';
+import { shares } from './count';
+import { relayLines } from './log-relay';
+import { ACCESS_LOG_FD, ERROR_LOG_FD, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
+
+/** The hooks gunicorn's arbiter calls once for the server: the master's. The others run in each front end. */
+export const MASTER_HOOKS: ReadonlySet<string> = new Set(['on_starting', 'on_reload', 'when_ready', 'pre_exec', 'nworkers_changed', 'on_exit']);
+
+/** A front end that dies this soon after it started is started again only after this long. */
+const RESTART_PAUSE_MS = 1_000;
+/** Past --graceful-timeout, how long a stopping front end has to exit before it is killed. */
+const EXIT_MARGIN_MS = 5_000;
+
+export interface FrontendsOptions {
+  listeners: ReadonlyArray<{ handle: ListenHandle; path: string | null }>;
+  log: Logger;
+  /** Where the front ends' rendered lines go: the master's error and access logs. */
+  errorLines(text: string): void;
+  accessLines(text: string): void;
+  /** A front end stopped on its own (workers that cannot boot): the server must stop. */
+  onFatal(err: NodicornError): void;
+}
+
+interface Member {
+  readonly index: number;
+  readonly child: ChildProcess;
+  readonly startedAt: number;
+  pids: number[];
+  ready: boolean;
+  readonly exited: Promise<void>;
+}
+
+export class Frontends {
+  private readonly members: Array<Member | null>;
+  private sizes: number[];
+  private stopping = false;
+  private readonly entry = join(__dirname, 'entry.js');
+
+  constructor(
+    private config: Config,
+    readonly count: number,
+    private readonly options: FrontendsOptions,
+  ) {
+    this.sizes = shares(config.workers, count);
+    this.members = Array.from({ length: count }, () => null);
+  }
+
+  /** Every worker of every front end, as last reported. */
+  get workerPids(): number[] {
+    return this.members.flatMap((m) => m?.pids ?? []);
+  }
+
+  /** The workers the front ends are told to run. */
+  get workers(): number {
+    return this.sizes.reduce((a, b) => a + b, 0);
+  }
+
+  /** Starts every front end; resolves once all have their workers up. */
+  start(): Promise<void> {
+    return Promise.all(this.sizes.map((_, i) => this.launch(i))).then(() => undefined);
+  }
+
+  /** HUP: the configuration read again goes to every front end, with its share of the workers. */
+  reload(config: Config): void {
+    // As one server's HUP: a -w that was not changed keeps the size TTIN/TTOU set.
+    if (config.workers !== this.config.workers) this.sizes = shares(config.workers, this.count);
+    this.config = config;
+    this.members.forEach((m, i) => m && this.send(m, { t: 'reload', config: this.configFor(i) }));
+  }
+
+  /**
+   * TTIN (+1) and TTOU (-1): the front end with the fewest workers gets one more, the one with
+   * the most gives one up; each keeps one at least. Returns whether the pool changed.
+   */
+  resize(delta: 1 | -1): boolean {
+    const pick = delta > 0 ? Math.min(...this.sizes) : Math.max(...this.sizes);
+    if (delta < 0 && pick <= 1) {
+      this.options.log.info(`Handling signal: ttou: ignored, each of the ${this.count} front ends keeps one worker`);
+      return false;
+    }
+    const i = this.sizes.indexOf(pick);
+    this.sizes[i] = pick + delta;
+    const member = this.members[i];
+    if (member) this.send(member, { t: 'do', action: delta > 0 ? 'grow' : 'shrink' });
+    return true;
+  }
+
+  /** A command every front end carries out (USR1, URG, WINCH). */
+  broadcast(action: FrontendAction): void {
+    for (const m of this.members) if (m) this.send(m, { t: 'do', action });
+  }
+
+  /** TERM/INT ('stop', graceful) or QUIT ('quit'): resolves once every front end is gone. */
+  async stop(action: 'stop' | 'quit', graceMs: number): Promise<void> {
+    this.stopping = true;
+    const live = this.members.filter((m): m is Member => m !== null);
+    for (const m of live) this.send(m, { t: 'do', action });
+    const kill = setTimeout(() => {
+      for (const m of live) m.child.kill('SIGKILL');
+    }, graceMs + EXIT_MARGIN_MS);
+    await Promise.all(live.map((m) => m.exited));
+    clearTimeout(kill);
+  }
+
+  /** A second QUIT while stopping: every front end stops its workers at once. */
+  hurry(): void {
+    this.broadcast('hurry');
+  }
+
+  /** This front end's configuration: its share of the workers; what the master does stays the master's. */
+  private configFor(i: number): Config {
+    return {
+      ...this.config,
+      workers: this.sizes[i] as number,
+      frontends: this.count,
+      hooks: this.config.hooks.filter((h) => !MASTER_HOOKS.has(h)),
+      pidfile: null,
+      daemon: false,
+      metricsBind: null,
+    };
+  }
+
+  /** Starts front end `i` (again); resolves when its workers are up, rejects if it cannot start. */
+  private launch(i: number): Promise<void> {
+    const { log } = this.options;
+    const child = spawn(process.execPath, [...process.execArgv, this.entry], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', 'pipe'],
+      serialization: 'json',
+    });
+    const pipes = child.stdio as unknown as Readable[];
+    relayLines(pipes[ERROR_LOG_FD] as Readable, (text) => this.options.errorLines(text));
+    relayLines(pipes[ACCESS_LOG_FD] as Readable, (text) => this.options.accessLines(text));
+    let exited!: () => void;
+    const member: Member = { index: i + 1, child, startedAt: Date.now(), pids: [], ready: false, exited: new Promise((r) => (exited = r)) };
+    this.members[i] = member;
+    return new Promise((resolve, reject) => {
+      child.on('message', (message: ToMaster) => {
+        if (message.t === 'ready') {
+          member.pids = message.pids;
+          member.ready = true;
+          resolve();
+        } else if (message.t === 'fatal') {
+          const err = new NodicornError('ERR_FRONTEND', message.message, message.code as ExitCode);
+          if (this.stopping) return;
+          reject(err);
+          if (member.ready) this.options.onFatal(err);
+        }
+      });
+      child.once('error', (err) => reject(new NodicornError('ERR_FRONTEND', `cannot start front end ${i + 1}: ${err.message}`, ExitCode.UNEXPECTED)));
+      child.once('exit', (code, signal) => {
+        exited();
+        if (this.members[i] === member) this.members[i] = null;
+        if (this.stopping) return;
+        const how = signal ? `by ${signal}` : `with code ${code}`;
+        log.error(`Front end ${i + 1} (pid: ${child.pid}) exited ${how}; starting another`);
+        const pause = Date.now() - member.startedAt < RESTART_PAUSE_MS ? RESTART_PAUSE_MS : 0;
+        setTimeout(() => {
+          if (this.stopping) return;
+          this.launch(i).then(resolve, (err: NodicornError) => {
+            reject(err);
+            this.options.onFatal(err);
+          });
+        }, pause);
+      });
+      for (const { handle, path } of this.options.listeners) this.send(member, { t: 'listener', path }, handle);
+      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count });
+    });
+  }
+
+  private send(member: Member, message: ToFrontend, handle?: ListenHandle): void {
+    if (!member.child.connected) return;
+    // A front end that is going may have closed its channel already; its exit is handled above.
+    member.child.send(message, handle as never, (err) => err && this.options.log.debug(`front end ${member.index}: ${err.message}`));
+  }
+}
