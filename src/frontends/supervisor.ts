@@ -38,6 +38,8 @@ interface Member {
   readonly startedAt: number;
   pids: number[];
   ready: boolean;
+  /** It said it cannot serve (its workers cannot boot). */
+  fatal: boolean;
   readonly exited: Promise<void>;
 }
 
@@ -142,7 +144,7 @@ export class Frontends {
     relayLines(pipes[ERROR_LOG_FD] as Readable, (text) => this.options.errorLines(text));
     relayLines(pipes[ACCESS_LOG_FD] as Readable, (text) => this.options.accessLines(text));
     let exited!: () => void;
-    const member: Member = { index: i + 1, child, startedAt: Date.now(), pids: [], ready: false, exited: new Promise((r) => (exited = r)) };
+    const member: Member = { index: i + 1, child, startedAt: Date.now(), pids: [], ready: false, fatal: false, exited: new Promise((r) => (exited = r)) };
     this.members[i] = member;
     return new Promise((resolve, reject) => {
       child.on('message', (message: ToMaster) => {
@@ -152,6 +154,7 @@ export class Frontends {
           resolve();
         } else if (message.t === 'fatal') {
           const err = new NodicornError('ERR_FRONTEND', message.message, message.code as ExitCode);
+          member.fatal = true;
           if (this.stopping) return;
           reject(err);
           if (member.ready) this.options.onFatal(err);
@@ -161,7 +164,8 @@ export class Frontends {
       child.once('exit', (code, signal) => {
         exited();
         if (this.members[i] === member) this.members[i] = null;
-        if (this.stopping) return;
+        // One that stopped on its own said why (fatal): the server stops, nothing is replaced.
+        if (this.stopping || member.fatal) return;
         const how = signal ? `by ${signal}` : `with code ${code}`;
         log.error(`Front end ${i + 1} (pid: ${child.pid}) exited ${how}; starting another`);
         const pause = Date.now() - member.startedAt < RESTART_PAUSE_MS ? RESTART_PAUSE_MS : 0;
