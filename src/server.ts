@@ -33,6 +33,7 @@ import { Reexec, takeInherited, type Listener } from './process/reexec';
 import { MasterProcess, procName, setProcessTitle } from './process/master';
 import { writableDir } from './process/writable-dir';
 import { startPythonSide } from './hooks/setup';
+import type { WholeServer } from './hooks/server-hooks';
 import { parseStaticMapping, type StaticMapping } from './http/static/mounts';
 import { StaticFiles } from './http/static/serve';
 import { StopDelay } from './ops/stop-delay';
@@ -60,6 +61,8 @@ export interface FrontendRole {
   control(actions: MasterActions): () => void;
   /** The workers are up. */
   ready(workerPids: number[]): void;
+  /** The server the hooks see (server.pid, server.num_workers, cfg.workers), kept current by the master. */
+  readonly server: WholeServer;
 }
 
 export interface ServeOptions {
@@ -107,7 +110,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   const share = (limit: number): number => (role ? Math.ceil(limit / role.count) : limit);
   // Certificates are read before anything starts: a bad path is a config error, not a late failure.
   let tls = tlsSetup(config, process.cwd());
-  const side = await startPythonSide(config, python.path, cwd, log);
+  const side = await startPythonSide(config, python.path, cwd, log, role?.server);
   const { hooks } = side;
   try {
     await hooks?.starting(config.workers);

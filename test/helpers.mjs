@@ -10,6 +10,7 @@
 //   process.mjs     rssKb, sampleRss, bootedPids, isAlive, fdsInDir, credentials, childPids (/proc)
 //   wait.mjs        sleep, waitUntil
 //   load.mjs, counted-load.mjs  keepAliveLoad, countedLoad (bounded load loops; import directly)
+//   records.mjs     HOOKS, tempDir, hookRecords, importPids (the hook fixtures' records; import directly)
 //
 // Not a test file itself (run.sh runs test/*.test.mjs only). Every wait has a deadline, so a
 // broken server fails a test instead of hanging the run.

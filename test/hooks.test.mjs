@@ -3,28 +3,17 @@
 // gunicorn passes; and the common recipes work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { ROOT, bootedPids, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { bootedPids, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { HOOKS, hookRecords as records, tempDir } from './lib/records.mjs';
 import { httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
-const HOOKS = path.join(ROOT, 'test', 'fixtures', 'hooks');
 const ARBITER_SIDE = ['nworkers_changed', 'on_starting', 'when_ready', 'pre_fork', 'child_exit', 'on_reload', 'on_exit', 'ssl_context'];
 const WORKER_SIDE = ['post_fork', 'post_worker_init', 'pre_request', 'post_request', 'worker_exit', 'worker_int', 'worker_abort'];
-
-function tempDir(t) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-hooks-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function records(file) {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
 
 const indexOf = (recs, pred) => recs.findIndex(pred);
 

@@ -1,20 +1,10 @@
 // --preload: the app is imported once, by the zygote, and the workers are forked from it (Unix).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, bootedPids, isAlive, request, runCli, serverFor, waitUntil } from './helpers.mjs';
-
-const HOOKS = path.join(ROOT, 'test', 'fixtures', 'hooks');
-
-function tempDir(t) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-preload-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const imports = (file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+import { HOOKS, importPids as imports, tempDir } from './lib/records.mjs';
 const answer = async (port, target = '/') => JSON.parse((await request(port, { path: target }, { timeout: 20_000 })).text());
 
 /** Answers from `n` different workers (two requests at a time, each a little slow). */

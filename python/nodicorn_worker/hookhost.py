@@ -63,7 +63,9 @@ class Host:
         self.hooks: Dict[str, Callable] = H.load_hooks(spec) if spec else {}
         self.cfg = H.Settings(values, self.hooks)
         self.log = H.host_log(values.get('loglevel'), _ToNode(self))
-        self.server = H.ServerInfo(self.cfg, self.log, os.getppid(), values.get('workers') or 1)
+        # Node, which drives this host (a front end's, with several); server.pid is the master's.
+        self.node_pid = os.getppid()
+        self.server = H.ServerInfo(self.cfg, self.log, H.server_pid(self.node_pid), values.get('workers') or 1)
 
     def send(self, message: Dict[str, Any]) -> None:
         data = (json.dumps(message) + '\n').encode('utf-8')

@@ -6,8 +6,9 @@ hookhost.py). A hook may be a callable or gunicorn's import string ("pkg.module.
 
   cfg     every setting by gunicorn's name (cfg.workers, cfg.bind, ...), from the JSON Node
           passes in NODICORN_HOOK_CFG, plus the hooks themselves (cfg.post_fork(...)).
-  worker  pid, ppid, age, log, cfg, alive, booted, aborted, nr, max_requests, timeout.
-  server  cfg, log, pid (the master's: Node's), num_workers, proc_name, WORKERS.
+  worker  pid, ppid (server.pid), age, log, cfg, alive, booted, aborted, nr, max_requests, timeout.
+  server  cfg, log, pid (the master's, $NODICORN_SERVER_PID: Node's, or the master above several
+          front ends), num_workers, proc_name, WORKERS.
   req     method, uri, path, query, fragment, version, headers [(NAME, value)], scheme.
   resp    status, status_code, headers, sent (post_request).
 """
@@ -21,6 +22,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .dumpconfig import import_hook, load_namespace, takes
 
 CFG_ENV = 'NODICORN_HOOK_CFG'
+# The pid the hooks see as server.pid and worker.ppid: the master that takes the server's signals.
+# With several front ends that is not the Node process that runs the workers (the front end).
+SERVER_PID_ENV = 'NODICORN_SERVER_PID'
 
 # gunicorn's server hooks (the registry declares them, with their signatures and the process each
 # runs in: src/config/settings/hooks.ts).
@@ -155,6 +159,11 @@ class WorkerInfo:
 
     def __str__(self) -> str:
         return '<Worker %s>' % self.pid
+
+
+def server_pid(default: int) -> int:
+    raw = os.environ.get(SERVER_PID_ENV)
+    return int(raw) if raw else default
 
 
 class ServerInfo:

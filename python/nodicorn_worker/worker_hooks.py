@@ -19,8 +19,9 @@ class WorkerHooks:
         self.hooks: Dict[str, Callable] = H.load_hooks(config_spec)
         cfg = H.Settings(values, self.hooks)
         self.log = H.worker_log()
-        self.worker = H.WorkerInfo(age, master_pid, cfg, self.log)
-        self.server = H.ServerInfo(cfg, self.log, master_pid, values.get('workers') or 1)
+        server_pid = H.server_pid(master_pid)
+        self.worker = H.WorkerInfo(age, server_pid, cfg, self.log)
+        self.server = H.ServerInfo(cfg, self.log, server_pid, values.get('workers') or 1)
         self._exited = False
 
     def _run(self, name: str, *args: Any) -> bool:

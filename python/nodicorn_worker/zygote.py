@@ -90,7 +90,7 @@ class Zygote(hookhost.Host):
             gc.enable()
             args = self.args
             args.age = age
-            args.master_pid = self.server.pid
+            args.master_pid = self.node_pid
             args.out_fd = hookhost.PIPE_FD
             if args.name:
                 from .proctitle import set_title

@@ -9,6 +9,7 @@ import '../process/inspector-guard';
 import type { Config } from '../config/settings';
 import { ExitCode, NodicornError } from '../errors';
 import type { ListenHandle } from '../http/node-internals';
+import type { WholeServer } from '../hooks/server-hooks';
 import type { MasterActions } from '../process/signals';
 import { serve } from '../server';
 import { ACCESS_LOG_FD, ERROR_LOG_FD, isToFrontend, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
@@ -32,10 +33,12 @@ function run(): void {
   const listeners: Array<{ handle: ListenHandle; path: string | null }> = [];
   let latest: Config | null = null;
   let actions: MasterActions | null = null;
+  let server: WholeServer | null = null;
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isToFrontend(message)) return;
     if (message.t === 'listener') listeners.push({ handle: handle as ListenHandle, path: message.path });
     else if (message.t === 'init') void start(message);
+    else if (message.t === 'size' && server) server.numWorkers = message.numWorkers;
     else if (message.t === 'reload') {
       latest = message.config;
       actions?.reload();
@@ -45,6 +48,7 @@ function run(): void {
 
   const start = async (init: Extract<ToFrontend, { t: 'init' }>): Promise<void> => {
     latest = init.config;
+    server = init.server;
     let stopped = false;
     // The master is gone (killed, most likely): finish what is running, then go too.
     process.once('disconnect', () => {
@@ -75,6 +79,7 @@ function run(): void {
             };
           },
           ready: (pids) => tell({ t: 'ready', pids }),
+          server: init.server,
         },
       });
     } catch (err) {

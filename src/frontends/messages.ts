@@ -3,13 +3,16 @@
  * listening sockets travel as the handles of `listener` messages, in bind order, before `init`.
  */
 import type { Config } from '../config/settings';
+import type { WholeServer } from '../hooks/server-hooks';
 
 /** The master's signals, as commands: what each front end does of them. */
 export type FrontendAction = 'stop' | 'quit' | 'hurry' | 'reopen' | 'dumpStacks' | 'winch' | 'grow' | 'shrink';
 
 export type ToFrontend =
   | { t: 'listener'; path: string | null }
-  | { t: 'init'; config: Config; index: number; count: number }
+  | { t: 'init'; config: Config; index: number; count: number; server: WholeServer }
+  /** The whole server's worker count changed (TTIN/TTOU, HUP): the hooks' server.num_workers. */
+  | { t: 'size'; numWorkers: number }
   | { t: 'do'; action: FrontendAction }
   /** HUP: the configuration the master read again, with this front end's share of the workers. */
   | { t: 'reload'; config: Config };

@@ -78,6 +78,7 @@ export class Frontends {
     // As one server's HUP: a -w that was not changed keeps the size TTIN/TTOU set.
     if (config.workers !== this.config.workers) this.sizes = shares(config.workers, this.count);
     this.config = config;
+    this.tellSize();
     this.members.forEach((m, i) => m && this.send(m, { t: 'reload', config: this.configFor(i) }));
   }
 
@@ -93,6 +94,7 @@ export class Frontends {
     }
     const i = this.sizes.indexOf(pick);
     this.sizes[i] = pick + delta;
+    this.tellSize();
     const member = this.members[i];
     if (member) this.send(member, { t: 'do', action: delta > 0 ? 'grow' : 'shrink' });
     return true;
@@ -118,6 +120,11 @@ export class Frontends {
   /** A second QUIT while stopping: every front end stops its workers at once. */
   hurry(): void {
     this.broadcast('hurry');
+  }
+
+  /** Every front end's hooks see the whole server's worker count (before the resize reaches its workers). */
+  private tellSize(): void {
+    for (const m of this.members) if (m) this.send(m, { t: 'size', numWorkers: this.workers });
   }
 
   /** This front end's configuration: its share of the workers; what the master does stays the master's. */
@@ -178,7 +185,8 @@ export class Frontends {
         }, pause);
       });
       for (const { handle, path } of this.options.listeners) this.send(member, { t: 'listener', path }, handle);
-      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count });
+      const server = { pid: process.pid, workers: this.config.workers, numWorkers: this.workers };
+      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count, server });
     });
   }
 

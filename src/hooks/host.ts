@@ -22,6 +22,13 @@ export interface HostSpec {
   inheritOutput?: boolean;
   /** Every setting by gunicorn's name: the hooks' `cfg`. */
   cfg: Record<string, unknown>;
+  /** What the hooks see as server.pid and worker.ppid; this process's by default. */
+  serverPid?: number;
+}
+
+/** The hooks' view of the server, for the hook host and the workers (python/nodicorn_worker/hooks.py reads it). */
+export function hookEnv(spec: HostSpec): Record<string, string> {
+  return { NODICORN_HOOK_CFG: JSON.stringify(spec.cfg), NODICORN_SERVER_PID: String(spec.serverPid ?? process.pid) };
 }
 
 /** A hook raised (or the host is gone): the one-line error and the traceback. */
@@ -101,7 +108,7 @@ export class HookHost {
     const output = spec.inheritOutput ? 'inherit' : 'pipe';
     const child = spawn(spec.python, args, {
       cwd: spec.cwd,
-      env: { ...pythonEnv(spec.env), NODICORN_HOOK_CFG: JSON.stringify(spec.cfg) },
+      env: { ...pythonEnv(spec.env), ...hookEnv(spec) },
       stdio: ['ignore', output, output, 'pipe', ...(split ? (['pipe'] as const) : [])],
       windowsHide: true,
     });

@@ -18,7 +18,7 @@
 import { ConfigError, ExitCode, NodicornError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { TlsSetup } from '../http/tls';
-import { HookFailure, HookHost, type HostSpec } from './host';
+import { HookFailure, HookHost, hookEnv, type HostSpec } from './host';
 import { ARBITER_SIDE_HOOKS, WORKER_SIDE_HOOKS } from './names';
 
 type HookName = string;
@@ -31,7 +31,21 @@ export const ABORT_GRACE_MS = 2_000;
 /** The worker's extra arguments and environment, when the config defines a worker-side hook. */
 export function workerHookArgs(spec: HostSpec, defined: readonly string[]): { args: string[]; env: Record<string, string> } | null {
   if (spec.config === null || !WORKER_SIDE_HOOKS.some((h) => defined.includes(h))) return null;
-  return { args: ['--hooks', spec.config, '--master-pid', String(process.pid)], env: { NODICORN_HOOK_CFG: JSON.stringify(spec.cfg) } };
+  return { args: ['--hooks', spec.config, '--master-pid', String(process.pid)], env: hookEnv(spec) };
+}
+
+/**
+ * The whole server, as the hooks of one front end of several see it: gunicorn users read
+ * server.pid (to signal the server), server.num_workers and cfg.workers as one server's, not as
+ * the front end's share of it.
+ */
+export interface WholeServer {
+  /** The master's: the pid that takes the server's signals. */
+  readonly pid: number;
+  /** -w as configured: cfg.workers. */
+  readonly workers: number;
+  /** Every front end's workers now, after TTIN/TTOU: server.num_workers. */
+  numWorkers: number;
 }
 
 export class ServerHooks {
@@ -43,19 +57,25 @@ export class ServerHooks {
     readonly defined: ReadonlySet<string>,
     private readonly spec: HostSpec,
     private readonly log: Logger,
+    private readonly whole: WholeServer | null,
   ) {
     this.numWorkers = Number(spec.cfg.workers ?? 1);
+  }
+
+  /** server.num_workers: this pool's size, or in a front end of several the whole server's. */
+  private get serverWorkers(): number {
+    return this.whole?.numWorkers ?? this.numWorkers;
   }
 
   /**
    * `defined`: the hooks the config file defines (the config loader found them). The host starts
    * only when an arbiter-side one is among them. Null when the config defines no hook at all.
    */
-  static async start(spec: HostSpec, defined: readonly string[], log: Logger, zygote?: HookHost): Promise<ServerHooks | null> {
+  static async start(spec: HostSpec, defined: readonly string[], log: Logger, zygote?: HookHost, whole: WholeServer | null = null): Promise<ServerHooks | null> {
     if (defined.length === 0) return null;
     // With --preload the zygote is the host.
     const host = zygote ?? (ARBITER_SIDE_HOOKS.some((h) => defined.includes(h)) ? await HookHost.start(spec, log) : null);
-    return new ServerHooks(host, new Set(defined), spec, log);
+    return new ServerHooks(host, new Set(defined), spec, log, whole);
   }
 
   has(name: HookName): boolean {
@@ -104,7 +124,7 @@ export class ServerHooks {
   }
 
   spawned(pid: number, age: number): void {
-    if (this.host && this.has('child_exit')) void this.host.call('worker_started', { pid, age, num_workers: this.numWorkers }).catch(() => {});
+    if (this.host && this.has('child_exit')) void this.host.call('worker_started', { pid, age, num_workers: this.serverWorkers }).catch(() => {});
   }
 
   childExit(pid: number, age: number): void {
@@ -145,7 +165,7 @@ export class ServerHooks {
   async preExec(): Promise<boolean> {
     if (!this.host || !this.has('pre_exec')) return true;
     try {
-      await this.host.call('pre_exec', { num_workers: this.numWorkers });
+      await this.host.call('pre_exec', { num_workers: this.serverWorkers });
       return true;
     } catch (err) {
       this.logFailure(err, 'Exception in pre_exec hook; the new master is not started');
@@ -157,7 +177,7 @@ export class ServerHooks {
   async exiting(): Promise<void> {
     if (!this.host) return;
     if (this.has('on_exit')) {
-      await this.host.call('on_exit', { num_workers: this.numWorkers }).catch((err: unknown) => this.logFailure(err, 'Exception in on_exit hook'));
+      await this.host.call('on_exit', { num_workers: this.serverWorkers }).catch((err: unknown) => this.logFailure(err, 'Exception in on_exit hook'));
     }
     await this.host.close();
   }
@@ -165,7 +185,7 @@ export class ServerHooks {
   private async atStart(name: HookName, args: Record<string, unknown> = {}): Promise<unknown> {
     if (!this.host || !this.has(name)) return null;
     try {
-      return await this.host.call(name, { ...args, num_workers: this.numWorkers });
+      return await this.host.call(name, { ...args, num_workers: this.serverWorkers });
     } catch (err) {
       this.logFailure(err, `Exception in ${name} hook`);
       const reason = err instanceof HookFailure ? err.message : String(err);
@@ -176,7 +196,7 @@ export class ServerHooks {
   private async running(name: HookName, args: Record<string, unknown> = {}): Promise<boolean> {
     if (!this.host || !this.has(name)) return true;
     try {
-      await this.host.call(name, { ...args, num_workers: this.numWorkers });
+      await this.host.call(name, { ...args, num_workers: this.serverWorkers });
       return true;
     } catch (err) {
       this.logFailure(err, `Unhandled exception in main loop (${name} hook)`);

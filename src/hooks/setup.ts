@@ -11,7 +11,7 @@ import { resolveIdentity } from '../process/privileges';
 import { workerArgv, type WorkerProcess } from '../workers/worker';
 import { gunicornCfg } from './cfg';
 import type { HostSpec } from './host';
-import { ABORT_GRACE_MS, ServerHooks, workerHookArgs } from './server-hooks';
+import { ABORT_GRACE_MS, ServerHooks, workerHookArgs, type WholeServer } from './server-hooks';
 import { Zygote } from './zygote';
 
 export interface PythonSide {
@@ -24,15 +24,19 @@ export interface PythonSide {
   abandon(): Promise<void>;
 }
 
-/** `python`: the workers' interpreter; `cwd`: --chdir, resolved. */
-export async function startPythonSide(config: Config, python: string, cwd: string, log: Logger): Promise<PythonSide> {
+/**
+ * `python`: the workers' interpreter; `cwd`: --chdir, resolved; `whole`: in a front end of
+ * several, the server its hooks see (its config's -w is its share only).
+ */
+export async function startPythonSide(config: Config, python: string, cwd: string, log: Logger, whole: WholeServer | null = null): Promise<PythonSide> {
   const host: HostSpec = {
     python,
     cwd,
     pythonpath: config.pythonpath,
     env: envPairs(config.rawEnv),
     config: config.hooks.length > 0 ? config.config : null,
-    cfg: gunicornCfg(config),
+    cfg: whole ? { ...gunicornCfg(config), workers: whole.workers } : gunicornCfg(config),
+    serverPid: whole?.pid,
   };
   const parts: HookParts = {
     worker: workerHookArgs(host, config.hooks),
@@ -50,7 +54,7 @@ export async function startPythonSide(config: Config, python: string, cwd: strin
   }
   let hooks: ServerHooks | null;
   try {
-    hooks = await ServerHooks.start(host, config.hooks, log, zygote?.host);
+    hooks = await ServerHooks.start(host, config.hooks, log, zygote?.host, whole);
   } catch (err) {
     await zygote?.close();
     throw err;

@@ -4,6 +4,11 @@
  */
 import { hook } from '../define';
 
+/** Where the per-worker arbiter-side hooks run with several front ends (frontends/supervisor.ts). */
+const FRONTEND_SIDE =
+  " With several --frontends, in the hook host of the worker's front end; its server is still the whole server's " +
+  "(server.pid the master's, server.num_workers and cfg.workers every front end's).";
+
 export const HOOKS = {
   onStarting: hook({
     gunicorn: 'same',
@@ -31,7 +36,7 @@ export const HOOKS = {
     file: 'pre_fork',
     signature: '(server, worker)',
     runsIn: 'arbiter',
-    doc: 'Called just before a worker is started.',
+    doc: 'Called just before a worker is started.' + FRONTEND_SIDE,
   }),
   postFork: hook({
     gunicorn: 'same',
@@ -90,7 +95,7 @@ export const HOOKS = {
     file: 'child_exit',
     signature: '(server, worker)',
     runsIn: 'arbiter',
-    doc: 'Called in the master just after a worker has exited.',
+    doc: 'Called in the master just after a worker has exited.' + FRONTEND_SIDE,
   }),
   workerExit: hook({
     gunicorn: 'same',
@@ -124,6 +129,6 @@ export const HOOKS = {
     file: 'ssl_context',
     signature: '(config, default_ssl_context_factory)',
     runsIn: 'arbiter',
-    doc: 'Returns the ssl.SSLContext to serve TLS with; default_ssl_context_factory() builds the one the settings describe.',
+    doc: 'Returns the ssl.SSLContext to serve TLS with; default_ssl_context_factory() builds the one the settings describe. With several --frontends, once in each front end.',
   }),
 } as const;
