@@ -11,7 +11,7 @@
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { SCENARIOS, cpuList, fmt, here, measure, mergeRounds, py, replaceResultsSection } from './lib.mjs';
+import { SCENARIOS, cpuList, fmt, here, measure, mergeRounds, py, replaceResultsSection, tree } from './lib.mjs';
 import { scalingChart, scalingSection } from './scaling-report.mjs';
 import { serverList, setup, withVersions } from './servers.mjs';
 
@@ -96,6 +96,30 @@ function serversAt(k) {
     });
 }
 
+/**
+ * The server's processes by name as its measured window opens (`node: 3, python3: 2`): shows that
+ * k front ends and k workers are really running, whatever the flags promised.
+ */
+function census(pid) {
+  const names = {};
+  for (const p of tree(pid)) {
+    try {
+      const name = readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+      names[name] = (names[name] ?? 0) + 1;
+    } catch {
+      // exited since the walk
+    }
+  }
+  return names;
+}
+
+/** Measures one cell, with the census of the server's processes taken as the window opens. */
+async function measureCell(server, scenario, pin) {
+  let processes = null;
+  const r = await measure({ ...server, onWindow: (pid) => void (processes = census(pid)) }, scenario, SECONDS, pin);
+  return { ...r, processes };
+}
+
 async function main() {
   setup({ packages: ['gunicorn', 'granian', 'flask', 'matplotlib'] });
   mkdirSync(join(here, 'results'), { recursive: true });
@@ -132,10 +156,10 @@ async function main() {
         for (const server of order) {
           sampleLoad();
           process.stdout.write(`${ROUNDS > 1 ? `#${round} ` : ''}${base.name.padEnd(11)} k=${String(k).padEnd(3)} ${server.name.padEnd(14)} `);
-          const r = { ...(await measure(server, scenario, SECONDS, run.pins[k])), k, round };
+          const r = { ...(await measureCell(server, scenario, run.pins[k])), k, round };
           const key = `${server.name} ${base.name} ${k}`;
           cells.set(key, [...(cells.get(key) ?? []), r]);
-          console.log(r.failed ? `FAILED ${r.failed.replace(/\s+/g, ' ').slice(0, 300)}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req  errors ${r.errors}  steal ${fmt(r.stealPct, 0)} %  load ${fmt(loadavg()[0], 2)}`);
+          console.log(r.failed ? `FAILED ${r.failed.replace(/\s+/g, ' ').slice(0, 300)}` : `${fmt(r.rps, 0).padStart(7)} req/s  ${fmt(r.cpuUsPerRequest).padStart(7)} µs CPU/req  errors ${r.errors}  steal ${fmt(r.stealPct, 0)} %  load ${fmt(loadavg()[0], 2)}  processes ${Object.entries(r.processes ?? {}).map(([n, c]) => `${c} ${n}`).join(', ')}`);
         }
       }
     }
