@@ -86,14 +86,14 @@ const SERVER_NAMES = ['nodicorn', 'granian', 'gunicorn-sync'];
 const serverNames = option('--servers', SERVER_NAMES.join(',')).split(',');
 for (const name of serverNames) if (!SERVER_NAMES.includes(name)) fail(`--servers ${name}: expected some of ${SERVER_NAMES.join(', ')}`);
 
-/** The servers at k workers; nodicorn with k front ends too (at k=1 no flag: one is the default). */
+/**
+ * The servers at k workers; nodicorn with k front ends too, said even at k = 1 (where it is one
+ * Node process, as without the flag) since the default, auto, depends on the machine.
+ */
 function serversAt(k) {
   return serverList(k)
     .filter((s) => serverNames.includes(s.name))
-    .map((s) => {
-      if (s.name !== 'nodicorn' || k === 1) return s;
-      return { ...s, mode: `--frontends ${k}, ${s.mode}`, argv: (app, port) => [...s.argv(app, port), '--frontends', String(k)] };
-    });
+    .map((s) => (s.name === 'nodicorn' ? { ...s, mode: `--frontends ${k}, ${s.mode}`, argv: (app, port) => [...s.argv(app, port), '--frontends', String(k)] } : s));
 }
 
 /**
