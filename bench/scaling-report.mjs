@@ -10,7 +10,7 @@ export function scalingSection(run, jsonFile) {
   const lines = ['## Scaling', ''];
   const loads = run.loadavg.map((l) => l.one);
   const top = run.ks[run.ks.length - 1];
-  lines.push(`\`${run.command}\`, run ${run.date} on ${run.machine.cpus} × ${run.machine.cpuModel} (\`results/${basename(jsonFile)}\`, every round of every cell). k = ${run.ks.join(', ')}: the server tree pinned to k CPUs with \`taskset\`, k workers (nodicorn \`--frontends k -w k\`, granian \`--workers k\`, gunicorn sync \`-w k\`), ${run.seconds} s of wrk per cell after a 2 s warm-up${run.rounds > 1 ? `, each cell the median of ${run.rounds} rounds (servers interleaved, their order rotated each round)` : ''}. The load average (1 min) over the run went from ${fmt(Math.min(...loads), 2)} to ${fmt(Math.max(...loads), 2)}.`, '');
+  lines.push(`\`${run.command}\`, run ${run.date} on ${run.machine.cpus} × ${run.machine.cpuModel} (\`results/${basename(jsonFile)}\`, every round of every cell). k = ${run.ks.join(', ')}: the server tree pinned to k CPUs with \`taskset\`, k workers (nodicorn \`--frontends k -w k\`, granian \`--workers k\`, gunicorn sync \`-w k\`), ${run.seconds} s of wrk per cell after a 2 s warm-up${run.rounds > 1 ? `, each cell the median of ${run.rounds} rounds (servers interleaved, their order rotated each round)` : ''}. The load average (1 min) was ${fmt(loads[0], 2)} as the first cell started, the machine's other work; over the run, the bench's own server and wrk included, it went from ${fmt(Math.min(...loads), 2)} to ${fmt(Math.max(...loads), 2)}.`, '');
   lines.push('| k | server CPUs | wrk CPUs | wrk threads | connections |', '|---|---|---|---|---|');
   for (const k of run.ks) {
     const p = run.pins[k];
@@ -18,6 +18,7 @@ export function scalingSection(run, jsonFile) {
   }
   lines.push('');
   if (run.pins[top].shared) lines.push(`At k = ${top} no CPU is left for wrk, so it runs on the server's: its own CPU is counted in no server's figure, but it takes cores the server would otherwise use, and req/s at that k is lower than the server alone could do.`, '');
+  if (loads[0] >= 1) lines.push('Other work kept at least one CPU busy before the run began, so other processes were runnable on the server\'s CPUs too: a cell\'s req/s is what the server got of them, not what it can do, and the spread of its rounds shows how much that moved. The CPU per request, counted only while the server ran, is the steadier figure.', '');
   lines.push(`![req/s and CPU µs per request against k](results/scaling.png)`, '');
   lines.push('CPU µs/req is the whole server tree\'s user+system time from `/proc` over the window, divided by the requests wrk completed; each "× k=1" is the cell\'s figure over the same server\'s at k = 1 (for req/s, k× would be perfect scaling; for CPU, 1.00× means splitting the work costs nothing).', '');
   lines.push('| scenario | server | k | req/s | × k=1 | CPU µs/req | × k=1 | p99 ms | req/s per round | errors |', '|---|---|---|---|---|---|---|---|---|---|');

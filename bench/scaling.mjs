@@ -8,6 +8,7 @@
 //                              [--servers nodicorn,granian,gunicorn-sync] [--only hello,flask]
 // Writes results/scaling-DATE.json (every round of every cell) and, unless --servers or --only
 // narrows the run, the "Scaling" section of RESULTS.md and results/scaling.png.
+// `--report results/scaling-DATE.json` writes that section and plot again from a run's JSON.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ function count(name, fallback) {
   return Number(value);
 }
 
-const KNOWN = ['--cores', '--rounds', '--seconds', '--servers', '--only'];
+const KNOWN = ['--cores', '--rounds', '--seconds', '--servers', '--only', '--report'];
 for (let i = 0; i < args.length; i += 2) if (!KNOWN.includes(args[i])) fail(`unknown option ${args[i]} (expected one of ${KNOWN.join(', ')})`);
 
 /** The CPUs this process may run on (its affinity), lowest first: the server gets a prefix. */
@@ -120,7 +121,16 @@ async function measureCell(server, scenario, pin) {
   return { ...r, processes };
 }
 
+/** The section and the plot of a run already made. */
+function report(file) {
+  replaceResultsSection(scalingSection(JSON.parse(readFileSync(file, 'utf8')), file));
+  scalingChart(py, file, join(here, 'results', 'scaling.png'));
+  console.log(`from ${file}: bench/RESULTS.md (Scaling), bench/results/scaling.png`);
+}
+
 async function main() {
+  const replay = option('--report', undefined);
+  if (replay) return report(replay);
   setup({ packages: ['gunicorn', 'granian', 'flask', 'matplotlib'] });
   mkdirSync(join(here, 'results'), { recursive: true });
   const servers = withVersions(serversAt(1));
