@@ -39,7 +39,7 @@ import { StaticFiles } from './http/static/serve';
 import { StopDelay } from './ops/stop-delay';
 import { RequestIds } from './http/request/request-id';
 import { RequestStats } from './ops/request-stats';
-import { MetricsServer } from './ops/metrics-server';
+import { localView, MetricsServer, type ServerView } from './ops/metrics-server';
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
@@ -63,6 +63,10 @@ export interface FrontendRole {
   ready(workerPids: number[]): void;
   /** The server the hooks see (server.pid, server.num_workers, cfg.workers), kept current by the master. */
   readonly server: WholeServer;
+  /** The master serves --metrics-bind for every front end: this one counts its requests for it. */
+  readonly countRequests: boolean;
+  /** What the master's questions are answered from (frontends/stats.ts), once the pool exists. */
+  observe(view: ServerView, stats: RequestStats | null): void;
 }
 
 export interface ServeOptions {
@@ -101,9 +105,10 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   requireApp(config);
   const bound = bindAddresses(config.bind);
   const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
-  // --metrics-bind: checked before anything starts; the requests are counted only when it is set.
+  // --metrics-bind: checked before anything starts; the requests are counted only when it is set
+  // (here, or in the master of several front ends).
   const metricsAt = config.metricsBind === null ? null : metricsAddress(config.metricsBind, config.bind);
-  const stats = metricsAt ? new RequestStats() : null;
+  const stats = metricsAt || role?.countRequests ? new RequestStats() : null;
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   const master = MasterProcess.prepare(config, log, inherited !== null, role ? frontendTitle(role) : '');
   /** A per-server limit, split between the front ends (rounded up: never below it in sum). */
@@ -268,21 +273,24 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     if (!role) master.settle(unixPaths);
     // gunicorn's order: the listeners, when_ready, then the workers.
     await hooks?.ready();
+    const view: ServerView = {
+      ready: () => serving && !frontend.draining,
+      queued: () => dispatcher.queued,
+      rejected: () => dispatcher.rejected,
+      workers: () => arbiter.members,
+      restarts: () => arbiter.restarts,
+    };
+    role?.observe(view, stats);
     if (metricsAt && stats) {
-      metrics = new MetricsServer(stats, {
-        ready: () => serving && !frontend.draining,
-        queued: () => dispatcher.queued,
-        rejected: () => dispatcher.rejected,
-        workers: () => arbiter.members,
-        restarts: () => arbiter.restarts,
-      });
+      metrics = new MetricsServer(localView(stats, view));
       const port = await metrics.listen(metricsAt);
       log.info(`Metrics at: ${formatAddress(metricsAt.kind === 'tcp' ? { ...metricsAt, port } : metricsAt)}/metrics (/healthz, /readyz)`);
     }
     await arbiter.start();
     serving = true;
     role?.ready(arbiter.pids);
-    logs.watch({ workers: () => arbiter.pids.length, backlog: () => dispatcher.queued });
+    // A front end's pool is a part: its master sends the whole server's gauges.
+    if (!role) logs.watch(() => ({ workers: arbiter.pids.length, backlog: dispatcher.queued }));
   } catch (err) {
     for (const s of [...intakes, ...servers]) s.close();
     metrics?.close();

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { APPS, CLI, PYTHON, request, runCli, serverFor, waitUntil } from './helpers.mjs';
+import { APPS, CLI, PYTHON, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
 
 async function udpReceiver(t) {
   const socket = createSocket('udp4');
@@ -48,6 +48,26 @@ test('StatsD: gunicorn\u2019s metric names and types, with the prefix and dogsta
   assert.ok(lines().some((l) => /^web\.gunicorn\.backlog:0\|h\|/.test(l)));
   // The app's exception is logged with its traceback: gunicorn counts that as log.exception.
   assert.equal(sum('gunicorn.log.exception'), 1);
+});
+
+test('StatsD with --frontends 2: the master alone sends the pool (one gunicorn.workers value, 2); each request is counted once', async (t) => {
+  const statsd = await udpReceiver(t);
+  const server = await serverFor(t, [
+    'logging_app:app', '--chdir', APPS, '-w', '2', '--frontends', '2', '--statsd-host', `127.0.0.1:${statsd.port}`, '--enable-backlog-metric',
+  ], { waitWorkers: 2 });
+  // A new connection each: the requests spread over both front ends.
+  for (let i = 0; i < 10; i++) assert.equal((await request(server.port, { path: '/' })).status, 200);
+  const lines = () => statsd.datagrams.join('\n').split('\n');
+  const sum = (name) => lines().filter((l) => l.startsWith(`${name}:`)).reduce((n, l) => n + Number(/:(\d+)\|c\|@1\.0$/.exec(l)?.[1] ?? NaN), 0);
+  await waitUntil(() => sum('gunicorn.requests') === 10 && lines().includes('gunicorn.workers:2|g'), 15_000);
+  // Past a few samples of the pool (one a second): a front end sending its own share would show 1.
+  await sleep(3_000);
+  const gauges = lines().filter((l) => l.startsWith('gunicorn.workers:'));
+  assert.deepEqual([...new Set(gauges)], ['gunicorn.workers:2|g'], lines().join('\n'));
+  const backlog = lines().filter((l) => l.startsWith('gunicorn.backlog:'));
+  assert.ok(backlog.length > 0 && backlog.every((l) => l === 'gunicorn.backlog:0|h'), backlog.join('\n'));
+  assert.equal(sum('gunicorn.requests'), 10);
+  assert.equal(sum('gunicorn.request.status.200'), 10);
 });
 
 test('syslog over UDP: error and access lines as gunicorn sends them; --disable-redirect-access-to-syslog', async (t) => {

@@ -10,9 +10,12 @@ import type { Config } from '../config/settings';
 import { ExitCode, NodicornError } from '../errors';
 import type { ListenHandle } from '../http/node-internals';
 import type { WholeServer } from '../hooks/server-hooks';
+import type { ServerView } from '../ops/metrics-server';
+import type { RequestStats } from '../ops/request-stats';
 import type { MasterActions } from '../process/signals';
 import { serve } from '../server';
 import { ACCESS_LOG_FD, ERROR_LOG_FD, isToFrontend, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
+import { reportOf } from './stats';
 
 /**
  * The master relays every signal a front end should act on. The terminal's (Ctrl-C's INT, a
@@ -34,6 +37,7 @@ function run(): void {
   let latest: Config | null = null;
   let actions: MasterActions | null = null;
   let server: WholeServer | null = null;
+  let observed: { view: ServerView | null; stats: RequestStats | null } = { view: null, stats: null };
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isToFrontend(message)) return;
     if (message.t === 'listener') listeners.push({ handle: handle as ListenHandle, path: message.path });
@@ -43,6 +47,7 @@ function run(): void {
       latest = message.config;
       actions?.reload();
     } else if (message.t === 'do' && actions) perform(actions, message.action);
+    else if (message.t === 'stats') tell({ t: 'stats', id: message.id, report: reportOf(observed.view, observed.stats, message.full) });
   };
   process.on('message', onMessage);
 
@@ -80,6 +85,8 @@ function run(): void {
           },
           ready: (pids) => tell({ t: 'ready', pids }),
           server: init.server,
+          countRequests: init.countRequests,
+          observe: (view, stats) => (observed = { view, stats }),
         },
       });
     } catch (err) {

@@ -8,7 +8,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Config } from '../config/settings';
 import { choosePython } from '../config/python';
 import { envPairs } from '../config/env';
-import { formatAddress, type BindAddress } from '../config/address';
+import { formatAddress, metricsAddress, type BindAddress } from '../config/address';
 import { ExitCode, NodicornError } from '../errors';
 import { bindListenHandle, handlePort, type ListenHandle } from '../http/node-internals';
 import { tlsSetup } from '../http/tls';
@@ -21,8 +21,10 @@ import { requireApp } from '../process/pool-options';
 import { Reexec, takeInherited } from '../process/reexec';
 import { bindAddresses, expandLocalhost, removeStaleSocket, reopenLogs, version } from '../process/startup';
 import { StopDelay } from '../ops/stop-delay';
+import { MetricsServer } from '../ops/metrics-server';
 import type { ServeOptions } from '../server';
 import { Frontends, MASTER_HOOKS } from './supervisor';
+import { FrontendsView } from './metrics-view';
 
 export interface FrontendsHandle {
   readonly urls: string[];
@@ -46,6 +48,8 @@ export async function serveFrontends(config: Config, count: number, options: Ser
   const { log } = logs;
   for (const warning of targets.warnings) log.warning(warning);
   requireApp(config);
+  // --metrics-bind: one listener here for the whole server; the front ends count, this sums.
+  const metricsAt = config.metricsBind === null ? null : metricsAddress(config.metricsBind, config.bind);
   const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bindAddresses(config.bind);
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   const master = MasterProcess.prepare(config, log, inherited !== null);
@@ -56,6 +60,7 @@ export async function serveFrontends(config: Config, count: number, options: Ser
   const { hooks } = side;
   const bound: Bound[] = [];
   let frontends: Frontends | null = null;
+  let metrics: MetricsServer | null = null;
   let closing: Promise<void> | undefined;
   const stopDelay = new StopDelay();
 
@@ -72,6 +77,7 @@ export async function serveFrontends(config: Config, count: number, options: Ser
       await Promise.race([stopDelay.wait(delayMs), stopping]);
       closeListeners();
       await stopping;
+      metrics?.close();
       if (inherited) reexec.releasePaths(bound.flatMap((b) => (b.path ? [b.path] : [])));
       master.cleanUp();
       log.info('Shutting down: Master');
@@ -137,12 +143,21 @@ export async function serveFrontends(config: Config, count: number, options: Ser
       errorLines: (text) => log.passLines(text),
       accessLines: (text) => logs.access?.passLines(text),
       onFatal: fatal,
+      countRequests: metricsAt !== null,
     });
     frontends = started;
+    const view = new FrontendsView(started, () => closing === undefined);
+    if (metricsAt) {
+      metrics = new MetricsServer(view);
+      const port = await metrics.listen(metricsAt);
+      log.info(`Metrics at: ${formatAddress(metricsAt.kind === 'tcp' ? { ...metricsAt, port } : metricsAt)}/metrics (/healthz, /readyz)`);
+    }
     log.info(`${count} front ends, ${config.workers} workers`);
     await started.start();
+    logs.watch(() => view.pool());
   } catch (err) {
     await frontends?.stop('quit', 0);
+    metrics?.close();
     for (const b of bound) b.handle.close();
     master.cleanUp();
     await side.abandon();

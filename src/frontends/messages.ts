@@ -4,23 +4,29 @@
  */
 import type { Config } from '../config/settings';
 import type { WholeServer } from '../hooks/server-hooks';
+import type { FrontendReport } from './stats';
 
 /** The master's signals, as commands: what each front end does of them. */
 export type FrontendAction = 'stop' | 'quit' | 'hurry' | 'reopen' | 'dumpStacks' | 'winch' | 'grow' | 'shrink';
 
 export type ToFrontend =
   | { t: 'listener'; path: string | null }
-  | { t: 'init'; config: Config; index: number; count: number; server: WholeServer }
+  /** `countRequests`: the master serves --metrics-bind, so the front end keeps RequestStats. */
+  | { t: 'init'; config: Config; index: number; count: number; server: WholeServer; countRequests: boolean }
   /** The whole server's worker count changed (TTIN/TTOU, HUP): the hooks' server.num_workers. */
   | { t: 'size'; numWorkers: number }
   | { t: 'do'; action: FrontendAction }
   /** HUP: the configuration the master read again, with this front end's share of the workers. */
-  | { t: 'reload'; config: Config };
+  | { t: 'reload'; config: Config }
+  /** The master asks for this front end's figures (a scrape, /readyz, StatsD's pool); `full` adds the counts. */
+  | { t: 'stats'; id: number; full: boolean };
 
 export type ToMaster =
   | { t: 'ready'; pids: number[] }
   /** The front end stops on its own (its workers cannot boot): the master stops with `code`. */
-  | { t: 'fatal'; message: string; code: number };
+  | { t: 'fatal'; message: string; code: number }
+  /** The answer to the `stats` question `id`. */
+  | { t: 'stats'; id: number; report: FrontendReport };
 
 /** The fds of a front end's log pipes (0-2 are stdio, 3 the IPC channel). */
 export const ERROR_LOG_FD = 4;

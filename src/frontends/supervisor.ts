@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger';
 import { shares } from './count';
 import { relayLines } from './log-relay';
 import { ACCESS_LOG_FD, ERROR_LOG_FD, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
+import type { FrontendAnswer, FrontendReport } from './stats';
 
 /** The hooks gunicorn's arbiter calls once for the server: the master's. The others run in each front end. */
 export const MASTER_HOOKS: ReadonlySet<string> = new Set(['on_starting', 'on_reload', 'when_ready', 'pre_exec', 'nworkers_changed', 'on_exit']);
@@ -30,6 +31,8 @@ export interface FrontendsOptions {
   accessLines(text: string): void;
   /** A front end stopped on its own (workers that cannot boot): the server must stop. */
   onFatal(err: NodicornError): void;
+  /** The master serves --metrics-bind: the front ends count their requests for it. */
+  countRequests: boolean;
 }
 
 interface Member {
@@ -41,12 +44,15 @@ interface Member {
   /** It said it cannot serve (its workers cannot boot). */
   fatal: boolean;
   readonly exited: Promise<void>;
+  /** Its answers to the master's `stats` questions, awaited by id. */
+  readonly waiting: Map<number, (report: FrontendReport | null) => void>;
 }
 
 export class Frontends {
   private readonly members: Array<Member | null>;
   private sizes: number[];
   private stopping = false;
+  private questions = 0;
   private readonly entry = join(__dirname, 'entry.js');
 
   constructor(
@@ -117,6 +123,27 @@ export class Frontends {
     clearTimeout(kill);
   }
 
+  /** Asks every live front end for its figures (stats.ts); one silent past `timeoutMs` answers null. */
+  ask(full: boolean, timeoutMs: number): Promise<FrontendAnswer[]> {
+    const live = this.members.filter((m): m is Member => m !== null && m.child.connected);
+    return Promise.all(
+      live.map(
+        (m) =>
+          new Promise<FrontendAnswer>((resolve) => {
+            const id = ++this.questions;
+            const timer = setTimeout(() => answer(null), timeoutMs);
+            const answer = (report: FrontendReport | null): void => {
+              clearTimeout(timer);
+              m.waiting.delete(id);
+              resolve({ index: m.index, report });
+            };
+            m.waiting.set(id, answer);
+            this.send(m, { t: 'stats', id, full });
+          }),
+      ),
+    );
+  }
+
   /** A second QUIT while stopping: every front end stops its workers at once. */
   hurry(): void {
     this.broadcast('hurry');
@@ -151,11 +178,12 @@ export class Frontends {
     relayLines(pipes[ERROR_LOG_FD] as Readable, (text) => this.options.errorLines(text));
     relayLines(pipes[ACCESS_LOG_FD] as Readable, (text) => this.options.accessLines(text));
     let exited!: () => void;
-    const member: Member = { index: i + 1, child, startedAt: Date.now(), pids: [], ready: false, fatal: false, exited: new Promise((r) => (exited = r)) };
+    const member: Member = { index: i + 1, child, startedAt: Date.now(), pids: [], ready: false, fatal: false, exited: new Promise((r) => (exited = r)), waiting: new Map() };
     this.members[i] = member;
     return new Promise((resolve, reject) => {
       child.on('message', (message: ToMaster) => {
-        if (message.t === 'ready') {
+        if (message.t === 'stats') member.waiting.get(message.id)?.(message.report);
+        else if (message.t === 'ready') {
           member.pids = message.pids;
           member.ready = true;
           resolve();
@@ -170,6 +198,7 @@ export class Frontends {
       child.once('error', (err) => reject(new NodicornError('ERR_FRONTEND', `cannot start front end ${i + 1}: ${err.message}`, ExitCode.UNEXPECTED)));
       child.once('exit', (code, signal) => {
         exited();
+        for (const answer of [...member.waiting.values()]) answer(null);
         if (this.members[i] === member) this.members[i] = null;
         // One that stopped on its own said why (fatal): the server stops, nothing is replaced.
         if (this.stopping || member.fatal) return;
@@ -186,7 +215,7 @@ export class Frontends {
       });
       for (const { handle, path } of this.options.listeners) this.send(member, { t: 'listener', path }, handle);
       const server = { pid: process.pid, workers: this.config.workers, numWorkers: this.workers };
-      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count, server });
+      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count, server, countRequests: this.options.countRequests });
     });
   }
 

@@ -6,7 +6,7 @@
  */
 import { AccessLog, type AccessEntry, type RequestLog } from './access';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './logger';
-import { Statsd, parseStatsdAddress, watchPool, type PoolGauges } from './statsd';
+import { Statsd, parseStatsdAddress, watchPool, type PoolReader } from './statsd';
 import { Syslog, parseFacility, parseSyslogAddress } from './syslog';
 
 /** The settings this reads (a Config has them: the registry's logging settings). */
@@ -41,8 +41,11 @@ export interface ServerLogs {
   access: AccessLog | null;
   /** What the front end reports each finished request to; null when nothing wants it. */
   requests: RequestLog | null;
-  /** Starts StatsD's worker gauge and backlog histogram (no-op without StatsD). */
-  watch(pool: PoolGauges): void;
+  /**
+   * Starts StatsD's worker gauge and backlog histogram (no-op without StatsD), in the one
+   * process that knows the whole pool: a single server, or the master of several front ends.
+   */
+  watch(pool: PoolReader): void;
   /** Flushes and closes everything (stderr stays open). */
   close(): Promise<void>;
 }
@@ -99,7 +102,7 @@ export async function openLogs(config: LogSettings): Promise<ServerLogs> {
     access,
     requests: both(access, statsd),
     watch(pool) {
-      if (statsd) stopWatching = watchPool(statsd, { workers: pool.workers, backlog: config.enableBacklogMetric ? pool.backlog : null });
+      if (statsd) stopWatching = watchPool(statsd, pool, config.enableBacklogMetric);
     },
     async close() {
       stopWatching();

@@ -100,7 +100,7 @@ test('the pool watch sends the worker gauge on change and the backlog each time'
   t.after(() => statsd.close());
   let workers = 2;
   let queued = 0;
-  const stop = watchPool(statsd, { workers: () => workers, backlog: () => queued++ }, 20);
+  const stop = watchPool(statsd, () => ({ workers, backlog: queued++ }), true, 20);
   await until(() => r.datagrams.join('\n').includes('gunicorn.backlog:3|h'));
   workers = 3;
   await until(() => r.datagrams.join('\n').includes('gunicorn.workers:3|g'));
@@ -108,4 +108,17 @@ test('the pool watch sends the worker gauge on change and the backlog each time'
   const all = r.datagrams.join('\n').split('\n');
   assert.equal(all.filter((l) => l === 'gunicorn.workers:2|g').length, 1);
   assert.equal(all.filter((l) => l === 'gunicorn.workers:3|g').length, 1);
+});
+
+test('the pool watch waits for a reader that answers later, and sends nothing for a null', async (t) => {
+  const r = await receiver();
+  t.after(() => r.socket.close());
+  const statsd = await Statsd.open({ address: { host: '127.0.0.1', port: r.port }, prefix: '', tags: '' });
+  t.after(() => statsd.close());
+  let reads = 0;
+  const stop = watchPool(statsd, async () => (++reads <= 2 ? null : { workers: 4, backlog: 1 }), false, 20);
+  await until(() => r.datagrams.join('\n').includes('gunicorn.workers:4|g'));
+  stop();
+  assert.ok(reads >= 3);
+  assert.ok(!r.datagrams.join('\n').includes('gunicorn.backlog'), 'no backlog histogram unless asked');
 });

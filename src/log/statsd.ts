@@ -221,29 +221,46 @@ export class Statsd {
   }
 }
 
-export interface PoolGauges {
+/** The pool as one sample reads it. */
+export interface PoolFigures {
   /** The workers the server has (booting and retiring ones too, as gunicorn counts them). */
-  workers(): number;
-  /** With --enable-backlog-metric: the requests waiting for a free worker. */
-  backlog: (() => number) | null;
+  workers: number;
+  /** Requests waiting for a free worker (--enable-backlog-metric's histogram). */
+  backlog: number;
 }
 
 /**
- * Samples the pool each second, as gunicorn's arbiter loop does: the worker gauge when the
- * count changed, and the backlog histogram every time. Returns the function that stops it.
+ * Reads the whole server's pool: at once in a single process; asked of its front ends, and so
+ * later, in the master of several. Null when it cannot tell: that second sends nothing.
  */
-export function watchPool(statsd: Statsd, gauges: PoolGauges, everyMs = 1000): () => void {
+export type PoolReader = () => PoolFigures | null | Promise<PoolFigures | null>;
+
+/**
+ * Samples the pool each second, as gunicorn's arbiter loop does: the worker gauge when the
+ * count changed, and with `backlog` the backlog histogram every time. Only one process of a
+ * server watches its pool, so that StatsD gets one value. Returns the function that stops it.
+ */
+export function watchPool(statsd: Statsd, read: PoolReader, backlog: boolean, everyMs = 1000): () => void {
   let lastWorkers = -1;
-  const sample = (): void => {
-    const workers = gauges.workers();
-    if (workers !== lastWorkers) {
-      lastWorkers = workers;
-      statsd.gauge('gunicorn.workers', workers);
+  let reading = false;
+  const sample = async (): Promise<void> => {
+    // A read that takes longer than a second is not stacked up behind.
+    if (reading) return;
+    reading = true;
+    try {
+      const pool = await read();
+      if (pool === null) return;
+      if (pool.workers !== lastWorkers) {
+        lastWorkers = pool.workers;
+        statsd.gauge('gunicorn.workers', pool.workers);
+      }
+      if (backlog) statsd.histogram('gunicorn.backlog', pool.backlog);
+    } finally {
+      reading = false;
     }
-    if (gauges.backlog) statsd.histogram('gunicorn.backlog', gauges.backlog());
   };
-  const timer = setInterval(sample, everyMs);
+  const timer = setInterval(() => void sample(), everyMs);
   timer.unref();
-  sample();
+  void sample();
   return () => clearInterval(timer);
 }

@@ -33,7 +33,18 @@ function methodIndex(method: string | undefined): number {
   }
 }
 
-export class RequestStats {
+/** What a scrape reads of the counts: a RequestStats, or the sum of several front ends'. */
+export interface RequestCounts {
+  readonly requests: ArrayLike<number>;
+  readonly durationBuckets: ArrayLike<number>;
+  readonly durationSum: number;
+  readonly durationCount: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly inflight: number;
+}
+
+export class RequestStats implements RequestCounts {
   /** [method * 5 + class]: requests answered. */
   readonly requests = new Float64Array(METHODS.length * STATUS_CLASSES.length);
   /** Cumulative counts per bucket are made at scrape; here, the count that fell in each (last: +Inf). */

@@ -203,7 +203,7 @@ export const LOGGING = {
     nullable: true,
     parser: G.statsdAddress,
     default: null,
-    doc: 'Send gunicorn\u2019s StatsD metrics (gunicorn.requests, gunicorn.request.duration, gunicorn.request.status.CODE, gunicorn.workers, gunicorn.log.LEVEL) over UDP to HOST:PORT (port 8125 when left out).',
+    doc: 'Send gunicorn\u2019s StatsD metrics (gunicorn.requests, gunicorn.request.duration, gunicorn.request.status.CODE, gunicorn.workers, gunicorn.log.LEVEL) over UDP to HOST:PORT (port 8125 when left out). With several front ends, each sends its own requests\u2019 metrics and the master alone the pool\u2019s (gunicorn.workers, gunicorn.backlog), for the whole server.',
   }),
   dogstatsdTags: one<string>({
     section: 'Logging',

@@ -31,7 +31,11 @@ export const OPERATIONS = {
     doc:
       'A listener of its own, never one of --bind\'s, answering GET /metrics (Prometheus text format, or ' +
       'OpenMetrics when the scraper asks for it), GET /healthz (200 while the server runs) and GET /readyz ' +
-      '(200 while it accepts work, 503 once it stops). Off by default: it tells whoever reaches it about the ' +
+      '(200 while it accepts work, 503 once it stops). With several front ends (--frontends) it is one listener ' +
+      'in the master, for the whole server: each scrape asks every front end for its figures and sums them ' +
+      '(a front end silent for 1 s is left out of that scrape, and nodicorn_frontends says so), /readyz is 200 ' +
+      'only while every front end is ready, and the process_* figures come one series per Node process, ' +
+      'labelled process="master" or "frontend-N". Off by default: it tells whoever reaches it about the ' +
       'server, so bind it to a private address.',
   }),
 };
