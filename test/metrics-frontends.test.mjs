@@ -48,6 +48,10 @@ test('--frontends 2: /metrics counts every request of both front ends once; a re
   // Each Node process on its own series: the master's and each front end's.
   const cpu = families.process_cpu_seconds.samples.map(([, labels]) => labels.process).sort();
   assert.deepEqual(cpu, ['frontend-1', 'frontend-2', 'master']);
+  const open = await get(metricsPort, '/metrics', [['Accept', 'application/openmetrics-text; version=1.0.0']]);
+  const om = parse(open.text(), 'openmetrics');
+  assert.equal(value(om, 'nodicorn_http_requests', 'nodicorn_http_requests_total', { method: 'GET', status_class: '2xx' }), gets);
+  assert.equal(om.process_start_time_seconds.samples.length, 3);
 
   // A front end killed is replaced; its counts stay in the sums (a counter never goes back).
   const frontendPid = Number(/Front end 1 of 2 \(pid: (\d+)\)/.exec(server.stderrLines.join('\n'))?.[1]);
