@@ -5,12 +5,13 @@
 //                   startListening (any server command, unix sockets too)
 //   lines.mjs       LineCollector (a child's output, waited on line by line)
 //   raw-client.mjs  RawClient, ConnectionClosedError (raw HTTP/1.x over one TCP connection)
-//   http.mjs        buildRequest, request, rawExchange, getText
+//   http.mjs        buildRequest, request, rawExchange, getText, unixGet
 //   bodies.mjs      chunked, downloadSha
 //   process.mjs     rssKb, sampleRss, bootedPids, isAlive, fdsInDir, credentials, childPids (/proc)
 //   wait.mjs        sleep, waitUntil
 //   load.mjs, counted-load.mjs  keepAliveLoad, countedLoad (bounded load loops; import directly)
 //   records.mjs     HOOKS, tempDir, hookRecords, importPids (the hook fixtures' records; import directly)
+//   frontends.mjs   title, frontendsOf, workersOf (a --frontends server's process tree; import directly)
 //
 // Not a test file itself (run.sh runs test/*.test.mjs only). Every wait has a deadline, so a
 // broken server fails a test instead of hanging the run.

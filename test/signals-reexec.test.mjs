@@ -4,10 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, ConnectionClosedError, RawClient, buildRequest, isAlive, request, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS, ConnectionClosedError, RawClient, buildRequest, isAlive, request, serverFor, sleep, unixGet, waitUntil } from './helpers.mjs';
 
 const skip = process.platform === 'win32' && 'no SIGUSR2 on Windows';
 
@@ -15,18 +14,6 @@ const skip = process.platform === 'win32' && 'no SIGUSR2 on Windows';
 function workersOf(server, masterPid) {
   const re = new RegExp(`\\[${masterPid}\\] \\[INFO\\] Booting worker with pid: (\\d+)`);
   return server.stderrLines.map((l) => re.exec(l)).filter(Boolean).map((m) => Number(m[1]));
-}
-
-/** GET over a unix socket with node:http (no keep-alive). */
-function unixGet(socketPath, target) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: target, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({ status: res.statusCode, body, pid: Number(res.headers['x-worker-pid']) }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-  });
 }
 
 /**

@@ -9,10 +9,13 @@ import { buildRequest } from './http.mjs';
 
 /**
  * Runs `clients` clients until `ms` pass (each stops after its answer in flight at that time, or
- * after `maxPerClient` requests). `expect(res)` says whether an answer is right.
- * Returns { ok, failures: [{ how, error | status, body }], retries, fresh, reused, pids: Set }.
+ * after `maxPerClient` requests). `expect(res)` says whether an answer is right; `seen(res)`, if
+ * given, is called with each right one (a test that tallies something of the answers).
+ * `freshEvery: 1` opens a connection per request; `freshEvery: Infinity` keeps every client on
+ * its keep-alive connection.
+ * Returns { ok, failures: [{ how, error | status, body, at }], retries, fresh, reused, pids: Set }.
  */
-export async function countedLoad({ port, clients = 4, ms = 3_000, target = '/', freshEvery = 4, maxPerClient = 5_000, expect }) {
+export async function countedLoad({ port, clients = 4, ms = 3_000, target = '/', freshEvery = 4, maxPerClient = 5_000, expect, seen = () => {} }) {
   const result = { ok: 0, failures: [], retries: 0, fresh: 0, reused: 0, pids: new Set() };
   const until = Date.now() + ms;
   await Promise.all(Array.from({ length: clients }, (_, n) => client(n)));
@@ -23,7 +26,7 @@ export async function countedLoad({ port, clients = 4, ms = 3_000, target = '/',
     let used = 0; // requests already answered on `conn`
     try {
       for (let i = 0; i < maxPerClient && Date.now() < until; i++) {
-        if ((i + n) % freshEvery === 0) {
+        if (Number.isFinite(freshEvery) && (i + n) % freshEvery === 0) {
           await fresh();
           continue;
         }
@@ -94,6 +97,7 @@ export async function countedLoad({ port, clients = 4, ms = 3_000, target = '/',
       return false;
     }
     result.ok++;
+    seen(res);
     const pid = res.get('x-worker-pid');
     if (pid) result.pids.add(Number(pid));
     return true;

@@ -1,5 +1,6 @@
 // One request, one response: request bytes built from a description, and the exchanges most tests
 // make on a fresh connection.
+import http from 'node:http';
 import { RawClient } from './raw-client.mjs';
 
 /** Bytes of a request: buildRequest({method, path, version, headers: [[k, v]] | {k: v}, body}). */
@@ -45,4 +46,16 @@ export async function getText(port, target, headers = {}) {
   const res = await request(port, { path: target, headers });
   if (res.status !== 200) throw new Error(`GET ${target}: ${res.status} ${res.text().slice(0, 500)}`);
   return res.text();
+}
+
+/** GET over a unix socket with node:http (a new connection): { status, body, pid (X-Worker-Pid) }. */
+export function unixGet(socketPath, target) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path: target, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({ status: res.statusCode, body, pid: Number(res.headers['x-worker-pid']) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
 }
