@@ -53,6 +53,13 @@ export interface FrontendRole {
   /** 1-based, of `count`. */
   readonly index: number;
   readonly count: number;
+  /**
+   * Started in place of a front end that died. The first front ends listen at once (the master
+   * binds without listening: until one does, connections are refused); one that replaces
+   * another accepts only once its workers are up, or it would take connections from the front
+   * ends that serve meanwhile and hold them while its workers import the app.
+   */
+  readonly replacing: boolean;
   /** The master's bound sockets, in bind order, with the unix path where there is one. */
   readonly listeners: ReadonlyArray<{ handle: ListenHandle; path: string | null }>;
   /** The pipes to the master's log writer. */
@@ -254,21 +261,25 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     const places: ListenPlace[] = role
       ? role.listeners.map(({ handle, path }) => ({ address: { kind: 'handle', handle }, path }))
       : (await expandLocalhost(addresses)).map((address, i) => ({ address, path: address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null) }));
-    for (const { address, path } of places) {
-      const scheme = tls ? 'https' : 'http';
-      const server = frontend.createServer({ scheme, unixPath: path ?? undefined });
-      const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
-      await listen(listener, address, config.backlog, master);
-      servers.push(server);
-      if (listener !== server) intakes.push(listener);
-      if (address.kind === 'unix') unixPaths.push(address.path);
-      if (path && address.kind === 'fd') inheritedPaths.push(path);
-      listeners.push({ server: listener, path });
-      const url = formatAddress(path ? { kind: 'unix', path } : actualAddress(listener, address), scheme);
-      urls.push(url);
-      // The master of several front ends says where it listens, once.
-      if (!role) log.info(`Listening at: ${url} (${process.pid})`);
-    }
+    const listenAll = async (): Promise<void> => {
+      for (const { address, path } of places) {
+        const scheme = tls ? 'https' : 'http';
+        const server = frontend.createServer({ scheme, unixPath: path ?? undefined });
+        const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
+        await listen(listener, address, config.backlog, master);
+        servers.push(server);
+        if (listener !== server) intakes.push(listener);
+        if (address.kind === 'unix') unixPaths.push(address.path);
+        if (path && address.kind === 'fd') inheritedPaths.push(path);
+        listeners.push({ server: listener, path });
+        const url = formatAddress(path ? { kind: 'unix', path } : actualAddress(listener, address), scheme);
+        urls.push(url);
+        // The master of several front ends says where it listens, once.
+        if (!role) log.info(`Listening at: ${url} (${process.pid})`);
+      }
+    };
+    // A replacing front end listens once its workers are up (see FrontendRole.replacing).
+    if (!role?.replacing) await listenAll();
     // Workers are spawned once the process runs as --user: they inherit it (a front end's master switched already).
     if (!role) master.settle(unixPaths);
     // gunicorn's order: the listeners, when_ready, then the workers.
@@ -287,6 +298,7 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       log.info(`Metrics at: ${formatAddress(metricsAt.kind === 'tcp' ? { ...metricsAt, port } : metricsAt)}/metrics (/healthz, /readyz)`);
     }
     await arbiter.start();
+    if (role?.replacing) await listenAll();
     serving = true;
     role?.ready(arbiter.pids);
     // A front end's pool is a part: its master sends the whole server's gauges.

@@ -69,6 +69,7 @@ function run(): void {
         frontend: {
           index: init.index,
           count: init.count,
+          replacing: init.replacing,
           listeners,
           relay: { error: ERROR_LOG_FD, access: ACCESS_LOG_FD },
           control(given) {

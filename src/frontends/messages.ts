@@ -11,8 +11,11 @@ export type FrontendAction = 'stop' | 'quit' | 'hurry' | 'reopen' | 'dumpStacks'
 
 export type ToFrontend =
   | { t: 'listener'; path: string | null }
-  /** `countRequests`: the master serves --metrics-bind, so the front end keeps RequestStats. */
-  | { t: 'init'; config: Config; index: number; count: number; server: WholeServer; countRequests: boolean }
+  /**
+   * `countRequests`: the master serves --metrics-bind, so the front end keeps RequestStats.
+   * `replacing`: started in place of one that died, while the others serve.
+   */
+  | { t: 'init'; config: Config; index: number; count: number; server: WholeServer; countRequests: boolean; replacing: boolean }
   /** The whole server's worker count changed (TTIN/TTOU, HUP): the hooks' server.num_workers. */
   | { t: 'size'; numWorkers: number }
   | { t: 'do'; action: FrontendAction }

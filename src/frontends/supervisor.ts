@@ -168,7 +168,7 @@ export class Frontends {
   }
 
   /** Starts front end `i` (again); resolves when its workers are up, rejects if it cannot start. */
-  private launch(i: number): Promise<void> {
+  private launch(i: number, replacing = false): Promise<void> {
     const { log } = this.options;
     const child = spawn(process.execPath, [...process.execArgv, this.entry], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', 'pipe'],
@@ -207,7 +207,7 @@ export class Frontends {
         const pause = Date.now() - member.startedAt < RESTART_PAUSE_MS ? RESTART_PAUSE_MS : 0;
         setTimeout(() => {
           if (this.stopping) return;
-          this.launch(i).then(resolve, (err: NodicornError) => {
+          this.launch(i, true).then(resolve, (err: NodicornError) => {
             reject(err);
             this.options.onFatal(err);
           });
@@ -215,7 +215,7 @@ export class Frontends {
       });
       for (const { handle, path } of this.options.listeners) this.send(member, { t: 'listener', path }, handle);
       const server = { pid: process.pid, workers: this.config.workers, numWorkers: this.workers };
-      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count, server, countRequests: this.options.countRequests });
+      this.send(member, { t: 'init', config: this.configFor(i), index: i + 1, count: this.count, server, countRequests: this.options.countRequests, replacing });
     });
   }
 
