@@ -43,15 +43,23 @@ test('-w 2 --frontends 2: one master, two front ends each the parent of its work
   for (const f of frontends) assert.equal(safeChildren(f.pid).length, 1, `front end ${f.index} runs one worker`);
   assert.deepEqual(workersOf(server.pid).map((w) => w.pid).sort(), bootedPids(server).sort(), 'the booted workers are the front ends\' children');
 
-  for (const [name, freshEvery, clients] of [['16 keep-alive connections', Infinity, 16], ['a new connection per request', 1, 4]]) {
+  // The keep-alive clients connect 25 ms apart, as a client pool fills; a burst of connections
+  // at one instant goes to whichever front end the kernel wakes first (see bench/README.md,
+  // accept-balance), which is measured below and not asserted.
+  const loads = [['16 keep-alive connections opened 25 ms apart', Infinity, 16, 25], ['a new connection per request', 1, 4, 0]];
+  for (const [name, freshEvery, clients, rampMs] of loads) {
     const { counts, seen } = tally();
-    const result = await countedLoad({ port: server.port, clients, ms: 2_500, freshEvery, expect: answered, seen });
+    const result = await countedLoad({ port: server.port, clients, ms: 2_500, freshEvery, rampMs, expect: answered, seen });
     t.diagnostic(`${name}: ${result.ok} answers; per front end ${split(counts)}`);
     assert.deepEqual(result.failures, [], name);
     assert.ok(result.ok >= 100, `${name}: only ${result.ok} answers`);
     assert.deepEqual([...counts.keys()].sort(), frontends.map((f) => f.pid).sort(), `${name}: answered by the two front ends`);
     for (const [pid, n] of counts) assert.ok(n >= result.ok / 10, `${name}: front end ${pid} served ${n} of ${result.ok} (under 10 %)`);
   }
+  const burst = tally();
+  const result = await countedLoad({ port: server.port, clients: 16, ms: 1_000, freshEvery: Infinity, expect: answered, seen: burst.seen });
+  t.diagnostic(`16 keep-alive connections opened at once: ${result.ok} answers; per front end ${split(burst.counts)}`);
+  assert.deepEqual(result.failures, [], 'a burst of keep-alive connections');
   assert.deepEqual(await server.stop('SIGTERM', 15_000), { code: 0, signal: null });
 });
 
@@ -62,14 +70,18 @@ test('a front end killed with SIGKILL under load: another takes its place and it
   const [victim, other] = frontendsOf(server.pid);
   const victimWorkers = safeChildren(victim.pid);
   const answers = [];
+  // The load goes on 6 s after the kill: past the 5 s the replacement is given to serve.
   const load = countedLoad({
-    port: server.port, clients: CLIENTS, ms: 4_500, freshEvery: 1, expect: answered,
+    port: server.port, clients: CLIENTS, ms: 6_800, freshEvery: 1, expect: answered,
     seen: (res) => answers.push({ at: Date.now(), frontend: frontendPid(res) }),
   });
   await sleep(800);
   const killedAt = Date.now();
+  const from = server.stderrLines.length;
   process.kill(victim.pid, 'SIGKILL');
-  const replacement = await waitUntil(() => frontendsOf(server.pid).find((f) => f.index === victim.index && f.pid !== victim.pid), 10_000);
+  const replacement = await waitUntil(() => frontendsOf(server.pid).find((f) => f.index === victim.index && f.pid !== victim.pid), 10_000, 10);
+  const startedIn = Date.now() - killedAt;
+  const booted = await server.waitStderr(new RegExp(`\\[${replacement?.pid}\\] \\[INFO\\] Booting worker`), 10_000, from).then(() => Date.now() - killedAt, () => null);
   const result = await load;
   const loadEnd = Math.max(...answers.map((a) => a.at));
 
@@ -77,9 +89,9 @@ test('a front end killed with SIGKILL under load: another takes its place and it
   assert.equal(title(replacement.pid), `nodicorn: frontend ${victim.index}/2 [frontend_app:app]`);
   assert.ok(frontendsOf(server.pid).some((f) => f.pid === other.pid), 'the other front end kept running');
   const first = answers.find((a) => a.frontend === replacement.pid);
-  assert.ok(first, `the new front end ${replacement.pid} served during the load`);
+  assert.ok(first, `the new front end ${replacement.pid} (running ${startedIn} ms after the kill, its worker booting at ${booted} ms) served during the load:\n${server.stderrLines.slice(from).join('\n')}`);
   const took = first.at - killedAt;
-  t.diagnostic(`the new front end answered ${took} ms after the kill; ${result.ok} answers, ${result.failures.length} failures: ${JSON.stringify(result.failures.map((f) => ({ ...f, at: f.at - killedAt })))}`);
+  t.diagnostic(`after the kill: the new front end ran at ${startedIn} ms, booted its worker at ${booted} ms, answered at ${took} ms; ${result.ok} answers, ${result.failures.length} failures: ${JSON.stringify(result.failures.map((f) => ({ ...f, at: f.at - killedAt })))}`);
   assert.ok(took <= 5_000, `the new front end served ${took} ms after the kill`);
   assert.ok(await waitUntil(() => victimWorkers.every((pid) => !isAlive(pid)), 10_000), `the killed front end's workers ${victimWorkers} exited`);
 

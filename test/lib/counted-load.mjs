@@ -9,19 +9,20 @@ import { buildRequest } from './http.mjs';
 
 /**
  * Runs `clients` clients until `ms` pass (each stops after its answer in flight at that time, or
- * after `maxPerClient` requests). `expect(res)` says whether an answer is right; `seen(res)`, if
+ * after `maxPerClient` requests); with `rampMs`, client n starts n × rampMs after the first. `expect(res)` says whether an answer is right; `seen(res)`, if
  * given, is called with each right one (a test that tallies something of the answers).
  * `freshEvery: 1` opens a connection per request; `freshEvery: Infinity` keeps every client on
  * its keep-alive connection.
  * Returns { ok, failures: [{ how, error | status, body, at }], retries, fresh, reused, pids: Set }.
  */
-export async function countedLoad({ port, clients = 4, ms = 3_000, target = '/', freshEvery = 4, maxPerClient = 5_000, expect, seen = () => {} }) {
+export async function countedLoad({ port, clients = 4, ms = 3_000, target = '/', freshEvery = 4, maxPerClient = 5_000, rampMs = 0, expect, seen = () => {} }) {
   const result = { ok: 0, failures: [], retries: 0, fresh: 0, reused: 0, pids: new Set() };
   const until = Date.now() + ms;
   await Promise.all(Array.from({ length: clients }, (_, n) => client(n)));
   return result;
 
   async function client(n) {
+    if (rampMs > 0) await new Promise((resolve) => setTimeout(resolve, n * rampMs));
     let conn = null;
     let used = 0; // requests already answered on `conn`
     try {
