@@ -66,6 +66,8 @@ export interface FrontendRole {
   readonly relay: { error: number; access: number };
   /** Calls `actions` on the master's commands; returns a function that stops. */
   control(actions: MasterActions): () => void;
+  /** Its listeners listen; resolves when the master says the workers may start (after when_ready). */
+  listening(): Promise<void>;
   /** The workers are up. */
   ready(workerPids: number[]): void;
   /** The server the hooks see (server.pid, server.num_workers, cfg.workers), kept current by the master. */
@@ -282,7 +284,9 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     if (!role?.replacing) await listenAll();
     // Workers are spawned once the process runs as --user: they inherit it (a front end's master switched already).
     if (!role) master.settle(unixPaths);
-    // gunicorn's order: the listeners, when_ready, then the workers.
+    // gunicorn's order: the listeners, when_ready (a front end's: its master's, once every front
+    // end listens; a replacing one comes after it), then the workers.
+    if (role && !role.replacing) await role.listening();
     await hooks?.ready();
     const view: ServerView = {
       ready: () => serving && !frontend.draining,

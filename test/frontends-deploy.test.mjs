@@ -1,18 +1,21 @@
 // gunicorn's deployment features with several front ends (--frontends 2): the server-level hooks
 // run once, in the master's hook host; the others in each front end's, for its own workers, which
 // see the whole server; --preload gives each front end its own zygote; --reload, --daemon and
-// --pidfile act on the whole server.
+// --pidfile act on the whole server; the tutorial's nginx deployment runs unchanged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { APPS, bootedPids, childPids, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS, CLI, PYTHON, bootedPids, childPids, credentials, isAlive, request, runCli, serverFor, sleep, startListening, waitUntil } from './helpers.mjs';
+import { DJANGO_DIR, EXPECTED, ROOT_USER, adminDatabase, nginxSkip, serverArgs, startNginx, walkAdmin } from './lib/nginx-deploy.mjs';
 import { HOOKS, hookRecords, importPids, tempDir } from './lib/records.mjs';
+import { pythonAs, userIds } from './lib/users.mjs';
 import { httpsRequest, makeCerts, tlsArgs } from './tls-helpers.mjs';
 
 const LINUX = process.platform === 'linux';
+const PY = PYTHON ?? 'python3';
 const EVERY_HOOK = path.join(HOOKS, 'every_hook.conf.py');
 
 /** The front ends' pids, from their "Front end i of n (pid: N)" lines, by index. */
@@ -71,6 +74,8 @@ test('hooks with -w 3 --frontends 2: the server-level ones once in the master, t
   assert.ok(!frontends.includes(masterHost));
   assert.deepEqual(named('when_ready').map((r) => [r.pid, r.num_workers, r.cfg_workers]), [[masterHost, 3, 3]]);
   assert.deepEqual(named('nworkers_changed').map((r) => [r.pid, r.new, r.old]), [[masterHost, 3, null]]);
+  const order = recs().map((r) => r.hook);
+  assert.ok(order.indexOf('when_ready') < order.indexOf('pre_fork'), 'gunicorn\'s order: when_ready, then the workers');
 
   // pre_fork: in the hook host of the front end that runs the worker; post_fork and
   // post_worker_init in the worker, the front end's child; all see the whole server.
@@ -133,6 +138,12 @@ test('hooks with -w 3 --frontends 2: the server-level ones once in the master, t
     assert.ok(named(hook).every((r) => r.pid === masterHost), `${hook} only in the master's hook host`);
   }
   for (const hook of ['pre_fork', 'child_exit']) assert.ok(named(hook).every((r) => frontends.includes(r.ppid)), `${hook} only in the front ends' hosts`);
+});
+
+test('--frontends 2: a request sent as "Listening at" is logged waits for the workers instead of being refused', async (t) => {
+  const server = await serverFor(t, ['hello_app:app', '--chdir', APPS, '-w', '2', '--frontends', '2']);
+  const res = await request(server.port, { path: '/' }, { timeout: 30_000 });
+  assert.equal(res.status, 200);
 });
 
 test('ssl_context with --frontends 2: each front end serves HTTPS with the context the hook returned', async (t) => {
@@ -265,4 +276,35 @@ test('--daemon --pidfile with --frontends 2: the pidfile holds the master, and T
   assert.deepEqual(everything.filter(isAlive), [], 'no front end or worker is left');
   assert.equal(existsSync(pidfile), false, 'the pidfile is removed');
   assert.match(text(), /Shutting down: Master/);
+});
+
+test('Django admin behind nginx on a unix socket with --frontends 2: as root, the front ends and workers run as --user nobody', { skip: nginxSkip || (!LINUX && 'reads /proc'), timeout: 300_000 }, async (t) => {
+  const dir = tempDir(t, 'nodicorn-deploy-');
+  // As /run/<app>/ would be: nginx's user must reach the socket's directory.
+  chmodSync(dir, 0o755);
+  const env = adminDatabase(dir);
+  const nobody = ROOT_USER ? userIds('nobody') : null;
+  const found = nobody && pythonAs(nobody, ['django'], DJANGO_DIR);
+  const as = found ? ['--user', 'nobody', '--python', found.python] : ['--python', PY];
+  if (found) {
+    // The app's user writes the sqlite database (sessions) and its journal beside it.
+    for (const p of [dir, env.DJANGO_DB_PATH]) chownSync(p, nobody.uid, nobody.gid);
+  } else {
+    t.diagnostic(ROOT_USER ? 'no Python that nobody can run Django with: the server runs as root' : 'not root: no --user');
+  }
+  const socket = path.join(dir, 'app.sock');
+  const nginx = await startNginx(t, path.join(dir, 'n'), socket);
+  const server = await startListening(process.execPath, [CLI, ...serverArgs(socket, ['--frontends', '2', '--umask', '0o011', ...as])], { env: { ...env, ...found?.env } });
+  t.after(() => server.kill());
+  assert.deepEqual(await walkAdmin(nginx.base), EXPECTED, `nodicorn --frontends 2 behind nginx; nginx's error log:\n${nginx.errorLog()}\n${server.stderrText()}`);
+  assert.equal(statSync(socket).mode & 0o777, 0o766, 'the socket\'s mode follows --umask 0o011');
+  const frontends = frontendPids(server.stderrLines);
+  assert.equal(frontends.length, 2);
+  const workers = bootedPids(server);
+  assert.equal(workers.length, 2);
+  if (found) {
+    assert.equal(statSync(socket).uid, nobody.uid, 'the socket is the user\'s');
+    for (const pid of [...frontends, ...workers]) assert.equal(credentials(pid).uid, nobody.uid, `process ${pid} runs as nobody`);
+  }
+  assert.equal((await server.stop()).code, 0);
 });

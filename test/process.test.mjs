@@ -3,13 +3,14 @@
 // what a unix-socket bind gives the app (SERVER_NAME, SERVER_PORT) and the access log (%(p)s).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { APPS, PYTHON, ROOT, childPids, cliArgs, credentials, isAlive, request, runCli, serverFor, sleep, startListening } from './helpers.mjs';
+import { APPS, childPids, cliArgs, credentials, isAlive, request, runCli, serverFor, sleep, startListening } from './helpers.mjs';
+import { pythonAs, userIds } from './lib/users.mjs';
 
 const ROOT_USER = process.getuid?.() === 0;
 const LINUX = process.platform === 'linux';
@@ -278,9 +279,9 @@ test('--reuse-port on a Node that cannot set SO_REUSEPORT: a warning, and the se
 });
 
 test('-u/-g: the Node process and the workers run as that user and group; the socket is theirs', { skip: !(ROOT_USER && LINUX) && 'runs as root on Linux only' }, async (t) => {
-  const nobody = credentialsOf('nobody');
-  const python = pythonFor(nobody);
-  if (python === null) {
+  const nobody = userIds('nobody');
+  const found = pythonAs(nobody, ['hello_app'], APPS);
+  if (found === null) {
     t.skip('no Python interpreter that the user nobody can run with this checkout (its directories must be readable by nobody)');
     return;
   }
@@ -288,7 +289,7 @@ test('-u/-g: the Node process and the workers run as that user and group; the so
   chmodSync(dir, 0o755);
   for (const [args, groups] of [[['-u', 'nobody'], [nobody.gid]], [['-u', String(nobody.uid), '-g', 'nogroup', '--initgroups'], null]]) {
     const sock = path.join(dir, `u${args.length}.sock`);
-    const server = await startUnix(t, ['hello_app:app', '--chdir', APPS, '-b', `unix:${sock}`, '-w', '2', '--python', python, ...args]);
+    const server = await startUnix(t, ['hello_app:app', '--chdir', APPS, '-b', `unix:${sock}`, '-w', '2', '--python', found.python, ...args], { env: found.env });
     const res = await unixGet(sock);
     assert.equal(res.status, 200);
     const pids = [server.pid, ...childPids(server.pid)];
@@ -312,26 +313,3 @@ test('-u/-g mistakes are one line each, exit 2', async () => {
   assert.match(r.stderr, ROOT_USER ? /--user: no such user "no-such-user-nodicorn"/ : /--user: switching to no-such-user-nodicorn needs root/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 });
-
-/** The test's interpreter, or the system's, if `user` can run the worker with it from here. */
-function pythonFor(user) {
-  for (const py of [PYTHON, '/usr/bin/python3'].filter(Boolean)) {
-    const r = spawnSync(py, ['-c', 'import nodicorn_worker, hello_app'], {
-      uid: user.uid,
-      gid: user.gid,
-      cwd: APPS,
-      env: { PYTHONPATH: `${path.join(ROOT, 'python')}:${APPS}` },
-      stdio: 'ignore',
-      timeout: 30_000,
-    });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
-
-/** nobody's uid and primary gid, from /etc/passwd. */
-function credentialsOf(name) {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}

@@ -38,11 +38,14 @@ function run(): void {
   let actions: MasterActions | null = null;
   let server: WholeServer | null = null;
   let observed: { view: ServerView | null; stats: RequestStats | null } = { view: null, stats: null };
+  let go = (): void => {};
+  const going = new Promise<void>((resolve) => (go = resolve));
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isToFrontend(message)) return;
     if (message.t === 'listener') listeners.push({ handle: handle as ListenHandle, path: message.path });
     else if (message.t === 'init') void start(message);
     else if (message.t === 'size' && server) server.numWorkers = message.numWorkers;
+    else if (message.t === 'go') go();
     else if (message.t === 'reload') {
       latest = message.config;
       actions?.reload();
@@ -83,6 +86,10 @@ function run(): void {
             return () => {
               actions = null;
             };
+          },
+          listening: () => {
+            tell({ t: 'listening' });
+            return going;
           },
           ready: (pids) => tell({ t: 'ready', pids }),
           server: init.server,

@@ -130,13 +130,8 @@ export async function serveFrontends(config: Config, count: number, options: Ser
     master.writePidfile(inherited !== null);
     log.info(`Starting nodicorn ${version()}`);
     log.info(`Workers run ${python.path} (${python.reason})`);
-    for (const [i, address] of (await expandLocalhost(addresses)).entries()) {
-      const b = bind(address, inherited?.paths[i] ?? null, master, scheme);
-      bound.push(b);
-      log.info(`Listening at: ${b.url} (${process.pid})`);
-    }
+    for (const [i, address] of (await expandLocalhost(addresses)).entries()) bound.push(bind(address, inherited?.paths[i] ?? null, master, scheme));
     master.settle(bound.flatMap((b) => (b.path && !inherited ? [b.path] : [])));
-    await hooks?.ready();
     const started = new Frontends(config, count, {
       listeners: bound,
       log,
@@ -152,8 +147,15 @@ export async function serveFrontends(config: Config, count: number, options: Ser
       const port = await metrics.listen(metricsAt);
       log.info(`Metrics at: ${formatAddress(metricsAt.kind === 'tcp' ? { ...metricsAt, port } : metricsAt)}/metrics (/healthz, /readyz)`);
     }
+    const running = started.start();
+    running.catch(() => {});
+    // The sockets listen once the front ends do: only then are connections queued, not refused.
+    await Promise.race([started.listening(), running]);
+    for (const b of bound) log.info(`Listening at: ${b.url} (${process.pid})`);
+    await hooks?.ready();
     log.info(`${count} front ends, ${config.workers} workers`);
-    await started.start();
+    started.go();
+    await running;
     logs.watch(() => view.pool());
   } catch (err) {
     await frontends?.stop('quit', 0);

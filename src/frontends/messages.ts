@@ -19,12 +19,16 @@ export type ToFrontend =
   /** The whole server's worker count changed (TTIN/TTOU, HUP): the hooks' server.num_workers. */
   | { t: 'size'; numWorkers: number }
   | { t: 'do'; action: FrontendAction }
+  /** Every front end listens and the master ran when_ready: the workers may start. */
+  | { t: 'go' }
   /** HUP: the configuration the master read again, with this front end's share of the workers. */
   | { t: 'reload'; config: Config }
   /** The master asks for this front end's figures (a scrape, /readyz, StatsD's pool); `full` adds the counts. */
   | { t: 'stats'; id: number; full: boolean };
 
 export type ToMaster =
+  /** Its listeners listen (the master only bound them): connections queue from now on. */
+  | { t: 'listening' }
   | { t: 'ready'; pids: number[] }
   /** The front end stops on its own (its workers cannot boot): the master stops with `code`. */
   | { t: 'fatal'; message: string; code: number }

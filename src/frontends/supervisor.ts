@@ -53,6 +53,12 @@ export class Frontends {
   private sizes: number[];
   private stopping = false;
   private questions = 0;
+  /** The front ends (by index) that listen; once all do, `listening()` resolves. */
+  private readonly listened = new Set<number>();
+  private allListen: () => void = () => {};
+  private readonly allListening = new Promise<void>((resolve) => (this.allListen = resolve));
+  /** Whether the workers may start (go): a front end started later starts them at once. */
+  private going = false;
   private readonly entry = join(__dirname, 'entry.js');
 
   constructor(
@@ -77,6 +83,20 @@ export class Frontends {
   /** Starts every front end; resolves once all have their workers up. */
   start(): Promise<void> {
     return Promise.all(this.sizes.map((_, i) => this.launch(i))).then(() => undefined);
+  }
+
+  /**
+   * Resolves once every front end listens. The master binds without listening, so until then a
+   * connection is refused: it says "Listening at" and runs when_ready only after this.
+   */
+  listening(): Promise<void> {
+    return this.allListening;
+  }
+
+  /** After when_ready: the front ends start their workers, as gunicorn's arbiter spawns them then. */
+  go(): void {
+    this.going = true;
+    for (const m of this.members) if (m) this.send(m, { t: 'go' });
   }
 
   /** HUP: the configuration read again goes to every front end, with its share of the workers. */
@@ -183,7 +203,11 @@ export class Frontends {
     return new Promise((resolve, reject) => {
       child.on('message', (message: ToMaster) => {
         if (message.t === 'stats') member.waiting.get(message.id)?.(message.report);
-        else if (message.t === 'ready') {
+        else if (message.t === 'listening') {
+          this.listened.add(i);
+          if (this.listened.size === this.count) this.allListen();
+          if (this.going) this.send(member, { t: 'go' });
+        } else if (message.t === 'ready') {
           member.pids = message.pids;
           member.ready = true;
           resolve();
