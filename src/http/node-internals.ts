@@ -273,7 +273,8 @@ export function bindListenHandle(target: HandleTarget): ListenHandle {
   if (typeof create !== 'function') throw new Error(`Node ${process.versions.node} has no net._createServerHandle`);
   const make = create as CreateServerHandle;
   let made: ListenHandle | number;
-  if (target.kind === 'fd') made = make(null, -1, -1, target.fd);
+  // An fd takes port 0: node:net asserts that neither an address nor a port comes with one.
+  if (target.kind === 'fd') made = make(null, 0, 0, target.fd);
   else if (target.kind === 'unix') made = make(target.path, -1, -1);
   else {
     const flags = (target.ipv6Only ? UV_TCP_IPV6ONLY : 0) | (target.reusePort ? UV_TCP_REUSEPORT : 0);
