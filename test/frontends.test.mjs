@@ -14,19 +14,10 @@ import { unixGet } from './lib/http.mjs';
 import { bootedPids, childPids, isAlive } from './lib/process.mjs';
 import { sleep, waitUntil } from './lib/wait.mjs';
 import { countedLoad } from './lib/counted-load.mjs';
-import { frontendPid, frontendsOf, safeChildren, split, title, workersOf } from './lib/frontends.mjs';
+import { answered, frontendPid, frontendsOf, safeChildren, split, title, withFrontends, workersOf } from './lib/frontends.mjs';
 
 const skip = process.platform !== 'linux' && 'reads the process tree from /proc and sends POSIX signals';
-const answered = (res) => res.status === 200 && /^\d+ \d+$/.test(res.text());
 const APP = ['frontend_app:app', '--chdir', APPS];
-
-/** A server with `frontends` front ends and `workers` workers, once every worker is up. */
-async function withFrontends(t, workers, frontends, extra = [], opts = {}) {
-  const server = await serverFor(t, [...APP, '-w', String(workers), '--frontends', String(frontends), ...extra], { waitWorkers: workers, ...opts });
-  const up = await waitUntil(() => frontendsOf(server.pid).length === Math.min(frontends, workers) && workersOf(server.pid).length === workers, 15_000);
-  assert.ok(up, `front ends and workers up:\n${server.stderrText()}`);
-  return server;
-}
 
 /** Answers per front-end pid, counted by countedLoad's `seen`. */
 function tally() {

@@ -2,10 +2,10 @@
 // there in new code:
 //   paths.mjs       ROOT, APPS, EXAMPLES, CLI, PYTHON, pythonHas
 //   server.mjs      startServer, serverFor, runCli, cliArgs (the real CLI as a child process),
-//                   startListening (any server command, unix sockets too)
+//                   startListening (any server command, unix sockets too), serverLoggingTo
 //   lines.mjs       LineCollector (a child's output, waited on line by line)
 //   raw-client.mjs  RawClient, ConnectionClosedError (raw HTTP/1.x over one TCP connection)
-//   http.mjs        buildRequest, request, rawExchange, getText, unixGet
+//   http.mjs        buildRequest, request, rawExchange, getText, unixGet, probe
 //   bodies.mjs      chunked, downloadSha
 //   process.mjs     rssKb, sampleRss, bootedPids, isAlive, fdsInDir, credentials, childPids (/proc)
 //   wait.mjs        sleep, waitUntil

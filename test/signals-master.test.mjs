@@ -4,23 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { APPS, ConnectionClosedError, RawClient, bootedPids, buildRequest, childPids, cliArgs, isAlive, request, runCli, serverFor, sleep, waitUntil } from './helpers.mjs';
+import { APPS, ConnectionClosedError, RawClient, bootedPids, buildRequest, childPids, isAlive, probe, request, runCli, serverFor, serverLoggingTo, sleep, waitUntil } from './helpers.mjs';
 
 const INSPECTOR_PORT = 9229;
-
-/** 'refused', 'open' or 'timeout'. */
-function probe(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 2_000);
-    s.once('connect', () => { clearTimeout(timer); s.destroy(); resolve('open'); });
-    s.once('error', (err) => { clearTimeout(timer); resolve(err.code === 'ECONNREFUSED' ? 'refused' : err.code); });
-  });
-}
 
 function tempDir(t) {
   const dir = mkdtempSync(path.join(tmpdir(), 'nodicorn-signals-'));
@@ -30,18 +18,6 @@ function tempDir(t) {
 
 const read = (file) => readFileSync(file, 'utf8');
 const readOr = (file) => { try { return read(file); } catch { return ''; } };
-
-/** The CLI with its error log in a file: the port comes from that file's Listening line. */
-async function serverLoggingTo(t, args, errors) {
-  const proc = spawn(process.execPath, cliArgs([...args, '--bind', '127.0.0.1:0', '--error-logfile', errors]), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  t.after(() => { proc.kill('SIGKILL'); return exited; });
-  const listening = await waitUntil(() => /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(readOr(errors)), 30_000);
-  assert.ok(listening, `no Listening line in ${errors}:\n${readOr(errors)}${stderr}`);
-  return { pid: proc.pid, port: Number(listening[1]), stderr: () => stderr, exited, proc };
-}
 
 test('USR1 after a rotation: new lines go to the new files, the inspector stays closed, the server serves', { skip: process.platform === 'win32' && 'no SIGUSR1 on Windows' }, async (t) => {
   assert.equal(await probe(INSPECTOR_PORT), 'refused', `something already listens on ${INSPECTOR_PORT}: the test cannot tell`);

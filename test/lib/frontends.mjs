@@ -1,7 +1,24 @@
 // A server with several front ends (--frontends N) seen from outside (Linux /proc): its process
 // tree by title, and which front end answered (fixtures/apps/frontend_app.py says its parent).
 import { readFileSync } from 'node:fs';
+import { APPS } from './paths.mjs';
 import { childPids } from './process.mjs';
+import { serverFor } from './server.mjs';
+import { waitUntil } from './wait.mjs';
+
+/** An answer of frontend_app.py: "<front end pid> <worker pid>". */
+export const answered = (res) => res.status === 200 && /^\d+ \d+$/.test(res.text());
+
+/**
+ * frontend_app.py served by `workers` workers under `frontends` front ends, once every front end
+ * and worker process runs (killed when test `t` ends).
+ */
+export async function withFrontends(t, workers, frontends, extra = [], opts = {}) {
+  const server = await serverFor(t, ['frontend_app:app', '--chdir', APPS, '-w', String(workers), '--frontends', String(frontends), ...extra], { waitWorkers: workers, ...opts });
+  const up = await waitUntil(() => frontendsOf(server.pid).length === Math.min(frontends, workers) && workersOf(server.pid).length === workers, 15_000);
+  if (!up) throw new Error(`front ends and workers not up within 15 s:\n${server.stderrText()}`);
+  return server;
+}
 
 /** A process's title as `ps` shows it (its /proc cmdline), or null once it is gone. */
 export function title(pid) {

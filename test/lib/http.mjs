@@ -1,6 +1,7 @@
 // One request, one response: request bytes built from a description, and the exchanges most tests
 // make on a fresh connection.
 import http from 'node:http';
+import net from 'node:net';
 import { RawClient } from './raw-client.mjs';
 
 /** Bytes of a request: buildRequest({method, path, version, headers: [[k, v]] | {k: v}, body}). */
@@ -57,5 +58,15 @@ export function unixGet(socketPath, target) {
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
+  });
+}
+
+/** Whether 127.0.0.1:port takes a connection: 'refused', 'open', 'timeout' or another error code. */
+export function probe(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 2_000);
+    s.once('connect', () => { clearTimeout(timer); s.destroy(); resolve('open'); });
+    s.once('error', (err) => { clearTimeout(timer); resolve(err.code === 'ECONNREFUSED' ? 'refused' : err.code); });
   });
 }

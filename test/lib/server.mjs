@@ -2,9 +2,10 @@
 // to completion for its exit code and output (runCli). Every child still running when the test
 // process exits is killed.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { CLI, PYTHON, ROOT } from './paths.mjs';
 import { LineCollector } from './lines.mjs';
-import { sleep } from './wait.mjs';
+import { sleep, waitUntil } from './wait.mjs';
 
 const LISTENING = /Listening at: https?:\/\/[^\s]*:(\d+)\b/;
 const live = new Set();
@@ -146,4 +147,21 @@ export function runCli(args, { cwd = ROOT, env = {}, timeout = 30_000, python = 
  */
 export function startListening(command, args, { env = {}, cwd, timeout = 60_000 } = {}) {
   return startServer(args, { command, env, cwd, timeout, listening: /Listening at: / });
+}
+
+/**
+ * The CLI with its error log in file `errors` (so not on stderr): the port comes from that file's
+ * Listening line. Killed when test `t` ends. Returns { pid, port, stderr(), exited, proc }.
+ */
+export async function serverLoggingTo(t, args, errors) {
+  const proc = spawn(process.execPath, cliArgs([...args, '--bind', '127.0.0.1:0', '--error-logfile', errors]), { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(proc);
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => { live.delete(proc); resolve({ code, signal }); }));
+  t.after(() => { proc.kill('SIGKILL'); return exited; });
+  const readOr = () => { try { return readFileSync(errors, 'utf8'); } catch { return ''; } };
+  const listening = await waitUntil(() => /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(readOr()), 30_000);
+  if (!listening) throw new Error(`no Listening line in ${errors}:\n${readOr()}${stderr}`);
+  return { pid: proc.pid, port: Number(listening[1]), stderr: () => stderr, exited, proc };
 }
