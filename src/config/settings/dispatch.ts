@@ -25,7 +25,7 @@ export const DISPATCH = {
       '(split as evenly as they go; a front end never has none). One Node process runs its JavaScript on one ' +
       'core, so on a big machine one front end becomes the ceiling. auto is one front end per four cores the ' +
       'workers can use (the smaller of --workers and the cores), at least one: a Flask view costs a worker about ' +
-      'four times what it costs the front end (bench/README.md, "Front ends"). With 1 there is no extra process: ' +
+      'four times what it costs the front end (README, "Several front ends"). With 1 there is no extra process: ' +
       'the master is the front end. With more, the master binds the listeners, owns the log files, answers the ' +
       'signals and replaces a front end that dies, with its workers. --backlog, --worker-connections and the ' +
       'spool limits are split between the front ends.',
