@@ -93,16 +93,7 @@ def _boot_error(fd, error, code, report_modules=False):
             _write_all(fd, frame)
         except OSError:
             pass
-    _exit(code)
-
-
-def _exit(code):
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        pass
-    os._exit(code)
+    exitcodes.flush_and_exit(code)
 
 
 def _can_open_node_files(master_pid):
@@ -172,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     except OSError as e:
         sys.stderr.write('nodicorn worker: no protocol pipe on fd %d (%s); this program is started '
                          'by nodicorn, not by hand\n' % (PIPE_FD, e))
-        _exit(exitcodes.WORKER_BOOT)
+        exitcodes.flush_and_exit(exitcodes.WORKER_BOOT)
 
     try:
         prepend_paths([os.getcwd()] + args.pythonpath)
@@ -242,7 +233,7 @@ def serve(args: argparse.Namespace, out_fd: int, app: Callable[..., Any],
     code = channel.serve()
     if hooks is not None:
         hooks.worker_exit()
-    _exit(code)
+    exitcodes.flush_and_exit(code)
 
 
 if __name__ == '__main__':

@@ -6,9 +6,9 @@ one unless pre_request or post_request is defined: then `request_class` wraps it
 """
 import os
 import signal
-import sys
 from typing import Any, Callable, Dict, Optional
 
+from . import exitcodes
 from . import hooks as H
 from .wsgi import WsgiRequest
 
@@ -57,12 +57,12 @@ class WorkerHooks:
         self.worker.alive = False
         self.worker.aborted = True
         self._run('worker_abort', self.worker)
-        _flush_and_exit(1)
+        exitcodes.flush_and_exit(1)
 
     def _on_int(self, signum: int, frame: Any) -> None:
         self.worker.alive = False
         self._run('worker_int', self.worker)
-        _flush_and_exit(0)
+        exitcodes.flush_and_exit(0)
 
     def worker_exit(self) -> None:
         if self._exited:
@@ -143,12 +143,3 @@ def _with_post_request(worker: H.WorkerInfo, post: Callable, log: Any) -> type:
             finally:
                 self.environ = None
     return HookedRequest
-
-
-def _flush_and_exit(code: int) -> None:
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        pass
-    os._exit(code)
