@@ -2,6 +2,7 @@
  * The composition root: builds the logger, the worker pool, the dispatcher and the listeners
  * from a Config, and returns a handle to stop them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
@@ -43,6 +44,8 @@ import { localView, MetricsServer, type ServerView } from './ops/metrics-server'
 
 /** How long --proxy-protocol waits for a connection's PROXY header (a proxy sends it at once). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
+/** On a graceful stop, how long the last connections accepted have to deliver their request. */
+const ACCEPTED_GRACE_MS = 100;
 
 /**
  * What makes a server process one of several front ends (frontends/entry.ts builds it): its
@@ -200,14 +203,20 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       log.info(`Handling signal: ${how}`);
       // From now on responses close their connections, so keep-alive clients stop sending.
       frontend.drain();
-      for (const s of servers) s.closeIdleConnections();
-      if (delayMs > 0) log.info(`Shutdown delay: accepting for ${delayMs / 1000} s more (--shutdown-delay)`);
+      if (delayMs > 0) {
+        for (const s of servers) s.closeIdleConnections();
+        log.info(`Shutdown delay: accepting for ${delayMs / 1000} s more (--shutdown-delay)`);
+      }
       await stopDelay.wait(delayMs);
       reloader?.close();
       const restorePaths = reexec.keepPaths(unixPaths);
       for (const s of intakes) s.close();
       for (const s of servers) s.close();
       restorePaths();
+      // A connection accepted just before the listeners closed has its request on the way or
+      // unread, so it counts as idle: closed now, it would go unanswered while another process
+      // (a USR2 master, the other front ends) serves the socket. A moment lets those requests in.
+      if (graceMs > 0 && !stopDelay.hurried) await sleep(ACCEPTED_GRACE_MS);
       for (const s of servers) s.closeIdleConnections();
       await arbiter.stop(stopDelay.hurried ? 0 : graceMs);
       reexec.releasePaths(inheritedPaths);
