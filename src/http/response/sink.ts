@@ -3,7 +3,6 @@
  * through the one Wire (wire.ts) that hides which: status and headers, body with flow-control
  * acknowledgements, files straight from disk, and errors as one generic response.
  */
-import { createReadStream } from 'node:fs';
 import type { Pairs, ResponseSink } from '../../exchange';
 import { WHOLE_FILE } from '../../protocol/frames';
 import type { HttpError } from '../../errors';
@@ -12,7 +11,7 @@ import { Spool } from '../spool';
 import type { BudgetHolder, SpoolBudget } from './budget';
 import type { SendWatch } from './send-watch';
 import { respondWithError } from './error-response';
-import { release, type SinkFile } from './sink-file';
+import { release, streamFile, type SinkFile } from './sink-file';
 import type { Wire } from './wire';
 
 /** Output that waits for the client, in order. */
@@ -361,36 +360,15 @@ export class HttpResponseSink implements ResponseSink, BudgetHolder {
   }
 
   private sendFile(range: SinkFile, done: () => void): void {
-    const length = range.length;
-    const stream = createReadStream(range.path, {
-      fd: range.fd,
-      start: range.offset,
-      end: length === WHOLE_FILE ? undefined : range.offset + length - 1,
-      highWaterMark: 256 * 1024,
-    });
-    let sent = 0;
-    stream.on('data', (chunk) => {
-      const buf = chunk as Buffer;
-      sent += buf.length;
-      this.bytes += buf.length;
-      if (!this.wire.write(buf)) {
-        this.wire.watch(this.sendWatch);
-        stream.pause();
-        this.wire.once('drain', () => stream.resume());
-      }
-    });
-    const finish = (err?: Error): void => {
+    streamFile(this.wire, range, this.sendWatch, (n) => (this.bytes += n), (sent, err) => {
       if (err) {
         this.log.error(`cannot send the file ${range.path}: ${err.message}`);
         this.wire.destroy();
       }
-      if (length === WHOLE_FILE) this.written += sent;
-      else if (sent < length && !err) this.written -= length - sent;
+      if (range.length === WHOLE_FILE) this.written += sent;
+      else if (sent < range.length && !err) this.written -= range.length - sent;
       done();
-    };
-    stream.once('end', () => finish());
-    stream.once('error', finish);
-    this.wire.once('close', () => stream.destroy());
+    });
   }
 
   private finish(): void {
