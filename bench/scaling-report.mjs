@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { fmt } from './lib.mjs';
 
-const SERVER_ORDER = ['nodicorn', 'granian', 'gunicorn-sync'];
+const SERVER_ORDER = ['nodicorn', 'nodicorn-1fe', 'granian', 'gunicorn-sync'];
 
 /** The section's lines, `## Scaling` first (lib.mjs's replaceResultsSection renews it in place). */
 export function scalingSection(run, jsonFile) {
@@ -25,7 +25,9 @@ export function scalingSection(run, jsonFile) {
   for (const scenario of run.scenarios) {
     for (const server of SERVER_ORDER) {
       const cells = run.results.filter((r) => r.scenario === scenario && r.server === server).sort((a, b) => a.k - b.k);
-      const one = cells.find((r) => r.k === 1 && !r.failed);
+      // nodicorn-1fe is not run at k = 1, where it is nodicorn exactly.
+      const base = server === 'nodicorn-1fe' ? 'nodicorn' : server;
+      const one = run.results.find((r) => r.scenario === scenario && r.server === base && r.k === 1 && !r.failed);
       for (const r of cells) {
         if (r.failed) {
           lines.push(`| ${scenario} | ${server} | ${r.k} | failed: ${oneLine(r.failed)} | | | | | | |`);

@@ -83,7 +83,8 @@ const only = option('--only', 'hello,flask').split(',');
 for (const name of only) if (!SCENARIO_NAMES[name]) fail(`--only ${name}: expected hello or flask`);
 const scenarios = [...new Set(only.map((n) => SCENARIO_NAMES[n]))].map((n) => SCENARIOS.find((s) => s.name === n));
 
-const SERVER_NAMES = ['nodicorn', 'granian', 'gunicorn-sync'];
+/** nodicorn-1fe: nodicorn with one front end at every k, what `--frontends auto` picks up to 4 cores. */
+const SERVER_NAMES = ['nodicorn', 'nodicorn-1fe', 'granian', 'gunicorn-sync'];
 const serverNames = option('--servers', SERVER_NAMES.join(',')).split(',');
 for (const name of serverNames) if (!SERVER_NAMES.includes(name)) fail(`--servers ${name}: expected some of ${SERVER_NAMES.join(', ')}`);
 
@@ -92,9 +93,10 @@ for (const name of serverNames) if (!SERVER_NAMES.includes(name)) fail(`--server
  * Node process, as without the flag) since the default, auto, depends on the machine.
  */
 function serversAt(k) {
+  const frontends = (s, n, name) => ({ ...s, name, mode: `--frontends ${n}, ${s.mode}`, argv: (app, port) => [...s.argv(app, port), '--frontends', String(n)] });
   return serverList(k)
-    .filter((s) => serverNames.includes(s.name))
-    .map((s) => (s.name === 'nodicorn' ? { ...s, mode: `--frontends ${k}, ${s.mode}`, argv: (app, port) => [...s.argv(app, port), '--frontends', String(k)] } : s));
+    .flatMap((s) => (s.name === 'nodicorn' ? [frontends(s, k, 'nodicorn'), ...(k > 1 ? [frontends(s, 1, 'nodicorn-1fe')] : [])] : [s]))
+    .filter((s) => serverNames.includes(s.name));
 }
 
 /**
@@ -136,6 +138,8 @@ async function main() {
   const servers = withVersions(serversAt(1));
   for (const s of servers) if (s.missing) console.log(`${s.name}: MISSING (${s.missing})`);
   const present = new Set(servers.filter((s) => !s.missing).map((s) => s.name));
+  // nodicorn-1fe is nodicorn with other flags, from k = 2 on.
+  if (present.has('nodicorn')) present.add('nodicorn-1fe');
   const run = {
     date: new Date().toISOString(),
     command: `npm run bench:scaling${args.length ? ` -- ${args.join(' ')}` : ''}`,
