@@ -204,7 +204,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       // From now on responses close their connections, so keep-alive clients stop sending.
       frontend.drain();
       if (delayMs > 0) {
-        for (const s of servers) s.closeIdleConnections();
+        // Idle keep-alive clients are told now to go elsewhere; a moment first lets the requests
+        // of connections accepted just before the signal in (see below).
+        setTimeout(() => {
+          for (const s of servers) s.closeIdleConnections();
+        }, ACCEPTED_GRACE_MS).unref();
         log.info(`Shutdown delay: accepting for ${delayMs / 1000} s more (--shutdown-delay)`);
       }
       await stopDelay.wait(delayMs);
