@@ -65,6 +65,8 @@ export interface FrontendRole {
   readonly replacing: boolean;
   /** The master's bound sockets, in bind order, with the unix path where there is one. */
   readonly listeners: ReadonlyArray<{ handle: ListenHandle; path: string | null }>;
+  /** Spreads the connections between the front ends (frontends/handoff.ts gates each listener). */
+  readonly balance: { gate(listener: NetServer, index: number, log: Logger): void };
   /** The pipes to the master's log writer. */
   readonly relay: { error: number; access: number };
   /** Calls `actions` on the master's commands; returns a function that stops. */
@@ -277,10 +279,11 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
       ? role.listeners.map(({ handle, path }) => ({ address: { kind: 'handle', handle }, path }))
       : (await expandLocalhost(addresses)).map((address, i) => ({ address, path: address.kind === 'unix' ? address.path : (inherited?.paths[i] ?? null) }));
     const listenAll = async (): Promise<void> => {
-      for (const { address, path } of places) {
+      for (const [i, { address, path }] of places.entries()) {
         const scheme = tls ? 'https' : 'http';
         const server = frontend.createServer({ scheme, unixPath: path ?? undefined });
         const listener = config.proxyProtocol ? createProxyIntake(server, { allow: proxyAllow, headerTimeoutMs: PROXY_HEADER_TIMEOUT_MS, log }) : server;
+        role?.balance.gate(listener, i, log);
         await listen(listener, address, config.backlog, master);
         servers.push(server);
         if (listener !== server) intakes.push(listener);

@@ -16,7 +16,8 @@
 #   - signals and process handling: spawning, killing and respawning workers, timeouts, USR2's
 #     inherited listening fds, daemonizing and the process settings;
 #   - several front ends: a master's bound sockets (node:cluster's _createServerHandle) handed to
-#     them over IPC, replaced, signalled, re-executed.
+#     them over IPC, replaced, signalled, re-executed, and accepted connections passed between
+#     them through the master (paused sockets sent as IPC handles).
 # Left to `npm test` on the machine's Node, to keep CI within its time: the files about
 # configuration, the Python side (the environ, wsgi.input, logging, frameworks), packaging, the
 # dispatcher's queue and prefetch (plain JavaScript), --reload (file watching), the 200 MB
@@ -37,7 +38,7 @@ BLACK_BOX=(
   corpus-desync corpus-gunicorn corpus-llhttp corpus-smuggler fuzz
   tls http2
   signals signals-master signals-group signals-reexec crash worker-exit timeout max-requests process
-  frontends frontends-signals
+  frontends frontends-signals frontends-balance
 )
 
 case "$(uname -m)" in

@@ -6,6 +6,7 @@
  */
 // First of all: SIGUSR1 can no longer open Node's inspector.
 import '../process/inspector-guard';
+import type { Socket } from 'node:net';
 import type { Config } from '../config/settings';
 import { ExitCode, NodicornError } from '../errors';
 import type { ListenHandle } from '../http/node-internals';
@@ -15,6 +16,7 @@ import type { RequestStats } from '../ops/request-stats';
 import type { MasterActions } from '../process/signals';
 import { serve } from '../server';
 import { ACCESS_LOG_FD, ERROR_LOG_FD, isToFrontend, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
+import { FrontendBalance } from './handoff';
 import { reportOf } from './stats';
 
 /**
@@ -38,6 +40,7 @@ function run(): void {
   let actions: MasterActions | null = null;
   let server: WholeServer | null = null;
   let observed: { view: ServerView | null; stats: RequestStats | null } = { view: null, stats: null };
+  let balance: FrontendBalance | null = null;
   let go = (): void => {};
   const going = new Promise<void>((resolve) => (go = resolve));
   const onMessage = (message: unknown, handle: unknown): void => {
@@ -50,6 +53,8 @@ function run(): void {
       latest = message.config;
       actions?.reload();
     } else if (message.t === 'do' && actions) perform(actions, message.action);
+    else if (message.t === 'adopt') balance?.adopt(message, handle as Socket | undefined);
+    else if (message.t === 'others') balance?.othersOpen(message);
     else if (message.t === 'stats') tell({ t: 'stats', id: message.id, report: reportOf(observed.view, observed.stats, message.full) });
   };
   process.on('message', onMessage);
@@ -57,6 +62,13 @@ function run(): void {
   const start = async (init: Extract<ToFrontend, { t: 'init' }>): Promise<void> => {
     latest = init.config;
     server = init.server;
+    // The socket goes unless the channel is closed (the master is gone): then it is served here.
+    // (send's result is no test: false only says messages wait in line, and this one is sent.)
+    balance = new FrontendBalance(init.count, (message, socket) => {
+      if (!process.connected || !process.send) return false;
+      process.send(message, socket);
+      return true;
+    });
     let stopped = false;
     // The master is gone (killed, most likely): finish what is running, then go too.
     process.once('disconnect', () => {
@@ -74,6 +86,7 @@ function run(): void {
           count: init.count,
           replacing: init.replacing,
           listeners,
+          balance,
           relay: { error: ERROR_LOG_FD, access: ACCESS_LOG_FD },
           control(given) {
             actions = {

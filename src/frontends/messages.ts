@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/settings';
 import type { WholeServer } from '../hooks/server-hooks';
+import type { HandoffToFrontend, HandoffToMaster } from './handoff';
 import type { FrontendReport } from './stats';
 
 /** The master's signals, as commands: what each front end does of them. */
@@ -24,7 +25,8 @@ export type ToFrontend =
   /** HUP: the configuration the master read again, with this front end's share of the workers. */
   | { t: 'reload'; config: Config }
   /** The master asks for this front end's figures (a scrape, /readyz, StatsD's pool); `full` adds the counts. */
-  | { t: 'stats'; id: number; full: boolean };
+  | { t: 'stats'; id: number; full: boolean }
+  | HandoffToFrontend;
 
 export type ToMaster =
   /** Its listeners listen (the master only bound them): connections queue from now on. */
@@ -33,7 +35,8 @@ export type ToMaster =
   /** The front end stops on its own (its workers cannot boot): the master stops with `code`. */
   | { t: 'fatal'; message: string; code: number }
   /** The answer to the `stats` question `id`. */
-  | { t: 'stats'; id: number; report: FrontendReport };
+  | { t: 'stats'; id: number; report: FrontendReport }
+  | HandoffToMaster;
 
 /** The fds of a front end's log pipes (0-2 are stdio, 3 the IPC channel). */
 export const ERROR_LOG_FD = 4;

@@ -5,12 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/settings';
 import { ExitCode, NodicornError } from '../errors';
-import type { ListenHandle } from '../http/node-internals';
+import { closeUnackedHandle, type ListenHandle } from '../http/node-internals';
 import type { Logger } from '../log/logger';
 import { shares } from './count';
+import { MasterBalance } from './handoff';
 import { relayLines } from './log-relay';
 import { ACCESS_LOG_FD, ERROR_LOG_FD, type FrontendAction, type ToFrontend, type ToMaster } from './messages';
 import type { FrontendAnswer, FrontendReport } from './stats';
@@ -60,6 +62,8 @@ export class Frontends {
   /** Whether the workers may start (go): a front end started later starts them at once. */
   private going = false;
   private readonly entry = join(__dirname, 'entry.js');
+  /** Where a connection one front end hands off goes (handoff.ts). */
+  private readonly balance: MasterBalance;
 
   constructor(
     private config: Config,
@@ -68,6 +72,13 @@ export class Frontends {
   ) {
     this.sizes = shares(config.workers, count);
     this.members = Array.from({ length: count }, () => null);
+    this.balance = new MasterBalance(count, (i) => {
+      const m = this.members[i];
+      if (!m) return null;
+      const live = m.ready && m.child.connected && !this.stopping;
+      // A socket for a front end whose channel just closed is not kept open in the master.
+      return { live, send: (message, socket, sent) => (m.child.connected ? this.send(m, message, socket, sent) : socket?.destroy()) };
+    });
   }
 
   /** Every worker of every front end, as last reported. */
@@ -201,8 +212,10 @@ export class Frontends {
     const member: Member = { index: i + 1, child, startedAt: Date.now(), pids: [], ready: false, fatal: false, exited: new Promise((r) => (exited = r)), waiting: new Map() };
     this.members[i] = member;
     return new Promise((resolve, reject) => {
-      child.on('message', (message: ToMaster) => {
-        if (message.t === 'stats') member.waiting.get(message.id)?.(message.report);
+      child.on('message', (message: ToMaster, handle: unknown) => {
+        if (message.t === 'adopt') this.balance.route(i, message.listener, handle as Socket | undefined);
+        else if (message.t === 'load') this.balance.report(i, message.open);
+        else if (message.t === 'stats') member.waiting.get(message.id)?.(message.report);
         else if (message.t === 'listening') {
           this.listened.add(i);
           if (this.listened.size === this.count) this.allListen();
@@ -210,6 +223,7 @@ export class Frontends {
         } else if (message.t === 'ready') {
           member.pids = message.pids;
           member.ready = true;
+          this.balance.ready();
           resolve();
         } else if (message.t === 'fatal') {
           const err = new NodicornError('ERR_FRONTEND', message.message, message.code as ExitCode);
@@ -224,6 +238,9 @@ export class Frontends {
         exited();
         for (const answer of [...member.waiting.values()]) answer(null);
         if (this.members[i] === member) this.members[i] = null;
+        // A connection sent to it just before it died would stay open here, unanswered.
+        closeUnackedHandle(child);
+        this.balance.gone(i);
         // One that stopped on its own said why (fatal): the server stops, nothing is replaced.
         if (this.stopping || member.fatal) return;
         const how = signal ? `by ${signal}` : `with code ${code}`;
@@ -243,9 +260,12 @@ export class Frontends {
     });
   }
 
-  private send(member: Member, message: ToFrontend, handle?: ListenHandle): void {
+  private send(member: Member, message: ToFrontend, handle?: ListenHandle | Socket, sent?: () => void): void {
     if (!member.child.connected) return;
     // A front end that is going may have closed its channel already; its exit is handled above.
-    member.child.send(message, handle as never, (err) => err && this.options.log.debug(`front end ${member.index}: ${err.message}`));
+    member.child.send(message, handle as never, (err) => {
+      if (err) this.options.log.debug(`front end ${member.index}: ${err.message}`);
+      else sent?.();
+    });
   }
 }

@@ -9,6 +9,13 @@
  * - `socket.destroySoon()`, which node:http calls to close a connection after its last response.
  * - A listening server's file descriptor (`server._handle.fd`), handed to the new master on USR2.
  *   Not behind the guard: every Node since 0.x has it, and without it USR2 only logs an error.
+ * - A socket received over an IPC channel reads at once, and `pause()` only stops the stream's
+ *   flow: `stopReading` stops its handle, so a socket the master passes on (--frontends) has read
+ *   nothing that would be lost with it. Not behind the guard: node:net's own pause does the same.
+ * - The handle a ChildProcess sent and waits to hear received (`_pendingMessage`): node closes
+ *   it on that ack, or when the channel disconnects, which it puts off while an ack is due, so
+ *   for a child killed before it acked, never. `closeUnackedHandle` closes it (the connection
+ *   gets its FIN instead of hanging open in the master). Absent members read as nothing to close.
  * - `net._createServerHandle`, node:cluster's own way to bind a socket in one process without
  *   accepting on it there, for the master of several front ends (`bindListenHandle`). Not behind
  *   the guard either: node:cluster needs it on every Node; without it --frontends 1 still serves.
@@ -299,4 +306,23 @@ export function handlePort(handle: ListenHandle): number | null {
 /** Whether a handle received from another process is a TCP socket's (not a unix socket's). */
 export function isTcpHandle(handle: ListenHandle): boolean {
   return handle.constructor?.name === 'TCP';
+}
+
+/**
+ * Stops a socket's handle reading (as `pauseOnConnect` leaves an accepted one); `resume()`
+ * starts it again. A socket without a handle, or not reading, is left as it is.
+ */
+export function stopReading(socket: Socket): void {
+  const handle = Reflect.get(socket, '_handle') as { reading?: boolean; readStop?: () => number } | null;
+  if (!handle?.reading || typeof handle.readStop !== 'function') return;
+  handle.reading = false;
+  handle.readStop();
+}
+
+/** Closes the handle `child` was sent and never acknowledged (see the header); call once it exited. */
+export function closeUnackedHandle(child: object): void {
+  const pending = Reflect.get(child, '_pendingMessage') as { handle?: { close?: () => void } } | null | undefined;
+  if (typeof pending?.handle?.close !== 'function') return;
+  pending.handle.close();
+  Reflect.set(child, '_pendingMessage', null);
 }
