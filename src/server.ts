@@ -7,12 +7,8 @@ import { tmpdir } from 'node:os';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Config } from './config/settings';
-import { choosePython } from './config/python';
-import { envPairs } from './config/env';
 import { NodicornError, ExitCode } from './errors';
 import type { Logger } from './log/logger';
-import { openLogs } from './log/setup';
-import { logConfigTargets, workerLogArgs } from './log/worker-logging';
 import { Dispatcher } from './dispatch/dispatcher';
 import { Arbiter } from './workers/arbiter';
 import { startReloader } from './workers/reload-setup';
@@ -23,15 +19,15 @@ import { tlsSetup } from './http/tls';
 import { formatAddress, metricsAddress, type BindAddress } from './config/address';
 import { isTcpHandle, type ListenHandle } from './http/node-internals';
 import type { MasterActions } from './process/signals';
-import { bindAddresses, expandLocalhost, removeStaleSocket, reopenLogs, version } from './process/startup';
+import { begin, expandLocalhost, removeStaleSocket, reopenLogs, version } from './process/startup';
 import { AddressList } from './http/proxy/address-list';
 import { ProxyTrust } from './http/proxy/forwarded';
 import { createProxyIntake } from './http/proxy/proxy-intake';
 import { installSignals } from './process/signals';
 import { hupHandler } from './process/hup';
-import { arbiterOptions, requireApp } from './process/pool-options';
+import { arbiterOptions } from './process/pool-options';
 import { Reexec, takeInherited, type Listener } from './process/reexec';
-import { MasterProcess, procName, setProcessTitle } from './process/master';
+import { MasterProcess, setProcessTitle } from './process/master';
 import { writableDir } from './process/writable-dir';
 import { startPythonSide } from './hooks/setup';
 import type { WholeServer } from './hooks/server-hooks';
@@ -108,17 +104,8 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
   // A master started by USR2 listens on the sockets it inherited, not on --bind.
   const role = options.frontend ?? null;
   const inherited = options.handleSignals && !role ? takeInherited() : null;
-  const cwd = resolvePath(config.chdir);
-  const python = await choosePython(config, process.env, cwd);
-  const logArgs = workerLogArgs(config, process.cwd());
-  // A log config may move gunicorn's own loggers, and so nodicorn's error and access lines.
-  const targets = await logConfigTargets({ python: python.path, cwd, pythonpath: config.pythonpath, env: envPairs(config.rawEnv), logArgs });
-  const logs = await openLogs({ ...config, ...targets.settings, relay: role?.relay });
+  const { cwd, python, logs, addresses } = await begin(config, inherited, role?.relay);
   const { log } = logs;
-  for (const warning of targets.warnings) log.warning(warning);
-  requireApp(config);
-  const bound = bindAddresses(config.bind);
-  const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
   // --metrics-bind: checked before anything starts; the requests are counted only when it is set
   // (here, or in the master of several front ends).
   const metricsAt = config.metricsBind === null ? null : metricsAddress(config.metricsBind, config.bind);

@@ -20,8 +20,3 @@ export function shares(workers: number, n: number): number[] {
   const extra = workers % n;
   return Array.from({ length: n }, (_, i) => base + (i < extra ? 1 : 0));
 }
-
-/** A per-server limit split over `n` front ends, rounded up so the sum is never below it. */
-export function splitLimit(limit: number, n: number): number {
-  return Math.ceil(limit / n);
-}

@@ -4,22 +4,16 @@
  * signals for the whole server and supervises the front ends (frontends/supervisor.ts), which
  * accept, parse and run their share of the workers.
  */
-import { resolve as resolvePath } from 'node:path';
 import type { Config } from '../config/settings';
-import { choosePython } from '../config/python';
-import { envPairs } from '../config/env';
 import { formatAddress, metricsAddress, type BindAddress } from '../config/address';
 import { ExitCode, NodicornError } from '../errors';
 import { bindListenHandle, handlePort, type ListenHandle } from '../http/node-internals';
 import { tlsSetup } from '../http/tls';
-import { openLogs } from '../log/setup';
-import { logConfigTargets, workerLogArgs } from '../log/worker-logging';
 import { startPythonSide } from '../hooks/setup';
 import { MasterProcess } from '../process/master';
 import { installSignals } from '../process/signals';
-import { requireApp } from '../process/pool-options';
 import { Reexec, takeInherited } from '../process/reexec';
-import { bindAddresses, expandLocalhost, removeStaleSocket, reopenLogs, version } from '../process/startup';
+import { begin, expandLocalhost, removeStaleSocket, reopenLogs, version } from '../process/startup';
 import { StopDelay } from '../ops/stop-delay';
 import { MetricsServer } from '../ops/metrics-server';
 import type { ServeOptions } from '../server';
@@ -40,17 +34,10 @@ interface Bound {
 
 export async function serveFrontends(config: Config, count: number, options: ServeOptions = {}): Promise<FrontendsHandle> {
   const inherited = options.handleSignals ? takeInherited() : null;
-  const cwd = resolvePath(config.chdir);
-  const python = await choosePython(config, process.env, cwd);
-  const logArgs = workerLogArgs(config, process.cwd());
-  const targets = await logConfigTargets({ python: python.path, cwd, pythonpath: config.pythonpath, env: envPairs(config.rawEnv), logArgs });
-  const logs = await openLogs({ ...config, ...targets.settings });
+  const { cwd, python, logs, addresses } = await begin(config, inherited);
   const { log } = logs;
-  for (const warning of targets.warnings) log.warning(warning);
-  requireApp(config);
   // --metrics-bind: one listener here for the whole server; the front ends count, this sums.
   const metricsAt = config.metricsBind === null ? null : metricsAddress(config.metricsBind, config.bind);
-  const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bindAddresses(config.bind);
   const reexec = new Reexec(log, inherited?.parentPid ?? 0);
   const master = MasterProcess.prepare(config, log, inherited !== null);
   // Checked here so that a bad certificate stops the start with one line; each front end loads it.

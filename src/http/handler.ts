@@ -191,7 +191,7 @@ export class RequestHandler {
       request.stopReceiving?.();
       // A client that left while sending its body was never dispatched nor answered: no line.
       if (request.exchange === null && !res.headersSent) {
-        if (stats) stats.inflight--;
+        stats?.left();
         return;
       }
       if (request.exchange && !sink.delivered) request.exchange.abort();

@@ -62,6 +62,11 @@ export class RequestStats implements RequestCounts {
     this.inflight++;
   }
 
+  /** A request whose client left before it was dispatched or answered: no longer in flight, not counted. */
+  left(): void {
+    this.inflight--;
+  }
+
   /** A request's end: its answer's status (0: none), how long it took, and its body sizes. */
   ended(method: string | undefined, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
     this.inflight--;

@@ -4,10 +4,45 @@
  */
 import { lookup } from 'node:dns/promises';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors';
 import { parseBind, type BindAddress } from '../config/address';
+import { envPairs } from '../config/env';
+import { choosePython, type PythonChoice } from '../config/python';
+import type { Config } from '../config/settings';
 import type { Logger } from '../log/logger';
 import type { AccessLog } from '../log/access';
+import { openLogs, type LogSettings, type ServerLogs } from '../log/setup';
+import { logConfigTargets, workerLogArgs } from '../log/worker-logging';
+import { requireApp } from './pool-options';
+import type { Inherited } from './reexec';
+
+export interface Beginning {
+  /** --chdir, resolved. */
+  cwd: string;
+  python: PythonChoice;
+  logs: ServerLogs;
+  /** Where to listen: --bind, or the fds a master started by USR2 inherited. */
+  addresses: BindAddress[];
+}
+
+/**
+ * What every server process starts from: the workers' interpreter chosen, the logs open (where
+ * a --log-config moves gunicorn's own loggers, nodicorn's lines follow; a front end's go to
+ * `relay`), an app required, and the addresses checked.
+ */
+export async function begin(config: Config, inherited: Inherited | null, relay?: LogSettings['relay']): Promise<Beginning> {
+  const cwd = resolvePath(config.chdir);
+  const python = await choosePython(config, process.env, cwd);
+  const logArgs = workerLogArgs(config, process.cwd());
+  const targets = await logConfigTargets({ python: python.path, cwd, pythonpath: config.pythonpath, env: envPairs(config.rawEnv), logArgs });
+  const logs = await openLogs({ ...config, ...targets.settings, relay });
+  for (const warning of targets.warnings) logs.log.warning(warning);
+  requireApp(config);
+  const bound = bindAddresses(config.bind);
+  const addresses: BindAddress[] = inherited ? inherited.fds.map((fd) => ({ kind: 'fd', fd })) : bound;
+  return { cwd, python, logs, addresses };
+}
 
 /** --bind, parsed (a bad one is a ConfigError naming it). */
 export function bindAddresses(bind: readonly string[]): BindAddress[] {
