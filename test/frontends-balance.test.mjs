@@ -85,7 +85,11 @@ async function burstH2(port, ca, ms = 1_000) {
  * start once both front ends have answered (`connect()`: a RawClient): a connection goes only to
  * a front end whose workers are up, and until then the one that accepted it keeps it.
  */
-async function assertSpread(t, server, name, connect, once = () => burst(connect)) {
+/**
+ * Until every front end has answered, and a moment more: a front end hands off only once the
+ * master has said another can take a connection (at most 100 ms after they are all ready).
+ */
+async function untilAllServe(server, name, connect) {
   const frontends = frontendsOf(server.pid).map((f) => f.pid).sort();
   const seen = new Set();
   for (let i = 0; i < 200 && seen.size < frontends.length; i++) {
@@ -96,6 +100,11 @@ async function assertSpread(t, server, name, connect, once = () => burst(connect
   }
   assert.equal(seen.size, frontends.length, `${name}: both front ends answer`);
   await sleep(200);
+  return frontends;
+}
+
+async function assertSpread(t, server, name, connect, once = () => burst(connect)) {
+  const frontends = await untilAllServe(server, name, connect);
   const from = server.stderrLines.length;
   for (let run = 1; run <= RUNS; run++) {
     const { counts, held, failures } = await once();
@@ -166,6 +175,7 @@ test('TLS (lean, node:https, HTTP/2 with h1) and TLS behind the PROXY protocol: 
 test('a front end killed mid-burst: only its own connections fail, the other front end serves the rest', { skip }, async (t) => {
   const server = await withFrontends(t, 2, 2, ['--log-level', 'debug']);
   const [victim, other] = frontendsOf(server.pid);
+  await untilAllServe(server, 'before the kill', () => RawClient.connect(server.port));
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => RawClient.connect(server.port)));
   // Each client's first answer says which front end holds its connection.
   const holders = await Promise.all(clients.map(async (c) => {
