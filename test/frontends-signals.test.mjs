@@ -88,6 +88,24 @@ test('TERM with 2 front ends and slow requests in flight on both: each gets its 
   assert.equal(await probe(server.port), 'refused', 'the listener is closed');
 });
 
+test('TERM just after a front end died: the one started in its place stops too, and the master exits', { skip }, async (t) => {
+  const server = await withFrontends(t, 2, 2, ['--graceful-timeout', '30']);
+  const [victim] = frontendsOf(server.pid);
+  // One that dies in its first second is replaced only a second later; this one is replaced at once.
+  await sleep(1_200);
+  const from = server.stderrLines.length;
+  process.kill(victim.pid, 'SIGKILL');
+  // Its replacement is spawned at once: TERM reaches it before it has started serving.
+  await server.waitStderr(/exited by SIGKILL; starting another/, 10_000, from);
+  const started = Date.now();
+  const exit = await server.stop('SIGTERM', 20_000);
+  t.diagnostic(`exited ${Date.now() - started} ms after TERM`);
+  assert.deepEqual(exit, { code: 0, signal: null }, server.stderrText());
+  // The master exits once every front end has: well within --graceful-timeout (30 s, then 5 s
+  // more before a kill), so the replacement heard the stop and did not wait to be killed.
+  assert.ok(Date.now() - started < 15_000, server.stderrText());
+});
+
 test('QUIT with 2 front ends: a quick stop that does not wait for a slow request', { skip }, async (t) => {
   const server = await withFrontends(t, 2, 2, ['--graceful-timeout', '60']);
   const workers = workersOf(server.pid).map((w) => w.pid);

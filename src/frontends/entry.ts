@@ -38,6 +38,12 @@ function run(): void {
   const listeners: Array<{ handle: ListenHandle; path: string | null }> = [];
   let latest: Config | null = null;
   let actions: MasterActions | null = null;
+  /**
+   * Commands that came before serve() took them (it does before binding, as a master takes its
+   * signals): a TERM right after this front end was started in place of a dead one. Carried out
+   * then, or the stop would be lost and the master would wait for a front end that never goes.
+   */
+  const early: FrontendAction[] = [];
   let server: WholeServer | null = null;
   let observed: { view: ServerView | null; stats: RequestStats | null } = { view: null, stats: null };
   let balance: FrontendBalance | null = null;
@@ -52,7 +58,10 @@ function run(): void {
     else if (message.t === 'reload') {
       latest = message.config;
       actions?.reload();
-    } else if (message.t === 'do' && actions) perform(actions, message.action);
+    } else if (message.t === 'do') {
+      if (actions) perform(actions, message.action);
+      else early.push(message.action);
+    }
     else if (message.t === 'adopt') balance?.adopt(message, handle as Socket | undefined);
     else if (message.t === 'others') balance?.othersOpen(message);
     else if (message.t === 'stats') tell({ t: 'stats', id: message.id, report: reportOf(observed.view, observed.stats, message.full) });
@@ -96,6 +105,10 @@ function run(): void {
                 given.stop();
               },
             };
+            // After serve() has its actions in place, as a signal would find them.
+            setImmediate(() => {
+              for (const action of early.splice(0)) if (actions) perform(actions, action);
+            });
             return () => {
               actions = null;
             };
